@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages crosscoder.cpp needs. Idempotent: when every package is already
+# installed it touches nothing; otherwise it runs apt-get update, then a non-interactive install.
+#   scripts/install-deps.sh          build + test dependencies
+#   scripts/install-deps.sh --bench  also python3-torch (the PyTorch peer in bench/)
+set -euo pipefail
+
+pkgs=(build-essential cmake ninja-build pkg-config git
+      libopenblas-dev nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev
+      libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev python3)
+if [[ "${1:-}" == "--bench" ]]; then pkgs+=(python3-torch python3-numpy); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test command: installs dependencies, builds, runs the whole suite under ctest, then builds
+# again with AddressSanitizer + UndefinedBehaviorSanitizer and runs the suite once more.
+#   scripts/test.sh            both passes
+#   SKIP_SANITIZERS=1 scripts/test.sh   the Release pass only (quick local loop)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+BUILD_DIR=build scripts/build.sh
+(cd build && ctest -j "$(nproc)" --output-on-failure --timeout 900)
+if [[ "${SKIP_SANITIZERS:-0}" != 1 ]]; then
+  BUILD_DIR=build-asan scripts/build.sh -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCROSSCODER_SANITIZE=ON -DCROSSCODER_BENCH=OFF
+  # detect_leaks: LeakSanitizer needs ptrace, which some sandboxes forbid; leaks are also not
+  # memory-safety bugs. halt_on_error keeps the first report readable.
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+     ctest -j "$(nproc)" --output-on-failure --timeout 1800)
+fi

@@ -1,0 +1,11 @@
+// Each subcommand registers itself on the CLI11 app; main() only dispatches.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace cc::cli {
+
+void register_forward(CLI::App& app);
+void register_generate(CLI::App& app);
+void register_make_test_model(CLI::App& app);
+
+}  // namespace cc::cli

@@ -1,0 +1,48 @@
+// `crosscoder generate`: sample a continuation, streaming ids as they come.
+#include <cstdio>
+
+#include "cli/commands.hpp"
+#include "core/parallel.hpp"
+#include "core/strings.hpp"
+#include "model/generate.hpp"
+
+namespace cc::cli {
+
+void register_generate(CLI::App& app) {
+  struct Opts {
+    std::string model, ids, dtype = "bf16";
+    int64_t max_new = 64;
+    float temperature = 0.f, top_p = 1.f;
+    int top_k = 0, threads = 0;
+    uint64_t seed = 0;
+    bool ignore_eos = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* c = app.add_subcommand("generate", "Generate a continuation (greedy or sampled) with a KV cache");
+  c->add_option("--model", o->model, "Hugging Face model directory")->required();
+  c->add_option("--token-ids", o->ids, "Prompt as comma-separated token ids")->required();
+  c->add_option("--max-new-tokens", o->max_new, "Maximum tokens to generate")->capture_default_str();
+  c->add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str();
+  c->add_option("--top-k", o->top_k, "Keep the k most likely tokens (0 = off)")->capture_default_str();
+  c->add_option("--top-p", o->top_p, "Nucleus sampling mass (1 = off)")->capture_default_str();
+  c->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
+  c->add_flag("--ignore-eos", o->ignore_eos, "Do not stop on the model's EOS ids");
+  c->add_option("--dtype", o->dtype, "Compute mode: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}))->capture_default_str();
+  c->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
+  c->callback([o] {
+    set_num_threads(o->threads);
+    const auto prompt = parse_id_list(o->ids, "--token-ids");
+    auto model = Qwen2Model::load(o->model, compute_mode_from_name(o->dtype));
+    GenerateOptions g;
+    g.max_new_tokens = o->max_new;
+    g.sampling = {o->temperature, o->top_k, o->top_p, o->seed};
+    if (!o->ignore_eos) g.stop_ids = model->config().eos_token_ids;
+    auto res = generate(*model, prompt, g, [](int32_t id) {
+      std::printf("%d ", id);
+      std::fflush(stdout);
+    });
+    std::printf("\n%zu tokens%s\n", res.tokens.size(), res.stopped_on_eos ? " (stopped on EOS)" : "");
+  });
+}
+
+}  // namespace cc::cli

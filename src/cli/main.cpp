@@ -1,0 +1,26 @@
+// crosscoder: one binary, subcommands. The only place that catches library errors.
+#include <cstdio>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"crosscoder.cpp: compare a base LLM with its reasoning-distilled variant through sparse crosscoders"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for all subcommands");
+  cc::cli::register_forward(app);
+  cc::cli::register_generate(app);
+  cc::cli::register_make_test_model(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const cc::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,19 @@
+// Reading JSON files and typed fields with errors that name the file and the field.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace cc {
+
+using Json = nlohmann::json;
+
+Json read_json_file(const std::string& path);                      // parse error names file + byte
+Json parse_json(const std::string& text, const std::string& origin);  // origin names the source
+
+// Typed access: throws cc::Error "<file>: '<key>' missing" / "has wrong type".
+template <class T>
+T json_get(const Json& j, const std::string& key, const std::string& file);
+template <class T>
+T json_get_or(const Json& j, const std::string& key, const T& fallback, const std::string& file);
+
+}  // namespace cc

@@ -1,0 +1,18 @@
+// A small fixed thread pool for our own loops. Idle workers block on a condition variable (never
+// spin), so they do not steal cores from OpenBLAS's threads between calls, which OpenMP's
+// spin-waiting workers would on a 2-core machine.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace cc {
+
+// Sets our pool size and OpenBLAS's thread count together. n <= 0 means all hardware threads.
+void set_num_threads(int n);
+int num_threads();
+
+// Calls fn(begin, end) on disjoint chunks covering [0, n); blocks until all are done.
+// Chunks are at least `grain` long. Exceptions thrown by fn are rethrown here.
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+}  // namespace cc

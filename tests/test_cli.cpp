@@ -1,0 +1,88 @@
+// The binary end to end: make-test-model → forward/generate, and one-line errors on bad input.
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include "core/npy.hpp"
+#include "reference/naive_qwen2.hpp"
+#include "test_util.hpp"
+
+namespace cc {
+namespace {
+
+using test::TempDir;
+
+struct Run {
+  int rc;
+  std::string out;
+};
+
+Run sh(const std::string& args) {
+  const std::string cmd = std::string(CROSSCODER_BIN) + " " + args + " 2>&1";
+  Run r{0, ""};
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  while (fgets(buf.data(), int(buf.size()), p)) r.out += buf.data();
+  const int st = pclose(p);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+TEST(Cli, ForwardDumpsLogitsAndResidualsMatchingReference) {
+  TempDir d;
+  auto mk = sh("make-test-model --out " + d.str() + " --vocab 50 --d-model 32 --d-mlp 64 --layers 2 --heads 4 --kv-heads 2 --dtype BF16 --shards 2");
+  ASSERT_EQ(mk.rc, 0) << mk.out;
+  auto fw = sh("forward --model " + d.str() + " --token-ids 1,7,3,9,4 --dump-logits " + (d / "l.npy") +
+               " --dump-resid 1:" + (d / "r1.npy") + " --dump-resid blocks.1.hook_resid_post:" + (d / "r2.npy"));
+  ASSERT_EQ(fw.rc, 0) << fw.out;
+  auto logits = read_npy_f32(d / "l.npy");
+  EXPECT_EQ(logits.shape, (Shape{5, 50}));
+  auto r2 = read_npy_f32(d / "r2.npy");
+  EXPECT_EQ(r2.shape, (Shape{5, 32}));
+  auto want = ref::forward(ref::load(d.str()), {1, 7, 3, 9, 4});
+  double err = 0, scale = 0;
+  for (size_t t = 0; t < 5; ++t)
+    for (size_t j = 0; j < 32; ++j) {
+      err = std::max(err, std::abs(double(r2.data[t * 32 + j]) - want.resid[2][t][j]));
+      scale = std::max(scale, std::abs(want.resid[2][t][j]));
+    }
+  EXPECT_LT(err / scale, 1e-4);
+}
+
+TEST(Cli, GenerateStreamsIds) {
+  TempDir d;
+  ASSERT_EQ(sh("make-test-model --out " + d.str() + " --vocab 40 --d-model 16 --heads 2 --kv-heads 1").rc, 0);
+  auto g = sh("generate --model " + d.str() + " --token-ids 1,2 --max-new-tokens 5 --temperature 0.8 --seed 3");
+  ASSERT_EQ(g.rc, 0) << g.out;
+  EXPECT_NE(g.out.find("5 tokens"), std::string::npos) << g.out;
+}
+
+TEST(Cli, BadInputGivesOneLineErrorAndNonZeroExit) {
+  TempDir d;
+  ASSERT_EQ(sh("make-test-model --out " + d.str() + " --vocab 40 --d-model 16 --heads 2 --kv-heads 1").rc, 0);
+  {
+    std::ofstream(d / "model.safetensors", std::ios::binary | std::ios::trunc) << "garbage!";
+  }
+  auto r = sh("forward --model " + d.str() + " --token-ids 1,2");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.out.rfind("error: ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("model.safetensors"), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  auto r2 = sh("forward --model /nonexistent --token-ids 1");
+  EXPECT_EQ(r2.rc, 1);
+  EXPECT_NE(r2.out.find("/nonexistent/config.json"), std::string::npos) << r2.out;
+  auto r3 = sh("forward --model " + d.str() + " --token-ids 1,x");
+  EXPECT_EQ(r3.rc, 1);
+  EXPECT_NE(r3.out.find("--token-ids"), std::string::npos) << r3.out;
+}
+
+TEST(Cli, EveryCommandHasHelpWithDefaults) {
+  for (const char* c : {"forward", "generate", "make-test-model"}) {
+    auto r = sh(std::string(c) + " --help");
+    EXPECT_EQ(r.rc, 0) << c;
+    EXPECT_NE(r.out.find("--threads"), std::string::npos) << c << r.out;
+  }
+}
+
+}  // namespace
+}  // namespace cc

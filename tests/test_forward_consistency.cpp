@@ -1,0 +1,181 @@
+// Forward-pass invariants: KV cache = recomputation, ragged batch = each alone, hooks and early stop.
+#include "model/qwen2.hpp"
+#include "reference/naive_qwen2.hpp"
+#include "test_util.hpp"
+
+namespace cc {
+namespace {
+
+using test::SmallModel;
+using test::TempDir;
+
+std::vector<int32_t> toks(int64_t n, int64_t vocab, uint64_t seed) {
+  std::mt19937_64 r(seed);
+  std::vector<int32_t> t(static_cast<size_t>(n));
+  for (auto& x : t) x = int32_t(r() % uint64_t(vocab));
+  return t;
+}
+
+float max_abs_diff(const float* a, const float* b, size_t n) {
+  float m = 0;
+  for (size_t i = 0; i < n; ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  return m;
+}
+
+ForwardOutput run(Qwen2Model& m, const std::vector<int32_t>& t, LogitsMode mode = LogitsMode::All,
+                  const Hooks* h = nullptr, int stop = -1) {
+  SeqInput in{t, nullptr};
+  ForwardOptions fo;
+  fo.logits = mode;
+  fo.hooks = h;
+  fo.stop_at_site = stop;
+  return m.forward(std::span<const SeqInput>(&in, 1), fo);
+}
+
+}  // namespace
+void PrintTo(ComputeMode m, std::ostream* os) { *os << (m == ComputeMode::F32 ? "f32" : "bf16"); }
+namespace {
+
+class Consistency : public ::testing::TestWithParam<ComputeMode> {
+ protected:
+  void SetUp() override {
+    SmallModel m;
+    m.dtype = DType::BF16;
+    m.layers = 3;
+    test::make_model(dir_.str(), m);
+    model_ = Qwen2Model::load(dir_.str(), GetParam());
+    vocab_ = m.vocab;
+  }
+  TempDir dir_;
+  std::unique_ptr<Qwen2Model> model_;
+  int64_t vocab_ = 0;
+};
+
+TEST_P(Consistency, KvCacheDecodingEqualsFullRecomputation) {
+  const auto t = toks(24, vocab_, 5);
+  auto full = run(*model_, t);
+  KvCache cache(model_->config(), 64);
+  ForwardOptions fo;
+  fo.logits = LogitsMode::All;
+  // Prefill 10, then chunks of 1, 1, 5, 1, 6.
+  size_t done = 0;
+  for (size_t n : {10u, 1u, 1u, 5u, 1u, 6u}) {
+    std::vector<int32_t> part(t.begin() + long(done), t.begin() + long(done + n));
+    SeqInput in{part, &cache};
+    auto out = model_->forward(std::span<const SeqInput>(&in, 1), fo);
+    ASSERT_EQ(out.rows, int64_t(n));
+    EXPECT_LT(max_abs_diff(out.logits.data(), full.logits.data() + done * size_t(vocab_), n * size_t(vocab_)), 2e-4)
+        << "chunk at " << done;
+    done += n;
+  }
+  EXPECT_EQ(cache.length(), 24);
+}
+
+TEST_P(Consistency, RaggedBatchEqualsEachSequenceAlone) {
+  std::vector<std::vector<int32_t>> seqs = {toks(7, vocab_, 1), toks(1, vocab_, 2), toks(19, vocab_, 3), toks(4, vocab_, 4)};
+  std::vector<SeqInput> batch;
+  for (auto& s : seqs) batch.push_back({s, nullptr});
+  ForwardOptions fo;
+  fo.logits = LogitsMode::All;
+  auto out = model_->forward(batch, fo);
+  size_t row = 0;
+  for (auto& s : seqs) {
+    auto alone = run(*model_, s);
+    EXPECT_LT(max_abs_diff(out.logits.data() + row * size_t(vocab_), alone.logits.data(), s.size() * size_t(vocab_)), 2e-4);
+    row += s.size();
+  }
+  fo.logits = LogitsMode::Last;
+  auto last = model_->forward(batch, fo);
+  ASSERT_EQ(last.rows, 4);
+  row = 0;
+  for (size_t b = 0; b < seqs.size(); ++b) {
+    row += seqs[b].size();
+    EXPECT_LT(max_abs_diff(last.logits.data() + b * size_t(vocab_), out.logits.data() + (row - 1) * size_t(vocab_), size_t(vocab_)), 1e-6);
+  }
+}
+
+TEST_P(Consistency, StopAtSiteReturnsWhatTheFullPassHadThere) {
+  const auto t = toks(13, vocab_, 9);
+  for (int site = 0; site <= 3; ++site) {
+    std::vector<float> full_x, stop_x;
+    Hooks a, b;
+    a.add(site, make_capture_hook(&full_x));
+    b.add(site, make_capture_hook(&stop_x));
+    run(*model_, t, LogitsMode::All, &a);
+    auto out = run(*model_, t, LogitsMode::All, &b, site);
+    EXPECT_EQ(out.rows, 0);
+    ASSERT_EQ(full_x.size(), stop_x.size());
+    EXPECT_EQ(full_x, stop_x) << "site " << site;  // bit-identical: the same computation
+  }
+}
+
+TEST_P(Consistency, HookSitesSeeRowInfo) {
+  std::vector<std::vector<int32_t>> seqs = {toks(3, vocab_, 1), toks(2, vocab_, 2)};
+  std::vector<SeqInput> batch{{seqs[0], nullptr}, {seqs[1], nullptr}};
+  std::vector<RowInfo> seen;
+  Hooks h;
+  h.add(1, [&](HookContext& c) { seen.assign(c.info.begin(), c.info.end()); });
+  ForwardOptions fo;
+  fo.hooks = &h;
+  model_->forward(batch, fo);
+  ASSERT_EQ(seen.size(), 5u);
+  EXPECT_EQ(seen[3].seq, 1);
+  EXPECT_EQ(seen[3].pos, 0);
+  EXPECT_EQ(seen[4].pos, 1);
+  EXPECT_EQ(seen[4].token, seqs[1][1]);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, Consistency, ::testing::Values(ComputeMode::F32, ComputeMode::BF16),
+                         [](const auto& i) { return std::string(i.param == ComputeMode::F32 ? "f32" : "bf16"); });
+
+TEST(Hooks, AddingAVectorEqualsTheReferenceDoingItByHand) {
+  TempDir d;
+  SmallModel m;
+  m.layers = 3;
+  test::make_model(d.str(), m);
+  auto model = Qwen2Model::load(d.str(), ComputeMode::F32);
+  const auto t = toks(11, m.vocab, 4);
+  std::vector<float> v(static_cast<size_t>(m.d));
+  std::vector<double> vd(static_cast<size_t>(m.d));
+  for (int64_t i = 0; i < m.d; ++i) vd[size_t(i)] = v[size_t(i)] = 0.5f * float(std::sin(double(i)));
+  const int site = 2;
+  Hooks h;
+  h.add(site, make_add_hook(v));
+  auto out = run(*model, t, LogitsMode::All, &h);
+  auto want = ref::forward(ref::load(d.str()), t, site, vd);
+  auto base = ref::forward(ref::load(d.str()), t);
+  double err = 0, moved = 0, scale = 0;
+  for (size_t r = 0; r < t.size(); ++r)
+    for (int64_t j = 0; j < m.vocab; ++j) {
+      err = std::max(err, std::abs(double(out.logits[r * size_t(m.vocab) + size_t(j)]) - want.logits[r][size_t(j)]));
+      moved = std::max(moved, std::abs(want.logits[r][size_t(j)] - base.logits[r][size_t(j)]));
+      scale = std::max(scale, std::abs(want.logits[r][size_t(j)]));
+    }
+  EXPECT_LT(err / scale, 1e-4);
+  EXPECT_GT(moved / scale, 1e-2);  // the hook really changed the output
+}
+
+TEST(Hooks, SiteNames) {
+  EXPECT_EQ(parse_hook_site("blocks.14.hook_resid_pre", 28), 14);
+  EXPECT_EQ(parse_hook_site("blocks.27.hook_resid_post", 28), 28);
+  EXPECT_EQ(parse_hook_site("blocks.13.hook_resid_post", 28), 14);
+  EXPECT_EQ(parse_hook_site("7", 28), 7);
+  EXPECT_EQ(hook_site_name(28, 28), "blocks.27.hook_resid_post");
+  test::expect_error([] { parse_hook_site("blocks.28.hook_resid_pre", 28); }, {"outside the model"});
+  test::expect_error([] { parse_hook_site("mlp.3", 28); }, {"not a hook name"});
+}
+
+TEST(Forward, BadTokenIdAndFullCache) {
+  TempDir d;
+  SmallModel m;
+  test::make_model(d.str(), m);
+  auto model = Qwen2Model::load(d.str(), ComputeMode::F32);
+  test::expect_error([&] { run(*model, {1, 2, int32_t(m.vocab)}); }, {"token id", "outside the vocabulary"});
+  KvCache cache(model->config(), 4);
+  std::vector<int32_t> t = {1, 2, 3, 4, 5};
+  SeqInput in{t, &cache};
+  test::expect_error([&] { model->forward(std::span<const SeqInput>(&in, 1)); }, {"KV cache", "full"});
+}
+
+}  // namespace
+}  // namespace cc

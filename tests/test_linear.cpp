@@ -1,0 +1,57 @@
+// Linear kernels (OpenBLAS f32, bf16 GEMV, bf16 panel GEMM) against the naive loop.
+#include <random>
+
+#include "core/parallel.hpp"
+#include "model/linear.hpp"
+#include "test_util.hpp"
+
+namespace cc {
+namespace {
+
+TEST(Linear, AllPathsMatchNaive) {
+  std::mt19937 r(1);
+  std::normal_distribution<float> n(0, 1);
+  for (DType dt : {DType::F32, DType::BF16}) {
+    for (int64_t M : {1, 3, 7, 8, 33}) {
+      for (auto [rows, cols] : {std::pair<int64_t, int64_t>{5, 7}, {70, 33}, {300, 200}}) {
+        std::vector<float> wf(size_t(rows * cols)), x(size_t(M * cols)), b(static_cast<size_t>(rows));
+        for (auto& v : wf) v = n(r);
+        for (auto& v : x) v = n(r);
+        for (auto& v : b) v = n(r);
+        std::vector<uint16_t> wb(wf.size());
+        convert_f32_to_bf16(wf.data(), wb.data(), wf.size());
+        WeightMatrix W{dt, dt == DType::F32 ? static_cast<const void*>(wf.data()) : wb.data(), rows, cols};
+        std::vector<float> y(size_t(M * rows)), want(y.size());
+        linear_forward(y.data(), rows, x.data(), cols, M, W, b.data());
+        linear_forward_naive(want.data(), x.data(), M, W, b.data());
+        for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], want[i], 1e-4 * std::sqrt(double(cols))) << "M=" << M;
+        // accumulate adds onto what is there
+        std::vector<float> acc(y.size(), 1.f);
+        linear_forward(acc.data(), rows, x.data(), cols, M, W, nullptr, true);
+        linear_forward_naive(want.data(), x.data(), M, W, nullptr);
+        for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(acc[i], want[i] + 1.f, 1e-4 * std::sqrt(double(cols)));
+      }
+    }
+  }
+}
+
+TEST(Parallel, CoversRangeOnceAndPropagatesErrors) {
+  set_num_threads(2);
+  std::vector<int> hit(1000, 0);
+  parallel_for(1000, 10, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) hit[size_t(i)]++;
+  });
+  for (int h : hit) ASSERT_EQ(h, 1);
+  EXPECT_THROW(parallel_for(100, 1, [](int64_t b, int64_t) {
+                 if (b == 0) throw std::runtime_error("x");
+               }),
+               std::runtime_error);
+  // nested calls run serially instead of deadlocking
+  int total = 0;
+  parallel_for(2, 1, [&](int64_t, int64_t) { parallel_for(3, 1, [&](int64_t b, int64_t e) { (void)b; (void)e; }); });
+  parallel_for(1, 1, [&](int64_t b, int64_t e) { total += int(e - b); });
+  EXPECT_EQ(total, 1);
+}
+
+}  // namespace
+}  // namespace cc
