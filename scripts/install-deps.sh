@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages crosscoder.cpp needs. Idempotent: when every package is already
 # installed it touches nothing; otherwise it runs apt-get update, then a non-interactive install.
-#   scripts/install-deps.sh          build + test dependencies
+#   scripts/install-deps.sh          build + test dependencies (nodejs/npm: the HF tokenizers test oracle)
 #   scripts/install-deps.sh --bench  also python3-torch (the PyTorch peer in bench/)
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config git
       libopenblas-dev nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev
-      libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev python3)
+      libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev python3 nodejs)
 if [[ "${1:-}" == "--bench" ]]; then pkgs+=(python3-torch python3-numpy); fi
 
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm: Debian ships it as its own package; NodeSource's nodejs bundles it (and conflicts with it).
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#pkgs[@]} packages present"
   exit 0

