@@ -5,7 +5,9 @@
 
 #include "core/npy.hpp"
 #include "reference/naive_qwen2.hpp"
+#include "core/json_file.hpp"
 #include "test_util.hpp"
+#include "tokenizer_fixtures.hpp"
 
 namespace cc {
 namespace {
@@ -76,8 +78,25 @@ TEST(Cli, BadInputGivesOneLineErrorAndNonZeroExit) {
   EXPECT_NE(r3.out.find("--token-ids"), std::string::npos) << r3.out;
 }
 
+TEST(Cli, TokenizeWithChatTemplates) {
+  const std::string tok = test::qwen_tokenizer_json();
+  auto r = sh("tokenize --tokenizer " + tok + " --text 'Hello world!'");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(r.out, "9707,1879,0\n");  // HF tokenizers gives [9707, 1879, 0] for this text
+  TempDir d;
+  test::make_r1_tokenizer(d.str());
+  auto c = sh("tokenize --tokenizer " + d.str() + " --text 'What is 5-1?' --chat auto --json");
+  ASSERT_EQ(c.rc, 0) << c.out;
+  Json j = Json::parse(c.out);
+  EXPECT_EQ(j["ids"][0], 151646);
+  EXPECT_EQ(j["tokens"][1], "<｜User｜>");
+  auto bad = sh("tokenize --tokenizer " + d.str() + " --text x --chat llama");
+  EXPECT_EQ(bad.rc, 1);
+  EXPECT_NE(bad.out.find("--chat"), std::string::npos) << bad.out;
+}
+
 TEST(Cli, EveryCommandHasHelpWithDefaults) {
-  for (const char* c : {"forward", "generate", "make-test-model"}) {
+  for (const char* c : {"forward", "generate", "make-test-model", "tokenize"}) {
     auto r = sh(std::string(c) + " --help");
     EXPECT_EQ(r.rc, 0) << c;
     EXPECT_NE(r.out.find("--threads"), std::string::npos) << c << r.out;

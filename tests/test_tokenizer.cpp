@@ -138,6 +138,14 @@ TEST(Tokenizer, MalformedFilesGiveClearErrors) {
   expect_error([&] {
     Tokenizer::load(tiny_tokenizer(d, [](Json& j) { j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(("}}}}; }));
   }, {"pattern", "does not compile"});
+  expect_error([&] { Tokenizer::load(tiny_tokenizer(d, [](Json& j) { j["model"]["vocab"]["zz"] = "five"; })); },
+               {"model.vocab[zz]", "not a non-negative integer"});
+  expect_error([&] { Tokenizer::load(tiny_tokenizer(d, [](Json& j) { j["model"]["merges"] = Json::array({7}); })); },
+               {"model.merges[0]", "neither"});
+  expect_error([&] { Tokenizer::load(tiny_tokenizer(d, [](Json& j) { j["model"]["merges"] = Json::array({"a  b"}); })); },
+               {"model.merges[0]", "one space"});
+  expect_error([&] { Tokenizer::load(tiny_tokenizer(d, [](Json& j) { j["model"].erase("merges"); })); },
+               {"model.merges", "missing"});
   write_file_atomic(d / "tokenizer.json", "{\"model\": ");
   expect_error([&] { Tokenizer::load(d.str()); }, {"tokenizer.json", "malformed JSON"});
   expect_error([&] { Tokenizer::load("/nonexistent/dir"); }, {"not found"});

@@ -2,6 +2,7 @@
 // piece of whitespace costs milliseconds, not minutes).
 #include "tokenizer/bpe.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <queue>
 
@@ -16,7 +17,8 @@ constexpr size_t kCacheCapacity = 1 << 16;  // pieces per thread; cleared when f
 constexpr size_t kCacheMaxPiece = 256;      // longer pieces are not cached
 }  // namespace
 
-BpeModel::BpeModel(const Json& m, const std::string& origin) : instance_(next_instance++) {
+BpeModel::BpeModel(TokenizerJson& tj, const std::string& origin) : instance_(next_instance++) {
+  const Json& m = tj.rest.value("model", Json());
   if (!m.is_object()) fail(origin, "model", "is missing or not an object");
   const std::string type = m.value("type", std::string("BPE"));
   if (type != "BPE") fail(origin, "model.type", "is not supported", "\"BPE\"", "\"" + type + "\"");
@@ -27,54 +29,48 @@ BpeModel::BpeModel(const Json& m, const std::string& origin) : instance_(next_in
     if (m.contains(k) && m[k].is_string() && !m[k].get<std::string>().empty())
       fail(origin, std::string("model.") + k, "is not supported", "\"\" or null", m[k].dump());
   ignore_merges_ = m.value("ignore_merges", false);
-  if (!m.contains("vocab") || !m["vocab"].is_object()) fail(origin, "model.vocab", "is missing or not an object");
-  const Json& v = m["vocab"];
-  vocab_.reserve(v.size());
-  for (auto it = v.begin(); it != v.end(); ++it) {
-    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() > INT32_MAX)
-      fail(origin, "model.vocab[" + it.key() + "]", "is not a non-negative integer id", "", it.value().dump());
-    const int32_t id = it.value().get<int32_t>();
-    vocab_.emplace(it.key(), id);
-    if (size_t(id) >= id_to_token_.size()) id_to_token_.resize(size_t(id) + 1);
-    if (!id_to_token_[size_t(id)].empty())
-      fail(origin, "model.vocab", "gives id " + std::to_string(id) + " to two tokens",
-           "unique ids", "'" + id_to_token_[size_t(id)] + "' and '" + it.key() + "'");
-    id_to_token_[size_t(id)] = it.key();
+  if (!tj.has_vocab) fail(origin, "model.vocab", "is missing or not an object");
+  if (!tj.has_merges) fail(origin, "model.merges", "is missing or not an array");
+
+  int64_t max_id = -1;
+  for (const auto& [tok, id] : tj.vocab) max_id = std::max(max_id, id);
+  id_to_token_.resize(size_t(max_id + 1));
+  std::vector<char> used(id_to_token_.size(), 0);
+  for (auto& [tok, id] : tj.vocab) {
+    if (used[size_t(id)])
+      fail(origin, "model.vocab", "gives id " + std::to_string(id) + " to two tokens", "unique ids",
+           "'" + id_to_token_[size_t(id)] + "' and '" + tok + "'");
+    used[size_t(id)] = 1;
+    id_to_token_[size_t(id)] = std::move(tok);
   }
+  vocab_.reserve(tj.vocab.size());
+  for (size_t id = 0; id < id_to_token_.size(); ++id)
+    if (used[id] && !vocab_.emplace(id_to_token_[id], int32_t(id)).second)
+      fail(origin, "model.vocab", "lists token '" + id_to_token_[id] + "' twice");
+  tj.vocab = {};
   for (int b = 0; b < 256; ++b) {
     auto it = vocab_.find(byte_to_char(uint8_t(b)));
     if (it == vocab_.end())
-      fail(origin, "model.vocab", "lacks the byte-level token for byte " + std::to_string(b), "",
-           "", "only byte-level BPE vocabularies are supported");
+      fail(origin, "model.vocab", "lacks the byte-level token for byte " + std::to_string(b), "", "",
+           "only byte-level BPE vocabularies are supported");
     byte_id_[size_t(b)] = it->second;
   }
-  if (!m.contains("merges") || !m["merges"].is_array()) fail(origin, "model.merges", "is missing or not an array");
-  const Json& mg = m["merges"];
-  merges_.reserve(mg.size());
+  merges_.reserve(tj.merges.size());
+  std::string ab;
   int32_t rank = 0;
-  for (const Json& e : mg) {
-    std::string a, b;
-    if (e.is_string()) {  // "a b"
-      const std::string& s = e.get_ref<const std::string&>();
-      const size_t sp = s.find(' ');
-      if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
-        fail(origin, "model.merges[" + std::to_string(rank) + "]", "is not two tokens separated by one space", "\"a b\"", e.dump());
-      a = s.substr(0, sp);
-      b = s.substr(sp + 1);
-    } else if (e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string()) {  // ["a","b"]
-      a = e[0].get<std::string>();
-      b = e[1].get<std::string>();
-    } else {
-      fail(origin, "model.merges[" + std::to_string(rank) + "]", "is neither \"a b\" nor [\"a\",\"b\"]", "", e.dump());
-    }
-    auto ia = vocab_.find(a), ib = vocab_.find(b), iab = vocab_.find(a + b);
+  for (const auto& [a, b] : tj.merges) {
+    ab.assign(a);
+    ab += b;
+    auto ia = vocab_.find(a), ib = vocab_.find(b), iab = vocab_.find(ab);
     if (ia == vocab_.end() || ib == vocab_.end() || iab == vocab_.end())
       fail(origin, "model.merges[" + std::to_string(rank) + "]", "names a token not in the vocabulary", "",
-           e.dump(), ia == vocab_.end() ? "unknown '" + a + "'" : ib == vocab_.end() ? "unknown '" + b + "'" : "unknown '" + a + b + "'");
+           "[\"" + a + "\",\"" + b + "\"]",
+           "unknown '" + (ia == vocab_.end() ? a : ib == vocab_.end() ? b : ab) + "'");
     const uint64_t key = (uint64_t(uint32_t(ia->second)) << 32) | uint32_t(ib->second);
     merges_.insert_or_assign(key, Merge{rank, iab->second});  // a repeated pair keeps its last rank, as HF's map does
     ++rank;
   }
+  tj.merges = {};
 }
 
 int32_t BpeModel::token_to_id(const std::string& t) const {

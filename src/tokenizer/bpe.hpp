@@ -8,14 +8,14 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/json_file.hpp"
+#include "tokenizer/tokenizer_json.hpp"
 
 namespace cc {
 
 class BpeModel {
  public:
-  // `model` is tokenizer.json's "model" object; errors name `origin` and the bad entry.
-  BpeModel(const Json& model, const std::string& origin);
+  // `tj` is the parsed tokenizer.json; errors name `origin` and the bad entry.
+  BpeModel(TokenizerJson& tj, const std::string& origin);
 
   // Appends the ids of one pre-tokenized piece (raw bytes) to `out`.
   void encode_piece(std::string_view bytes, std::vector<int32_t>& out) const;
@@ -31,8 +31,8 @@ class BpeModel {
   const Merge* find_merge(int32_t a, int32_t b) const;
   void merge_word(std::vector<int32_t>& syms) const;
 
-  std::unordered_map<std::string, int32_t> vocab_;
-  std::vector<std::string> id_to_token_;
+  std::vector<std::string> id_to_token_;                   // owns the token strings
+  std::unordered_map<std::string_view, int32_t> vocab_;    // views into id_to_token_
   std::unordered_map<uint64_t, Merge> merges_;
   std::array<int32_t, 256> byte_id_{};  // id of each byte's single-character token
   bool ignore_merges_ = false;

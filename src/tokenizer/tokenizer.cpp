@@ -42,11 +42,10 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
   if (!fs::exists(file)) fail(file, "", "not found", "", "", "a tokenizer directory needs tokenizer.json");
   std::unique_ptr<Tokenizer> t(new Tokenizer());
   t->origin_ = file;
-  Json j = read_json_file(file);
-  if (!j.is_object()) fail(file, "", "is not a JSON object");
+  TokenizerJson tj = read_tokenizer_json(file);
+  const Json& j = tj.rest;
   if (!j.contains("model")) fail(file, "model", "is missing");
-  t->bpe_ = std::make_unique<BpeModel>(j["model"], file);
-  j.erase("model");  // free the vocabulary's JSON early
+  t->bpe_ = std::make_unique<BpeModel>(tj, file);
   t->added_ = AddedVocabulary(j.value("added_tokens", Json()), file);
 
   // Normaliser: null, one form, or a Sequence of forms.
