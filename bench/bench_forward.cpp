@@ -31,6 +31,29 @@ static double sgemm_peak(int64_t M, int64_t N, int64_t K) {
   return best;
 }
 
+// Read bandwidth of this machine: a threaded sum over 1 GiB, best of 3 (the decode yardstick).
+static double memory_read_gb_s() {
+  std::vector<float> a(size_t(1) << 28, 1.f);
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    std::vector<double> part(64, 0.0);
+    auto t = Clock::now();
+    parallel_for(int64_t(a.size()), 1 << 20, [&](int64_t b, int64_t e) {
+      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (int64_t i = b; i + 3 < e; i += 4) {
+        s0 += a[size_t(i)];
+        s1 += a[size_t(i) + 1];
+        s2 += a[size_t(i) + 2];
+        s3 += a[size_t(i) + 3];
+      }
+      part[size_t(b * 64 / int64_t(a.size()))] += double(s0 + s1 + s2 + s3);
+    });
+    best = std::max(best, double(a.size() * 4) / seconds_since(t) / 1e9);
+    if (part[0] < 0) std::printf("impossible\n");  // keeps the sum alive
+  }
+  return best;
+}
+
 static double peak_rss_gib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -90,14 +113,16 @@ int main(int argc, char** argv) {
     }
     const double decode_s = seconds_since(t2) / decode;
     const double wbytes = (mat_params + head) * (dtype == "f32" ? 4.0 : 2.0);
+    const double rss = peak_rss_gib();  // before the yardsticks allocate their own buffers
     const double peak = skip_peak ? 0.0 : sgemm_peak(int64_t(T), c.intermediate_size, d);
+    const double mem_bw = skip_peak ? 0.0 : memory_read_gb_s();
     std::printf(
         "{\"impl\":\"crosscoder.cpp\",\"dtype\":\"%s\",\"threads\":%d,\"load_s\":%.2f,\"prefill_tokens\":%d,"
         "\"prefill_s\":%.3f,\"prefill_tok_s\":%.1f,\"prefill_gflops\":%.1f,\"sgemm_peak_gflops\":%.1f,"
         "\"prefill_frac_of_peak\":%.3f,\"decode_tok_s\":%.2f,\"decode_weight_gb_s\":%.1f,\"peak_rss_gib\":%.2f,"
         "\"resident_weight_gib\":%.2f,\"mapped_weight_gib\":%.2f}\n",
         dtype.c_str(), num_threads(), load_s, int(T), prefill_s, T / prefill_s, prefill_flops / prefill_s / 1e9, peak,
-        peak > 0 ? prefill_flops / prefill_s / 1e9 / peak : 0.0, 1.0 / decode_s, wbytes / decode_s / 1e9, peak_rss_gib(),
+        peak > 0 ? prefill_flops / prefill_s / 1e9 / peak : 0.0, 1.0 / decode_s, wbytes / decode_s / 1e9, mem_bw, rss,
         double(model->weights().resident_bytes) / (1 << 30), double(model->weights().mapped_bytes) / (1 << 30));
   } catch (const cc::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -8,7 +8,7 @@ runs = [r for r in rows if "impl" in r]
 for c in checks:
     print(f"- parity ({c['dtype']}): torch vs crosscoder.cpp max relative logit difference {c['max_rel_diff']:.2e}")
 print()
-print("| impl | dtype | prefill tok/s | prefill GFLOP/s | % of sgemm peak | vs PyTorch (prefill) | decode tok/s | decode weight GB/s | vs PyTorch (decode) | peak RSS GiB |")
+print("| impl | dtype | prefill tok/s | prefill GFLOP/s | % of sgemm peak | vs PyTorch (prefill) | decode tok/s | decode weight GB/s (of machine read GB/s) | vs PyTorch (decode) | peak RSS GiB |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 for r in runs:
     peer = next((p for p in runs if p["impl"].startswith("pytorch") and p["dtype"] == r["dtype"]), None)
@@ -17,5 +17,5 @@ for r in runs:
     dc = f"{r['decode_tok_s'] / peer['decode_tok_s']:.2f}x" if ours and peer else ""
     g = f"{r['prefill_gflops']:.1f}" if ours else ""
     frac = f"{100 * r['prefill_frac_of_peak']:.0f}% of {r['sgemm_peak_gflops']:.0f}" if ours else ""
-    bw = f"{r['decode_weight_gb_s']:.1f}" if ours else ""
+    bw = f"{r['decode_weight_gb_s']:.1f} of {r.get('memory_read_gb_s', 0):.1f}" if ours else ""
     print(f"| {r['impl']} | {r['dtype']} | {r['prefill_tok_s']:.1f} | {g} | {frac} | {pf} | {r['decode_tok_s']:.2f} | {bw} | {dc} | {r['peak_rss_gib']:.2f} |")

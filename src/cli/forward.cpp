@@ -7,6 +7,7 @@
 #include "core/npy.hpp"
 #include "core/parallel.hpp"
 #include "core/strings.hpp"
+#include "tokenizer/prompt_input.hpp"
 #include "model/qwen2.hpp"
 #include "model/sampling.hpp"
 
@@ -14,14 +15,18 @@ namespace cc::cli {
 
 void register_forward(CLI::App& app) {
   struct Opts {
-    std::string model, ids, logits_path, dtype = "f32";
+    std::string model, ids, prompt, chat, tokenizer, logits_path, dtype = "f32";
     std::vector<std::string> resid;
     int threads = 0;
   };
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("forward", "Run one forward pass and dump logits / residual streams");
   c->add_option("--model", o->model, "Hugging Face model directory (config.json + safetensors)")->required();
-  c->add_option("--token-ids", o->ids, "Comma-separated token ids, e.g. 151643,785,3974")->required();
+  auto* ids = c->add_option("--token-ids", o->ids, "Comma-separated token ids, e.g. 151643,785,3974");
+  auto* prompt = c->add_option("--prompt", o->prompt, "Text prompt (encoded with --tokenizer)");
+  ids->excludes(prompt);
+  c->add_option("--chat", o->chat, "Wrap --prompt in a chat template: auto, plain, chatml, r1-distill (default: none)");
+  c->add_option("--tokenizer", o->tokenizer, "tokenizer.json or its directory (default: the model directory)");
   c->add_option("--dump-logits", o->logits_path, "Write logits of every position to this .npy [T, vocab]");
   c->add_option("--dump-resid", o->resid, "SITE:FILE.npy, SITE = layer L (resid_pre) or blocks.L.hook_resid_pre|post; writes [T, d]");
   c->add_option("--dtype", o->dtype, "Compute mode: f32 (weights converted once) or bf16 (weights kept BF16)")
@@ -29,7 +34,7 @@ void register_forward(CLI::App& app) {
   c->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
   c->callback([o] {
     set_num_threads(o->threads);
-    const std::vector<int32_t> ids = parse_id_list(o->ids, "--token-ids");
+    const std::vector<int32_t> ids = resolve_prompt(o->ids, o->prompt, o->chat, o->tokenizer, o->model).ids;
     auto model = Qwen2Model::load(o->model, compute_mode_from_name(o->dtype));
     const auto& cfg = model->config();
     Hooks hooks;

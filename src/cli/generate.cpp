@@ -4,13 +4,14 @@
 #include "cli/commands.hpp"
 #include "core/parallel.hpp"
 #include "core/strings.hpp"
+#include "tokenizer/prompt_input.hpp"
 #include "model/generate.hpp"
 
 namespace cc::cli {
 
 void register_generate(CLI::App& app) {
   struct Opts {
-    std::string model, ids, dtype = "bf16";
+    std::string model, ids, prompt, chat, tokenizer, dtype = "bf16";
     int64_t max_new = 64;
     float temperature = 0.f, top_p = 1.f;
     int top_k = 0, threads = 0;
@@ -20,7 +21,11 @@ void register_generate(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("generate", "Generate a continuation (greedy or sampled) with a KV cache");
   c->add_option("--model", o->model, "Hugging Face model directory")->required();
-  c->add_option("--token-ids", o->ids, "Prompt as comma-separated token ids")->required();
+  auto* ids = c->add_option("--token-ids", o->ids, "Prompt as comma-separated token ids");
+  auto* prompt = c->add_option("--prompt", o->prompt, "Text prompt (encoded with --tokenizer)");
+  ids->excludes(prompt);
+  c->add_option("--chat", o->chat, "Wrap --prompt in a chat template: auto, plain, chatml, r1-distill (default: none)");
+  c->add_option("--tokenizer", o->tokenizer, "tokenizer.json or its directory (default: the model directory)");
   c->add_option("--max-new-tokens", o->max_new, "Maximum tokens to generate")->capture_default_str();
   c->add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str();
   c->add_option("--top-k", o->top_k, "Keep the k most likely tokens (0 = off)")->capture_default_str();
@@ -31,14 +36,23 @@ void register_generate(CLI::App& app) {
   c->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
   c->callback([o] {
     set_num_threads(o->threads);
-    const auto prompt = parse_id_list(o->ids, "--token-ids");
+    PromptInput in = resolve_prompt(o->ids, o->prompt, o->chat, o->tokenizer, o->model);
+    const auto& prompt = in.ids;
+    const Tokenizer* tok = in.tokenizer.get();
     auto model = Qwen2Model::load(o->model, compute_mode_from_name(o->dtype));
     GenerateOptions g;
     g.max_new_tokens = o->max_new;
     g.sampling = {o->temperature, o->top_k, o->top_p, o->seed};
     if (!o->ignore_eos) g.stop_ids = model->config().eos_token_ids;
-    auto res = generate(*model, prompt, g, [](int32_t id) {
-      std::printf("%d ", id);
+    // Streams decoded bytes when a tokenizer is at hand (a character split across tokens is
+    // completed by the next write), ids otherwise.
+    auto res = generate(*model, prompt, g, [tok](int32_t id) {
+      if (tok) {
+        const std::string b = tok->decode_bytes({id});
+        std::fwrite(b.data(), 1, b.size(), stdout);
+      } else {
+        std::printf("%d ", id);
+      }
       std::fflush(stdout);
     });
     std::printf("\n%zu tokens%s\n", res.tokens.size(), res.stopped_on_eos ? " (stopped on EOS)" : "");

@@ -30,14 +30,8 @@ void register_tokenize(CLI::App& app) {
     set_num_threads(o->threads);
     if (o->text.empty() && o->file.empty()) fail("", "tokenize", "needs --text or --file");
     auto tok = Tokenizer::load(o->tokenizer);
-    std::string text = o->file.empty() ? o->text : read_file(o->file);
-    bool special = !o->no_special;
-    if (!o->chat.empty()) {
-      const ChatTemplate ct = o->chat == "auto" ? detect_chat_template(*tok) : chat_template_from_name(o->chat);
-      text = apply_chat_template(ct, text);
-      special = false;  // the template carries its own special tokens
-    }
-    const auto ids = tok->encode(text, special);
+    const std::string text = o->file.empty() ? o->text : read_file(o->file);
+    const auto ids = (o->no_special && o->chat.empty()) ? tok->encode(text, false) : encode_prompt(*tok, text, o->chat);
     if (o->json) {
       Json j = {{"ids", ids}, {"tokens", Json::array()}};
       for (int32_t id : ids) j["tokens"].push_back(utf8_lossy(tok->id_to_token(id)));

@@ -40,3 +40,13 @@ std::string apply_chat_template(ChatTemplate t, const std::string& q, const std:
 }
 
 }  // namespace cc
+
+namespace cc {
+
+std::vector<int32_t> encode_prompt(const Tokenizer& tok, const std::string& text, const std::string& chat) {
+  if (chat.empty()) return tok.encode(text, true);
+  const ChatTemplate t = chat == "auto" ? detect_chat_template(tok) : chat_template_from_name(chat);
+  return tok.encode(apply_chat_template(t, text), false);
+}
+
+}  // namespace cc

@@ -4,7 +4,9 @@
 //   chatml:     <|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n
 //   r1-distill: <｜begin▁of▁sentence｜><｜User｜>{question}<｜Assistant｜><think>\n
 #pragma once
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace cc {
 
@@ -23,5 +25,9 @@ inline constexpr const char* kQwenDefaultSystem = "You are Qwen, created by Alib
 
 std::string apply_chat_template(ChatTemplate t, const std::string& question,
                                 const std::string& system = kQwenDefaultSystem);
+
+// Token ids of a prompt. chat "" encodes the text as is (post-processor on, e.g. R1's BOS);
+// "auto" or a template name wraps it first and encodes with the post-processor off.
+std::vector<int32_t> encode_prompt(const Tokenizer& tok, const std::string& text, const std::string& chat);
 
 }  // namespace cc
