@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"impl\":\"crosscoder.cpp\",\"dtype\":\"%s\",\"threads\":%d,\"load_s\":%.2f,\"prefill_tokens\":%d,"
         "\"prefill_s\":%.3f,\"prefill_tok_s\":%.1f,\"prefill_gflops\":%.1f,\"sgemm_peak_gflops\":%.1f,"
-        "\"prefill_frac_of_peak\":%.3f,\"decode_tok_s\":%.2f,\"decode_weight_gb_s\":%.1f,\"peak_rss_gib\":%.2f,"
+        "\"prefill_frac_of_peak\":%.3f,\"decode_tok_s\":%.2f,\"decode_weight_gb_s\":%.1f,\"memory_read_gb_s\":%.1f,\"peak_rss_gib\":%.2f,"
         "\"resident_weight_gib\":%.2f,\"mapped_weight_gib\":%.2f}\n",
         dtype.c_str(), num_threads(), load_s, int(T), prefill_s, T / prefill_s, prefill_flops / prefill_s / 1e9, peak,
         peak > 0 ? prefill_flops / prefill_s / 1e9 / peak : 0.0, 1.0 / decode_s, wbytes / decode_s / 1e9, mem_bw, rss,
