@@ -8,5 +8,6 @@ void register_forward(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_make_test_model(CLI::App& app);
 void register_tokenize(CLI::App& app);
+void register_harvest(CLI::App& app);
 
 }  // namespace cc::cli

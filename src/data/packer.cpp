@@ -1,0 +1,129 @@
+// Token-share mixing: the next document comes from the corpus furthest below its share of the
+// tokens taken so far, so shares hold to within one document whatever the document lengths.
+#include "data/packer.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/error.hpp"
+
+namespace cc {
+
+Packer::Packer(const std::vector<std::unique_ptr<Corpus>>& corpora, const Tokenizer& tok, PackOptions opt)
+    : corpora_(corpora), tok_(tok), opt_(opt) {
+  if (corpora_.empty()) fail("", "--corpus", "is missing: give at least one corpus");
+  if (corpora_.size() > 255) fail("", "--corpus", "is given too often", "<= 255 corpora", std::to_string(corpora_.size()));
+  if (opt_.seq_len < 2) fail("", "--seq-len", "must be at least 2", ">= 2", std::to_string(opt_.seq_len));
+  const int64_t V = int64_t(tok_.vocab_size());
+  for (int32_t id : {opt_.start_id, opt_.sep_id})
+    if (id < 0 || id >= V) fail(tok_.origin(), "start/separator token", "is outside the vocabulary", "< " + std::to_string(V), std::to_string(id));
+  double total = 0;
+  for (const auto& c : corpora_) total += c->spec().weight;
+  for (const auto& c : corpora_) share_.push_back(c->spec().weight / total);
+  taken_.assign(corpora_.size(), 0);
+  cursor_.assign(corpora_.size(), 0);
+  perm_.resize(corpora_.size());
+  perm_epoch_.assign(corpora_.size(), UINT64_MAX);
+  drop_ = {opt_.start_id, opt_.sep_id};
+  for (const auto& a : tok_.added().tokens())
+    if (a.special) drop_.insert(a.id);
+}
+
+size_t Packer::doc_index(size_t c, uint64_t cursor) const {
+  const size_t n = corpora_[c]->size();
+  const uint64_t epoch = cursor / n;
+  if (perm_epoch_[c] != epoch) {
+    perm_[c].resize(n);
+    std::iota(perm_[c].begin(), perm_[c].end(), 0u);
+    std::mt19937_64 rng(opt_.seed * 1000003ull + c * 7919ull + epoch);
+    std::shuffle(perm_[c].begin(), perm_[c].end(), rng);
+    perm_epoch_[c] = epoch;
+  }
+  return perm_[c][cursor % n];
+}
+
+void Packer::load_next_document() {
+  int64_t total = std::accumulate(taken_.begin(), taken_.end(), int64_t(0));
+  size_t best = 0;
+  double best_deficit = -1e300;
+  for (size_t c = 0; c < corpora_.size(); ++c) {
+    const double deficit = share_[c] * double(total + 1) - double(taken_[c]);
+    if (deficit > best_deficit) {
+      best_deficit = deficit;
+      best = c;
+    }
+  }
+  for (size_t tries = 0;; ++tries) {
+    const size_t di = doc_index(best, cursor_[best]++);
+    cur_ = tok_.encode(corpora_[best]->document(di), /*add_special_tokens=*/false);
+    if (!cur_.empty()) break;
+    if (tries > corpora_[best]->size())
+      fail(corpora_[best]->spec().path, "", "has no document that encodes to any token");
+  }
+  cur_corpus_ = int(best);
+  cur_off_ = 0;
+  ++doc_counter_;
+}
+
+PackedSequence Packer::next() {
+  PackedSequence s;
+  const size_t L = size_t(opt_.seq_len);
+  s.tokens.reserve(L);
+  auto push = [&](int32_t t, int32_t doc, int32_t pos, bool keep) {
+    s.tokens.push_back(t);
+    s.doc.push_back(doc);
+    s.pos.push_back(pos);
+    s.corpus.push_back(uint8_t(std::max(cur_corpus_, 0)));
+    s.keep.push_back(keep && !drop_.count(t));
+  };
+  push(opt_.start_id, int32_t(std::max<int64_t>(doc_counter_, 0)), -1, false);
+  while (s.tokens.size() < L) {
+    if (cur_corpus_ < 0 || cur_off_ >= cur_.size()) {
+      if (cur_corpus_ >= 0) need_sep_ = true;
+      load_next_document();
+    }
+    if (need_sep_) {
+      need_sep_ = false;
+      if (s.tokens.size() > 1) {  // right after the start token no separator is needed
+        push(opt_.sep_id, int32_t(doc_counter_), -1, false);
+        continue;
+      }
+    }
+    push(cur_[cur_off_], int32_t(doc_counter_), int32_t(cur_off_), true);
+    ++cur_off_;
+    ++taken_[size_t(cur_corpus_)];
+  }
+  return s;
+}
+
+Json Packer::state() const {
+  return {{"taken", taken_}, {"cursor", cursor_}, {"doc_counter", doc_counter_}, {"cur_corpus", cur_corpus_},
+          {"cur_off", cur_off_}, {"need_sep", need_sep_}};
+}
+
+void Packer::restore(const Json& s) {
+  const std::string where = "manifest.json packer_state";
+  try {
+    auto taken = s.at("taken").get<std::vector<int64_t>>();
+    auto cursor = s.at("cursor").get<std::vector<uint64_t>>();
+    if (taken.size() != corpora_.size() || cursor.size() != corpora_.size())
+      fail(where, "corpora", "do not match the ones given", std::to_string(corpora_.size()), std::to_string(taken.size()));
+    taken_ = taken;
+    cursor_ = cursor;
+    doc_counter_ = s.at("doc_counter").get<int64_t>();
+    cur_corpus_ = s.at("cur_corpus").get<int>();
+    cur_off_ = s.at("cur_off").get<size_t>();
+    need_sep_ = s.at("need_sep").get<bool>();
+  } catch (const Json::exception& e) {
+    fail(where, "", std::string("is malformed: ") + e.what());
+  }
+  cur_.clear();
+  if (cur_corpus_ >= 0) {  // re-tokenise the document in progress
+    const size_t c = size_t(cur_corpus_);
+    if (c >= corpora_.size() || cursor_[c] == 0) fail(where, "cur_corpus", "is out of range");
+    cur_ = tok_.encode(corpora_[c]->document(doc_index(c, cursor_[c] - 1)), false);
+    if (cur_off_ > cur_.size()) fail(where, "cur_off", "is beyond the document (corpus changed?)");
+  }
+}
+
+}  // namespace cc

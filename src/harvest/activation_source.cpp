@@ -1,0 +1,105 @@
+// Stream and buffer implementations.
+#include "harvest/activation_source.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "core/error.hpp"
+
+namespace cc {
+
+StoreStream::StoreStream(const std::string& dir, int64_t chunk_rows) : store_(dir), chunk_(chunk_rows) {
+  if (store_.rows() == 0) fail(dir, "", "is an empty activation store");
+  if (store_.manifest()["norm_factors"].is_null()) fail(dir + "/manifest.json", "norm_factors", "are not set (harvest incomplete?)");
+}
+
+ActivationBatch StoreStream::next_chunk() {
+  const int64_t n = std::min(chunk_, store_.rows() - cursor_);
+  ActivationBatch b = store_.read(cursor_, n);
+  cursor_ = (cursor_ + n) % store_.rows();
+  read_ += n;
+  return b;
+}
+
+LiveStream::LiveStream(const HarvestConfig& cfg, int64_t norm_rows) : h_(cfg) {
+  double sum[2] = {0, 0};
+  int64_t count = 0;
+  while (count < norm_rows) {
+    pending_.push_back(h_.next());
+    const ActivationBatch& b = pending_.back();
+    for (int64_t r = 0; r < b.rows; ++r, ++count)
+      for (int m = 0; m < 2; ++m) {
+        const float* x = b.acts.data() + (r * 2 + m) * b.d;
+        double s = 0;
+        for (int64_t i = 0; i < b.d; ++i) s += double(x[i]) * x[i];
+        sum[m] += std::sqrt(s);
+      }
+  }
+  for (int m = 0; m < 2; ++m) norm_[size_t(m)] = float(std::sqrt(double(h_.d_model())) / (sum[m] / double(count)));
+}
+
+ActivationBatch LiveStream::next_chunk() {
+  ActivationBatch b;
+  if (!pending_.empty()) {
+    b = std::move(pending_.front());
+    pending_.erase(pending_.begin());
+  } else {
+    b = h_.next();
+  }
+  read_ += b.rows;
+  return b;
+}
+
+ShuffleBuffer::ShuffleBuffer(RowStream& src, int64_t capacity_rows, uint64_t seed, bool shuffle)
+    : src_(src), cap_(capacity_rows), d_(src.d_model()), shuffle_(shuffle), rng_(seed) {
+  if (cap_ < 2) fail("", "buffer rows", "must be at least 2", ">= 2", std::to_string(cap_));
+  buf_.resize(size_t(cap_ * 2 * d_));
+  refill();
+}
+
+void ShuffleBuffer::refill() {
+  // Keep the unserved rows, at the front.
+  const int64_t keep = filled_ - pos_;
+  const size_t row = size_t(2 * d_);
+  if (keep > 0 && pos_ > 0) std::memmove(buf_.data(), buf_.data() + size_t(pos_) * row, size_t(keep) * row * sizeof(float));
+  filled_ = keep;
+  pos_ = 0;
+  while (filled_ < cap_) {
+    if (carry_off_ >= carry_.rows) {
+      carry_ = src_.next_chunk();
+      carry_off_ = 0;
+      if (carry_.d != d_) fail("", "activation stream", "changed width", std::to_string(d_), std::to_string(carry_.d));
+    }
+    const int64_t take = std::min(cap_ - filled_, carry_.rows - carry_off_);
+    std::memcpy(buf_.data() + size_t(filled_) * row, carry_.acts.data() + size_t(carry_off_) * row, size_t(take) * row * sizeof(float));
+    filled_ += take;
+    carry_off_ += take;
+  }
+  if (shuffle_) {
+    // Fisher–Yates over rows.
+    std::vector<float> tmp(row);
+    for (int64_t i = filled_ - 1; i > 0; --i) {
+      const int64_t j = int64_t(rng_() % uint64_t(i + 1));
+      if (i == j) continue;
+      float* a = buf_.data() + size_t(i) * row;
+      float* b = buf_.data() + size_t(j) * row;
+      std::memcpy(tmp.data(), a, row * sizeof(float));
+      std::memcpy(a, b, row * sizeof(float));
+      std::memcpy(b, tmp.data(), row * sizeof(float));
+    }
+  }
+}
+
+void ShuffleBuffer::next_batch(float* out, int64_t n) {
+  const size_t row = size_t(2 * d_);
+  for (int64_t k = 0; k < n; ++k) {
+    if (pos_ >= cap_ / 2 && shuffle_) refill();
+    if (pos_ >= filled_) refill();
+    std::memcpy(out + size_t(k) * row, buf_.data() + size_t(pos_) * row, row * sizeof(float));
+    ++pos_;
+    ++served_;
+  }
+}
+
+}  // namespace cc

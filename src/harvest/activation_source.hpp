@@ -1,0 +1,79 @@
+// Where the trainer gets activations: a RowStream produces chunks of rows in order (a store read
+// shard by shard and cycled, or a live harvest), and a ShuffleBuffer turns them into training
+// batches. Memory is bounded by the buffer: capacity × 2 × d_model × 4 bytes.
+#pragma once
+#include <array>
+#include <memory>
+#include <random>
+
+#include "harvest/activation_store.hpp"
+#include "harvest/pair_harvester.hpp"
+
+namespace cc {
+
+class RowStream {
+ public:
+  virtual ~RowStream() = default;
+  virtual int64_t d_model() const = 0;
+  virtual std::array<float, 2> norm_factors() const = 0;
+  virtual ActivationBatch next_chunk() = 0;  // never empty; cycles when the data ends
+  virtual int64_t rows_read() const = 0;     // rows produced so far (fresh rows, counting epochs)
+};
+
+// Reads a store in order, `chunk_rows` at a time, starting again at row 0 after the last.
+class StoreStream : public RowStream {
+ public:
+  StoreStream(const std::string& dir, int64_t chunk_rows = 8192);
+  int64_t d_model() const override { return store_.d_model(); }
+  std::array<float, 2> norm_factors() const override { return store_.norm_factors(); }
+  ActivationBatch next_chunk() override;
+  int64_t rows_read() const override { return read_; }
+  int64_t epochs() const { return store_.rows() ? read_ / store_.rows() : 0; }
+  const ActivationStore& store() const { return store_; }
+
+ private:
+  ActivationStore store_;
+  int64_t chunk_, cursor_ = 0, read_ = 0;
+};
+
+// Harvests on the fly: training on 400M tokens without storing them. Norm factors come from the
+// first `norm_rows` rows, which are kept and served first.
+class LiveStream : public RowStream {
+ public:
+  LiveStream(const HarvestConfig& cfg, int64_t norm_rows = 16384);
+  int64_t d_model() const override { return h_.d_model(); }
+  std::array<float, 2> norm_factors() const override { return norm_; }
+  ActivationBatch next_chunk() override;
+  int64_t rows_read() const override { return read_; }
+
+ private:
+  PairHarvester h_;
+  std::vector<ActivationBatch> pending_;
+  std::array<float, 2> norm_{1.f, 1.f};
+  int64_t read_ = 0;
+};
+
+// The reference's refresh scheme, made to stream: the buffer holds `capacity` rows; once half
+// has been served, the unserved half moves to the front, fresh rows fill the rest, and the whole
+// buffer is reshuffled. Every row of the stream is served exactly once, in a seeded order.
+class ShuffleBuffer {
+ public:
+  ShuffleBuffer(RowStream& src, int64_t capacity_rows, uint64_t seed, bool shuffle = true);
+  // Writes `n` rows [n, 2, d] of raw activations to out.
+  void next_batch(float* out, int64_t n);
+  int64_t rows_served() const { return served_; }
+  size_t memory_bytes() const { return buf_.capacity() * sizeof(float); }
+
+ private:
+  void refill();
+  RowStream& src_;
+  int64_t cap_, d_;
+  bool shuffle_;
+  std::mt19937_64 rng_;
+  std::vector<float> buf_;      // [cap, 2, d]
+  int64_t filled_ = 0, pos_ = 0, served_ = 0;
+  ActivationBatch carry_;       // rows read from the stream but not yet in the buffer
+  int64_t carry_off_ = 0;
+};
+
+}  // namespace cc

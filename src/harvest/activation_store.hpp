@@ -1,0 +1,46 @@
+// The activation store on disk (format "crosscoder-acts/1", DESIGN.md): manifest.json plus shards
+// shard-00000.safetensors ... each holding acts [N,2,d] (BF16 or F32; 0 = base A, 1 = distilled B,
+// raw), tokens/doc/pos [N] I32 and corpus [N] U8. This is the reader; store_writer writes.
+#pragma once
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/json_file.hpp"
+#include "core/safetensors.hpp"
+#include "harvest/pair_harvester.hpp"
+
+namespace cc {
+
+inline constexpr const char* kStoreFormat = "crosscoder-acts/1";
+std::string shard_name(size_t i);  // "shard-00000.safetensors"
+
+class ActivationStore {
+ public:
+  // Reads and checks manifest.json and every listed shard's header. Errors name the file.
+  explicit ActivationStore(const std::string& dir);
+
+  const Json& manifest() const { return manifest_; }
+  int64_t rows() const { return rows_; }
+  int64_t d_model() const { return d_; }
+  std::array<float, 2> norm_factors() const { return norm_; }
+  bool complete() const { return manifest_.value("complete", false); }
+  size_t shard_count() const { return shard_rows_.size(); }
+  int64_t shard_rows(size_t i) const { return shard_rows_[i]; }
+
+  // Rows [begin, begin+n) with all columns; acts converted to f32.
+  ActivationBatch read(int64_t begin, int64_t n) const;
+
+ private:
+  const SafetensorsFile& shard(size_t i) const;
+  std::string dir_;
+  Json manifest_;
+  int64_t rows_ = 0, d_ = 0;
+  DType dtype_ = DType::BF16;
+  std::array<float, 2> norm_{1.f, 1.f};
+  std::vector<int64_t> shard_rows_, shard_begin_;
+  mutable std::vector<std::unique_ptr<SafetensorsFile>> shards_;  // opened on first use
+};
+
+}  // namespace cc

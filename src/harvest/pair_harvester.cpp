@@ -1,0 +1,118 @@
+// Model-pair checks and the lock-step forward.
+#include "harvest/pair_harvester.hpp"
+
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "model/hooks.hpp"
+
+namespace cc {
+
+namespace fs = std::filesystem;
+
+Json HarvestConfig::to_json() const {
+  Json c = Json::array();
+  for (const auto& s : corpora) c.push_back(s.text());
+  return {{"base", base_dir}, {"distilled", distilled_dir}, {"tokenizer", tokenizer}, {"hook", hook},
+          {"corpora", c}, {"seq_len", pack.seq_len}, {"start_id", pack.start_id}, {"sep_id", pack.sep_id},
+          {"seed", pack.seed}, {"batch_seqs", batch_seqs}, {"compute", mode == ComputeMode::F32 ? "f32" : "bf16"}};
+}
+
+void ActivationBatch::append(const ActivationBatch& o, int64_t begin, int64_t n) {
+  d = o.d;
+  acts.insert(acts.end(), o.acts.begin() + begin * 2 * o.d, o.acts.begin() + (begin + n) * 2 * o.d);
+  tokens.insert(tokens.end(), o.tokens.begin() + begin, o.tokens.begin() + begin + n);
+  doc.insert(doc.end(), o.doc.begin() + begin, o.doc.begin() + begin + n);
+  pos.insert(pos.end(), o.pos.begin() + begin, o.pos.begin() + begin + n);
+  corpus.insert(corpus.end(), o.corpus.begin() + begin, o.corpus.begin() + begin + n);
+  rows += n;
+}
+
+namespace {
+// Refuses a pair whose vocabularies disagree on an ordinary token; warns on special-token
+// differences (Qwen2.5 vs R1-Distill differ exactly there, PAPER.md §1).
+void compare_tokenizers(const Tokenizer& a, const std::string& b_dir, std::vector<std::string>& warnings) {
+  const std::string bp = (fs::path(b_dir) / "tokenizer.json").string();
+  if (!fs::exists(bp)) return;
+  auto b = Tokenizer::load(bp);
+  const size_t n = std::max(a.vocab_size(), b->vocab_size());
+  std::string specials;
+  int n_special = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t id = int32_t(i);
+    const std::string ta = a.id_to_token(id), tb = b->id_to_token(id);
+    if (ta == tb) continue;
+    const bool special = a.is_special(id) || b->is_special(id) || a.added().find_id(id) || b->added().find_id(id);
+    if (!special)
+      fail(bp, "token " + std::to_string(id), "differs between the two models' vocabularies",
+           "'" + ta + "' (base)", "'" + tb + "'", "the crosscoder needs both models to read identical ids");
+    if (++n_special <= 12) specials += " " + std::to_string(id) + ":'" + ta + "'/'" + tb + "'";
+  }
+  if (n_special)
+    warnings.push_back(std::to_string(n_special) + " special-token ids mean different things to the two tokenizers (base/distilled):" +
+                       specials + (n_special > 12 ? " ..." : "") + "; both models are fed the same ids, and special positions are dropped");
+}
+}  // namespace
+
+PairHarvester::PairHarvester(const HarvestConfig& cfg) : cfg_(cfg) {
+  if (cfg_.batch_seqs < 1) fail("", "--batch-seqs", "must be >= 1");
+  // Cheap checks first: configs, tokenizer, corpora; the weights last.
+  const Qwen2Config ca = load_qwen2_config(cfg_.base_dir), cb = load_qwen2_config(cfg_.distilled_dir);
+  if (ca.hidden_size != cb.hidden_size)
+    fail(cfg_.distilled_dir + "/config.json", "hidden_size", "differs from the base model's; a crosscoder pairs equal widths",
+         std::to_string(ca.hidden_size), std::to_string(cb.hidden_size));
+  const int64_t layers = std::min(ca.num_hidden_layers, cb.num_hidden_layers);
+  if (cfg_.hook.empty()) cfg_.hook = "blocks." + std::to_string(layers / 2) + ".hook_resid_pre";
+  site_ = parse_hook_site(cfg_.hook, layers);
+  d_ = ca.hidden_size;
+  if (cfg_.tokenizer.empty()) cfg_.tokenizer = cfg_.base_dir;
+  tok_ = Tokenizer::load(cfg_.tokenizer);
+  const int64_t tv = int64_t(tok_->vocab_size());
+  for (const Qwen2Config* c : {&ca, &cb})
+    if (c->vocab_size < tv)
+      fail(c->source, "vocab_size", "is smaller than the tokenizer's vocabulary", ">= " + std::to_string(tv), std::to_string(c->vocab_size));
+  compare_tokenizers(*tok_, cfg_.distilled_dir, warnings_);
+  for (const auto& s : cfg_.corpora) corpora_.push_back(std::make_unique<Corpus>(s));
+  packer_ = std::make_unique<Packer>(corpora_, *tok_, cfg_.pack);
+  a_ = Qwen2Model::load(cfg_.base_dir, cfg_.mode);
+  b_ = Qwen2Model::load(cfg_.distilled_dir, cfg_.mode);
+}
+
+std::string PairHarvester::hook_name() const { return hook_site_name(site_, a_->config().num_hidden_layers); }
+
+ActivationBatch PairHarvester::next() {
+  std::vector<PackedSequence> seqs;
+  for (int i = 0; i < cfg_.batch_seqs; ++i) seqs.push_back(packer_->next());
+  std::vector<SeqInput> in;
+  for (const auto& s : seqs) in.push_back({s.tokens, nullptr});
+  const int64_t T = int64_t(seqs.size()) * cfg_.pack.seq_len;
+  auto run = [&](Qwen2Model& m, std::vector<float>& into) {
+    into.resize(size_t(T * d_));
+    Hooks h;
+    h.add(site_, [&](HookContext& c) { std::copy(c.x, c.x + c.rows * c.d, into.begin()); });
+    ForwardOptions fo;
+    fo.logits = LogitsMode::None;
+    fo.stop_at_site = site_;  // nothing past the hook is computed
+    fo.hooks = &h;
+    m.forward(in, fo);
+  };
+  run(*a_, xa_);
+  run(*b_, xb_);
+  ActivationBatch out;
+  out.d = d_;
+  int64_t r = 0;
+  for (const auto& s : seqs)
+    for (size_t p = 0; p < s.tokens.size(); ++p, ++r) {
+      if (!s.keep[p]) continue;
+      out.acts.insert(out.acts.end(), xa_.begin() + r * d_, xa_.begin() + (r + 1) * d_);
+      out.acts.insert(out.acts.end(), xb_.begin() + r * d_, xb_.begin() + (r + 1) * d_);
+      out.tokens.push_back(s.tokens[p]);
+      out.doc.push_back(s.doc[p]);
+      out.pos.push_back(s.pos[p]);
+      out.corpus.push_back(s.corpus[p]);
+      ++out.rows;
+    }
+  return out;
+}
+
+}  // namespace cc

@@ -1,0 +1,60 @@
+// Runs a base model (A) and its distilled variant (B) in lock-step on identical packed token
+// batches, stopping both at the hook, and returns the residual stream of the kept positions.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/corpus.hpp"
+#include "data/packer.hpp"
+#include "model/qwen2.hpp"
+#include "tokenizer/tokenizer.hpp"
+
+namespace cc {
+
+struct HarvestConfig {
+  std::string base_dir, distilled_dir;  // HF model directories
+  std::string tokenizer;                // tokenizer.json or its folder; default: base_dir
+  std::string hook;                     // "blocks.14.hook_resid_pre", a layer number, or "" = half depth
+  std::vector<CorpusSpec> corpora;
+  PackOptions pack;
+  int batch_seqs = 4;                   // sequences per forward call
+  ComputeMode mode = ComputeMode::BF16;
+  Json to_json() const;                 // the settings a resumed run must share
+};
+
+// One batch of kept positions. acts is [rows, 2, d]: [r][0] = base (A), [r][1] = distilled (B), raw.
+struct ActivationBatch {
+  int64_t rows = 0, d = 0;
+  std::vector<float> acts;
+  std::vector<int32_t> tokens, doc, pos;
+  std::vector<uint8_t> corpus;
+  void append(const ActivationBatch& o, int64_t begin, int64_t n);  // rows [begin, begin+n) of o
+};
+
+class PairHarvester {
+ public:
+  explicit PairHarvester(const HarvestConfig& cfg);  // loads and checks everything before any work
+
+  ActivationBatch next();  // batch_seqs packed sequences through both models
+  Packer& packer() { return *packer_; }
+  int site() const { return site_; }
+  std::string hook_name() const;
+  int64_t d_model() const { return d_; }
+  const Tokenizer& tokenizer() const { return *tok_; }
+  const std::vector<std::string>& warnings() const { return warnings_; }
+  const HarvestConfig& config() const { return cfg_; }
+
+ private:
+  HarvestConfig cfg_;
+  std::unique_ptr<Qwen2Model> a_, b_;
+  std::unique_ptr<Tokenizer> tok_;
+  std::vector<std::unique_ptr<Corpus>> corpora_;
+  std::unique_ptr<Packer> packer_;
+  int site_ = 0;
+  int64_t d_ = 0;
+  std::vector<std::string> warnings_;
+  std::vector<float> xa_, xb_;
+};
+
+}  // namespace cc

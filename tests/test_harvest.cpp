@@ -1,0 +1,345 @@
+// Harvest: store contents against the forward pass, packing columns against the corpus text,
+// mixing shares, streaming buffers, and clear errors for bad inputs.
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "core/atomic_file.hpp"
+#include "data/corpus.hpp"
+#include "data/packer.hpp"
+#include "harvest/activation_source.hpp"
+#include "harvest/store_writer.hpp"
+#include "test_util.hpp"
+#include "tokenizer_fixtures.hpp"
+
+namespace cc {
+namespace {
+
+using test::expect_error;
+using test::TempDir;
+namespace fs = std::filesystem;
+
+// Two small random models sharing the real Qwen tokenizer, and two small corpora.
+struct PairFixture {
+  TempDir dir;
+  std::string a, b, jsonl, txt;
+  PairFixture(int64_t d = 32, int64_t layers = 4) {
+    a = dir / "base";
+    b = dir / "distilled";
+    for (auto [p, seed] : {std::pair{a, 11}, std::pair{b, 12}}) {
+      test::SmallModel m;
+      m.vocab = 151669;
+      m.d = d;
+      m.layers = layers;
+      m.seed = uint64_t(seed);
+      m.dtype = DType::BF16;
+      test::make_model(p, m);
+      fs::copy_file(test::qwen_tokenizer_json(), p + "/tokenizer.json");
+    }
+    jsonl = dir / "traces.jsonl";
+    std::ofstream j(jsonl);
+    for (int i = 0; i < 40; ++i)
+      j << Json({{"question", "What is " + std::to_string(i) + "+" + std::to_string(i * 3) + "?"},
+                 {"trace", "Okay, so I add them. Wait, let me double-check: " + std::to_string(i * 4) + ". Therefore the answer is " + std::to_string(i * 4) + "."}})
+               .dump()
+        << "\n";
+    txt = dir / "general.txt";
+    std::ofstream t(txt);
+    for (int i = 0; i < 60; ++i) t << "Paragraph " << i << " of ordinary prose, with words like river and stone.\nSecond line " << i << ".\n\n";
+  }
+  HarvestConfig config() const {
+    HarvestConfig c;
+    c.base_dir = a;
+    c.distilled_dir = b;
+    c.hook = "2";
+    c.corpora = {parse_corpus_spec(jsonl + ":question+trace@1"), parse_corpus_spec(txt + "@1")};
+    c.pack.seq_len = 64;
+    c.pack.seed = 5;
+    c.batch_seqs = 3;
+    c.mode = ComputeMode::F32;
+    return c;
+  }
+};
+
+TEST(CorpusSpec, Parses) {
+  auto s = parse_corpus_spec("data/x.jsonl:question+trace@0.25#r1-distill");
+  EXPECT_EQ(s.path, "data/x.jsonl");
+  EXPECT_EQ(s.field, "question+trace");
+  EXPECT_DOUBLE_EQ(s.weight, 0.25);
+  EXPECT_EQ(s.chat, "r1-distill");
+  EXPECT_EQ(parse_corpus_spec("a/b:c/d.txt").path, "a/b:c/d.txt");  // ':' inside a folder name
+  expect_error([] { parse_corpus_spec("x.jsonl@-1"); }, {"weight"});
+  expect_error([] { parse_corpus_spec("x.jsonl#llama"); }, {"llama"});
+}
+
+TEST(Corpus, FieldsAndErrorsWithLineNumbers) {
+  TempDir d;
+  {
+    std::ofstream f(d / "c.jsonl");
+    f << R"({"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}],"conversations":[{"value":"a"},{"value":"b"}],"x":{"y":"deep"}})" << "\n";
+  }
+  EXPECT_EQ(Corpus(parse_corpus_spec(d / "c.jsonl:messages")).document(0), "hi\n\nyo");
+  EXPECT_EQ(Corpus(parse_corpus_spec(d / "c.jsonl:conversations[].value")).document(0), "a\n\nb");
+  EXPECT_EQ(Corpus(parse_corpus_spec(d / "c.jsonl:x.y")).document(0), "deep");
+  EXPECT_EQ(Corpus(parse_corpus_spec(d / "c.jsonl:x.y#r1-distill")).document(0),
+            "<｜begin▁of▁sentence｜><｜User｜>deep<｜Assistant｜><think>\n");
+  {
+    std::ofstream f(d / "bad.jsonl");
+    f << R"({"text":"ok"})" << "\n\n" << R"({"text": "unterminated)" << "\n";
+  }
+  expect_error([&] { Corpus c(parse_corpus_spec(d / "bad.jsonl")); }, {"bad.jsonl:3", "malformed JSON"});
+  {
+    std::ofstream f(d / "nofield.jsonl");
+    f << R"({"text":"ok"})" << "\n" << R"({"body":"x"})" << "\n";
+  }
+  expect_error([&] { Corpus c(parse_corpus_spec(d / "nofield.jsonl")); }, {"nofield.jsonl:2", "'text'", "missing"});
+  std::ofstream(d / "empty.jsonl").close();
+  expect_error([&] { Corpus c(parse_corpus_spec(d / "empty.jsonl")); }, {"empty.jsonl", "empty corpus"});
+  expect_error([&] { Corpus c(parse_corpus_spec(d / "nope.jsonl")); }, {"nope.jsonl", "not found"});
+  {
+    std::ofstream f(d / "t.txt");
+    f << "one\nstill one\n\n  \n\ntwo\n";
+  }
+  Corpus t(parse_corpus_spec(d / "t.txt"));
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t.document(0), "one\nstill one\n");
+  EXPECT_EQ(t.document(1), "two\n");
+  EXPECT_EQ(Corpus(parse_corpus_spec(d / "t.txt:file")).size(), 1u);
+}
+
+TEST(Packer, SequencesStartWithTheStartTokenAndDropSpecials) {
+  PairFixture f;
+  auto tok = Tokenizer::load(f.a);
+  std::vector<std::unique_ptr<Corpus>> cs;
+  cs.push_back(std::make_unique<Corpus>(parse_corpus_spec(f.jsonl + ":question+trace#r1-distill")));
+  PackOptions po;
+  po.seq_len = 50;
+  Packer p(cs, *tok, po);
+  for (int i = 0; i < 20; ++i) {
+    auto s = p.next();
+    ASSERT_EQ(s.tokens.size(), 50u);
+    EXPECT_EQ(s.tokens[0], 151643);
+    EXPECT_FALSE(s.keep[0]);
+    for (size_t k = 0; k < s.tokens.size(); ++k)
+      if (tok->is_special(s.tokens[k]) || s.tokens[k] == 151643) {
+        EXPECT_FALSE(s.keep[k]) << k;
+      }
+  }
+}
+
+// The store's token/doc/pos columns, read back as text, reproduce the corpus documents.
+TEST(Harvest, ColumnsReproduceTheCorpusAndActsMatchTheForwardPass) {
+  PairFixture f;
+  StoreOptions so;
+  so.out = f.dir / "store";
+  so.tokens = 1500;
+  so.shard_rows = 400;
+  so.dtype = DType::F32;
+  so.progress = false;
+  HarvestConfig cfg = f.config();
+  ASSERT_EQ(harvest_to_store(cfg, so), 1500);
+  ActivationStore st(so.out);
+  ASSERT_EQ(st.rows(), 1500);
+  EXPECT_GT(st.shard_count(), 2u);
+  auto all = st.read(0, st.rows());
+
+  // Every document fully inside the store decodes to one corpus document exactly.
+  auto tok = Tokenizer::load(f.a);
+  std::set<std::string> texts;
+  for (const auto& spec : cfg.corpora) {
+    Corpus c(spec);
+    for (size_t i = 0; i < c.size(); ++i) texts.insert(c.document(i));
+  }
+  std::map<int32_t, std::vector<std::pair<int32_t, int32_t>>> by_doc;  // doc -> (pos, token)
+  for (int64_t r = 0; r < all.rows; ++r) {
+    EXPECT_FALSE(tok->is_special(all.tokens[size_t(r)]));
+    EXPECT_NE(all.tokens[size_t(r)], 151643);
+    by_doc[all.doc[size_t(r)]].push_back({all.pos[size_t(r)], all.tokens[size_t(r)]});
+  }
+  int checked = 0;
+  const int32_t last_doc = all.doc.back();
+  for (auto& [doc, v] : by_doc) {
+    if (doc == last_doc || v.front().first != 0) continue;  // cut by the budget / started before it
+    std::vector<int32_t> ids;
+    for (size_t k = 0; k < v.size(); ++k) {
+      ASSERT_EQ(v[k].first, int32_t(k)) << "positions of doc " << doc << " are not consecutive";
+      ids.push_back(v[k].second);
+    }
+    EXPECT_TRUE(texts.count(tok->decode(ids))) << tok->decode(ids);
+    ++checked;
+  }
+  EXPECT_GT(checked, 10);
+
+  // Activations equal each model's own forward pass over the same packed sequences.
+  auto cs = std::vector<std::unique_ptr<Corpus>>();
+  for (const auto& s : cfg.corpora) cs.push_back(std::make_unique<Corpus>(s));
+  Packer p(cs, *tok, cfg.pack);
+  auto ma = Qwen2Model::load(f.a, ComputeMode::F32), mb = Qwen2Model::load(f.b, ComputeMode::F32);
+  int64_t row = 0;
+  double worst = 0;
+  for (int s = 0; s < 6; ++s) {
+    auto seq = p.next();
+    std::vector<float> xa, xb;
+    for (auto [m, x] : {std::pair{ma.get(), &xa}, std::pair{mb.get(), &xb}}) {
+      Hooks h;
+      h.add(2, make_capture_hook(x));
+      SeqInput in{seq.tokens, nullptr};
+      ForwardOptions fo;
+      fo.hooks = &h;
+      fo.stop_at_site = 2;
+      m->forward(std::span<const SeqInput>(&in, 1), fo);
+    }
+    for (size_t k = 0; k < seq.tokens.size(); ++k) {
+      if (!seq.keep[k]) continue;
+      ASSERT_EQ(all.tokens[size_t(row)], seq.tokens[k]);
+      for (int64_t i = 0; i < 32; ++i) {
+        worst = std::max(worst, double(std::abs(all.acts[size_t((row * 2 + 0) * 32 + i)] - xa[k * 32 + size_t(i)])));
+        worst = std::max(worst, double(std::abs(all.acts[size_t((row * 2 + 1) * 32 + i)] - xb[k * 32 + size_t(i)])));
+      }
+      ++row;
+    }
+  }
+  EXPECT_GT(row, 200);
+  EXPECT_LT(worst, 1e-4);  // batched vs single-sequence forward: float rounding only
+  // Norm factors: sqrt(d) / mean ||x|| over the first rows.
+  EXPECT_GT(st.norm_factors()[0], 0.f);
+}
+
+TEST(Harvest, MixingSharesHold) {
+  PairFixture f;
+  HarvestConfig cfg = f.config();
+  cfg.corpora = {parse_corpus_spec(f.jsonl + ":question+trace@1"), parse_corpus_spec(f.txt + "@3")};
+  StoreOptions so;
+  so.out = f.dir / "mix";
+  so.tokens = 4000;
+  so.progress = false;
+  harvest_to_store(cfg, so);
+  auto all = ActivationStore(so.out).read(0, 4000);
+  double share1 = 0;
+  for (uint8_t c : all.corpus) share1 += c == 1;
+  share1 /= 4000;
+  // Token shares are held to within one document (~40 tokens here) of 3:1.
+  EXPECT_NEAR(share1, 0.75, 0.02);
+}
+
+TEST(Harvest, PairAndInputChecks) {
+  PairFixture f;
+  TempDir other;
+  test::SmallModel m;
+  m.vocab = 151669;
+  m.d = 48;
+  m.heads = 6;
+  test::make_model(other.str(), m);
+  HarvestConfig cfg = f.config();
+  cfg.distilled_dir = other.str();
+  expect_error([&] { PairHarvester h(cfg); }, {"hidden_size", "differs", "32", "48"});
+  cfg = f.config();
+  cfg.hook = "9";
+  expect_error([&] { PairHarvester h(cfg); }, {"outside the model"});
+  // A distilled tokenizer that renames an ordinary token is refused; special-only differences warn.
+  cfg = f.config();
+  Json tj = read_json_file(f.b + "/tokenizer.json");
+  tj["added_tokens"][3]["content"] = "<｜begin▁of▁sentence｜>";  // 151646, as R1-Distill
+  write_file_atomic(f.b + "/tokenizer.json", tj.dump());
+  PairHarvester ok(cfg);
+  ASSERT_EQ(ok.warnings().size(), 1u);
+  EXPECT_NE(ok.warnings()[0].find("151646"), std::string::npos) << ok.warnings()[0];
+  StoreOptions so;
+  so.out = "/proc/forbidden/store";
+  so.tokens = 10;
+  so.progress = false;
+  expect_error([&] { harvest_to_store(f.config(), so); }, {"/proc/forbidden/store", "cannot create"});
+  so.out = f.dir / "twice";
+  harvest_to_store(f.config(), so);
+  expect_error([&] { harvest_to_store(f.config(), so); }, {"manifest.json", "already exists", "--resume"});
+  so.resume = true;
+  HarvestConfig changed = f.config();
+  changed.pack.seed = 99;
+  so.tokens = 10;
+  EXPECT_EQ(harvest_to_store(f.config(), so), 10);  // complete: nothing to do
+  expect_error([&] { harvest_to_store(changed, so); }, {"settings.seed", "differs"});
+}
+
+// A stream whose row i carries the value i, so duplicates and staleness are visible.
+class CountingStream : public RowStream {
+ public:
+  int64_t d_model() const override { return 4; }
+  std::array<float, 2> norm_factors() const override { return {1.f, 1.f}; }
+  ActivationBatch next_chunk() override {
+    ActivationBatch b;
+    b.d = 4;
+    for (int k = 0; k < 100; ++k, ++next_) {
+      b.acts.insert(b.acts.end(), 8, float(next_));
+      b.rows++;
+    }
+    return b;
+  }
+  int64_t rows_read() const override { return next_; }
+  int64_t next_ = 0;
+};
+
+// The buffer streams fresh rows for the whole budget (the reference's stopped refilling).
+TEST(ShuffleBuffer, ServesEveryRowOnceAndStaysFresh) {
+  for (bool shuffle : {true, false}) {
+    CountingStream src;
+    ShuffleBuffer buf(src, 500, 7, shuffle);
+    const int64_t n = 20000;  // 40 buffer capacities
+    std::vector<float> out(size_t(n * 8));
+    buf.next_batch(out.data(), n);
+    std::set<int64_t> seen;
+    int64_t max_lag = 0;
+    for (int64_t r = 0; r < n; ++r) {
+      const int64_t id = int64_t(out[size_t(r * 8)]);
+      EXPECT_TRUE(seen.insert(id).second) << "row " << id << " served twice";
+      max_lag = std::max(max_lag, r - id);
+    }
+    // Nothing is skipped: every row up to a few refreshes back has been served. (A row survives
+    // each half-refresh with probability 1/2, so a few linger for several capacities.)
+    for (int64_t id = 0; id < n - 10 * 500; ++id) ASSERT_TRUE(seen.count(id)) << id;
+    EXPECT_LE(src.rows_read(), n + 600);  // reads only what it serves, plus one buffer
+    if (!shuffle) {
+      EXPECT_EQ(max_lag, 0);
+    }
+    EXPECT_EQ(buf.memory_bytes(), size_t(500 * 8 * 4));
+  }
+}
+
+TEST(StoreStream, InOrderAndSeededShuffles) {
+  PairFixture f;
+  StoreOptions so;
+  so.out = f.dir / "s";
+  so.tokens = 3000;
+  so.shard_rows = 700;
+  so.progress = false;
+  so.dtype = DType::F32;
+  harvest_to_store(f.config(), so);
+  auto all = ActivationStore(so.out).read(0, 3000);
+  StoreStream in_order(so.out, 256);
+  ShuffleBuffer plain(in_order, 500, 7, false);
+  std::vector<float> out(size_t(3500 * 64));
+  plain.next_batch(out.data(), 3500);  // wraps past the end: epoch 2 starts at row 0 again
+  EXPECT_TRUE(std::equal(all.acts.begin(), all.acts.end(), out.begin()));
+  EXPECT_TRUE(std::equal(all.acts.begin(), all.acts.begin() + 500 * 64, out.begin() + 3000 * 64));
+  EXPECT_EQ(in_order.epochs(), 1);
+  StoreStream s1(so.out), s2(so.out), s3(so.out);
+  ShuffleBuffer b1(s1, 400, 1), b2(s2, 400, 1), b3(s3, 400, 2);
+  std::vector<float> o1(6400), o2(6400), o3(6400);
+  b1.next_batch(o1.data(), 100);
+  b2.next_batch(o2.data(), 100);
+  b3.next_batch(o3.data(), 100);
+  EXPECT_EQ(o1, o2);
+  EXPECT_NE(o1, o3);
+}
+
+TEST(LiveStream, HarvestsOnTheFlyWithNormFactors) {
+  PairFixture f;
+  LiveStream live(f.config(), 300);
+  EXPECT_GT(live.norm_factors()[0], 0.f);
+  ShuffleBuffer buf(live, 256, 3);
+  std::vector<float> out(size_t(1000 * 64));
+  buf.next_batch(out.data(), 1000);
+  EXPECT_GE(live.rows_read(), 1000);
+}
+
+}  // namespace
+}  // namespace cc
