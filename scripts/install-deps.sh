@@ -7,7 +7,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config git
       libopenblas-dev nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev
-      libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev python3 nodejs)
+      libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy nodejs)
 if [[ "${1:-}" == "--bench" ]]; then pkgs+=(python3-torch python3-numpy); fi
 
 missing=()
