@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --bench
 BUILD_DIR=build scripts/build.sh
 OUT=${OUT:-bench-out}
-M=$OUT/qwen2.5-1.5b-shape
+M=$OUT/qwen2.5-1.5b-shape-1
 mkdir -p "$OUT"
 if [[ ! -f $M/config.json ]]; then
   build/crosscoder make-test-model --out "$M" --vocab 151936 --d-model 1536 --d-mlp 8960 --layers 28 \
