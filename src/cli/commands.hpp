@@ -9,5 +9,6 @@ void register_generate(CLI::App& app);
 void register_make_test_model(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_harvest(CLI::App& app);
+void register_train(CLI::App& app);
 
 }  // namespace cc::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   cc::cli::register_make_test_model(app);
   cc::cli::register_tokenize(app);
   cc::cli::register_harvest(app);
+  cc::cli::register_train(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -96,7 +96,7 @@ void ShuffleBuffer::next_batch(float* out, int64_t n) {
   for (int64_t k = 0; k < n; ++k) {
     if (pos_ >= cap_ / 2 && shuffle_) refill();
     if (pos_ >= filled_) refill();
-    std::memcpy(out + size_t(k) * row, buf_.data() + size_t(pos_) * row, row * sizeof(float));
+    if (out) std::memcpy(out + size_t(k) * row, buf_.data() + size_t(pos_) * row, row * sizeof(float));
     ++pos_;
     ++served_;
   }

@@ -61,6 +61,8 @@ class ShuffleBuffer {
   ShuffleBuffer(RowStream& src, int64_t capacity_rows, uint64_t seed, bool shuffle = true);
   // Writes `n` rows [n, 2, d] of raw activations to out.
   void next_batch(float* out, int64_t n);
+  // Advances exactly as next_batch would, without copying rows out (replay on resume).
+  void skip(int64_t n) { next_batch(nullptr, n); }
   int64_t rows_served() const { return served_; }
   size_t memory_bytes() const { return buf_.capacity() * sizeof(float); }
 

@@ -1,0 +1,52 @@
+// `crosscoder train`: a sparse crosscoder (L1 or BatchTopK) on an activation store.
+#include <cstdio>
+
+#include "cli/commands.hpp"
+#include "core/parallel.hpp"
+#include "crosscoder/trainer.hpp"
+
+namespace cc::cli {
+
+void register_train(CLI::App& app) {
+  struct Opts {
+    CrosscoderConfig cfg;
+    TrainOptions t;
+    int threads = 0;
+    bool quiet = false, no_shuffle = false;
+  };
+  auto o = std::make_shared<Opts>();
+  CrosscoderConfig& c = o->cfg;
+  auto* s = app.add_subcommand("train", "Train a sparse crosscoder on an activation store");
+  s->add_option("--acts", o->t.acts, "Activation store (from `crosscoder harvest`)")->required();
+  s->add_option("--out", o->t.out, "Checkpoint directory")->required();
+  s->add_option("--arch", c.architecture, "l1 (the paper's) or batchtopk")->check(CLI::IsMember({"l1", "batchtopk"}))->capture_default_str();
+  s->add_option("--dict-size", c.dict_size, "Number of features F")->capture_default_str();
+  s->add_option("--l1-coeff", c.l1_coeff, "λ, reached after the warm-up (l1)")->capture_default_str();
+  s->add_option("--k", c.k, "Mean active features per token (batchtopk)")->capture_default_str();
+  s->add_option("--aux-coeff", c.aux_coeff, "Weight of the dead-feature auxiliary loss (batchtopk)")->capture_default_str();
+  s->add_option("--lr", c.lr, "Adam learning rate")->capture_default_str();
+  s->add_option("--batch-size", c.batch_size, "Tokens per step")->capture_default_str();
+  s->add_option("--tokens", c.num_tokens, "Token budget (steps = tokens / batch size)")->capture_default_str();
+  s->add_option("--seed", c.seed, "Init and shuffle seed")->capture_default_str();
+  s->add_option("--dec-init-norm", c.dec_init_norm, "Decoder row norm at init")->capture_default_str();
+  s->add_option("--dead-tokens", c.dead_window, "A feature is dead after this many tokens without firing")->capture_default_str();
+  s->add_option("--steps", o->t.max_steps, "Stop after this many steps (schedules still follow --tokens)");
+  s->add_option("--save-every", o->t.save_every, "Steps between checkpoints")->capture_default_str();
+  s->add_option("--log-every", o->t.log_every, "Steps between train_log.jsonl lines")->capture_default_str();
+  s->add_option("--buffer-rows", o->t.buffer_rows, "Shuffle buffer rows (memory: rows x 2 x d x 4 bytes)")->capture_default_str();
+  s->add_option("--init", o->t.init, "Start from this checkpoint's weights");
+  s->add_flag("--resume", o->t.resume, "Continue a killed run in --out");
+  s->add_flag("--no-shuffle", o->no_shuffle, "Read the store in order");
+  s->add_flag("--quiet", o->quiet, "No progress bar");
+  s->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
+  s->callback([o] {
+    set_num_threads(o->threads);
+    o->t.shuffle = !o->no_shuffle;
+    o->t.progress = !o->quiet;
+    TrainSummary r = train_crosscoder(o->cfg, o->t);
+    std::printf("trained %lld steps: loss %.4f  L0 %.1f  explained variance A %.3f B %.3f  dead %.1f%%  %.0f tok/s\n",
+                (long long)r.steps, r.loss, r.l0, r.ev_a, r.ev_b, 100 * r.dead_frac, r.tokens_per_s);
+  });
+}
+
+}  // namespace cc::cli

@@ -1,0 +1,140 @@
+// Parameter storage, init and checkpoint I/O.
+#include "crosscoder/crosscoder.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+#include "core/safetensors.hpp"
+
+namespace cc {
+
+Json CrosscoderConfig::to_json() const {
+  return {{"d_in", d_in}, {"dict_size", dict_size}, {"architecture", architecture}, {"l1_coeff", l1_coeff}, {"k", k},
+          {"aux_coeff", aux_coeff}, {"lr", lr}, {"beta1", beta1}, {"beta2", beta2}, {"batch_size", batch_size},
+          {"num_tokens", num_tokens}, {"dec_init_norm", dec_init_norm}, {"seed", seed}, {"lr_decay_frac", lr_decay_frac},
+          {"l1_warmup_frac", l1_warmup_frac}, {"grad_clip", grad_clip}, {"dead_window", dead_window},
+          {"threshold_start_step", threshold_start_step}, {"norm_factors", norm_factors}, {"hook", hook},
+          {"base_model", base_model}, {"distilled_model", distilled_model}, {"acts", acts}, {"n_models", 2}};
+}
+
+CrosscoderConfig CrosscoderConfig::from_json(const Json& j, const std::string& o) {
+  CrosscoderConfig c;
+  c.d_in = json_get<int64_t>(j, "d_in", o);
+  c.dict_size = json_get<int64_t>(j, "dict_size", o);
+  c.architecture = json_get_or<std::string>(j, "architecture", "l1", o);
+  if (c.architecture != "l1" && c.architecture != "batchtopk")
+    fail(o, "architecture", "is not a crosscoder architecture", "l1 or batchtopk", c.architecture);
+  c.l1_coeff = json_get_or<double>(j, "l1_coeff", c.l1_coeff, o);
+  c.k = json_get_or<int64_t>(j, "k", c.k, o);
+  c.aux_coeff = json_get_or<double>(j, "aux_coeff", c.aux_coeff, o);
+  c.lr = json_get_or<double>(j, "lr", c.lr, o);
+  c.beta1 = json_get_or<double>(j, "beta1", c.beta1, o);
+  c.beta2 = json_get_or<double>(j, "beta2", c.beta2, o);
+  c.batch_size = json_get_or<int64_t>(j, "batch_size", c.batch_size, o);
+  c.num_tokens = json_get_or<int64_t>(j, "num_tokens", c.num_tokens, o);
+  c.dec_init_norm = json_get_or<double>(j, "dec_init_norm", c.dec_init_norm, o);
+  c.seed = uint64_t(json_get_or<int64_t>(j, "seed", int64_t(c.seed), o));
+  c.lr_decay_frac = json_get_or<double>(j, "lr_decay_frac", c.lr_decay_frac, o);
+  c.l1_warmup_frac = json_get_or<double>(j, "l1_warmup_frac", c.l1_warmup_frac, o);
+  c.grad_clip = json_get_or<double>(j, "grad_clip", c.grad_clip, o);
+  c.dead_window = json_get_or<int64_t>(j, "dead_window", c.dead_window, o);
+  c.threshold_start_step = json_get_or<int64_t>(j, "threshold_start_step", c.threshold_start_step, o);
+  if (j.contains("norm_factors") && j["norm_factors"].is_array()) c.norm_factors = j["norm_factors"].get<std::vector<double>>();
+  c.hook = json_get_or<std::string>(j, "hook", "", o);
+  c.base_model = json_get_or<std::string>(j, "base_model", "", o);
+  c.distilled_model = json_get_or<std::string>(j, "distilled_model", "", o);
+  c.acts = json_get_or<std::string>(j, "acts", "", o);
+  if (c.d_in <= 0 || c.dict_size <= 0) fail(o, "d_in/dict_size", "must be positive");
+  if (c.norm_factors.size() != 2) fail(o, "norm_factors", "must have two entries", "2", std::to_string(c.norm_factors.size()));
+  return c;
+}
+
+void CrosscoderParams::resize(int64_t d_, int64_t F_) {
+  d = d_;
+  F = F_;
+  W_encT.assign(size_t(F * 2 * d), 0.f);
+  b_enc.assign(size_t(F), 0.f);
+  W_dec.assign(size_t(F * 2 * d), 0.f);
+  b_dec.assign(size_t(2 * d), 0.f);
+}
+
+std::vector<std::pair<float*, size_t>> CrosscoderParams::tensors() {
+  return {{W_encT.data(), W_encT.size()}, {b_enc.data(), b_enc.size()}, {W_dec.data(), W_dec.size()}, {b_dec.data(), b_dec.size()}};
+}
+
+void crosscoder_init(CrosscoderParams& p, int64_t d, int64_t F, double dec_norm, uint64_t seed) {
+  p.resize(d, F);
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> n(0.f, 1.f);
+  for (auto& w : p.W_dec) w = n(rng);
+  for (int64_t f = 0; f < F; ++f)
+    for (int m = 0; m < 2; ++m) {
+      float* r = p.W_dec.data() + f * 2 * d + m * d;
+      double s = 0;
+      for (int64_t i = 0; i < d; ++i) s += double(r[i]) * r[i];
+      const float scale = float(dec_norm / std::sqrt(s));
+      for (int64_t i = 0; i < d; ++i) r[i] *= scale;
+    }
+  p.W_encT = p.W_dec;  // W_enc[m,:,f] = W_dec[f,m,:], i.e. W_encT == W_dec
+}
+
+void decoder_norms(const CrosscoderParams& p, std::vector<float>& out) {
+  out.resize(size_t(p.F * 2));
+  for (int64_t f = 0; f < p.F; ++f)
+    for (int m = 0; m < 2; ++m) {
+      const float* r = p.W_dec.data() + f * 2 * p.d + m * p.d;
+      double s = 0;
+      for (int64_t i = 0; i < p.d; ++i) s += double(r[i]) * r[i];
+      out[size_t(f * 2 + m)] = float(std::sqrt(s));
+    }
+}
+
+void save_crosscoder(const std::string& dir, const CrosscoderParams& p, const CrosscoderConfig& c) {
+  std::filesystem::create_directories(dir);
+  std::vector<float> W_enc(p.W_encT.size());  // [2, d, F] from [F, 2d]
+  const int64_t d = p.d, F = p.F;
+  for (int64_t f = 0; f < F; ++f)
+    for (int64_t j = 0; j < 2 * d; ++j) W_enc[size_t(j * F + f)] = p.W_encT[size_t(f * 2 * d + j)];
+  write_safetensors(dir + "/crosscoder.safetensors",
+                    {{"W_enc", DType::F32, {2, d, F}, W_enc.data()},
+                     {"W_dec", DType::F32, {F, 2, d}, p.W_dec.data()},
+                     {"b_enc", DType::F32, {F}, p.b_enc.data()},
+                     {"b_dec", DType::F32, {2, d}, p.b_dec.data()}},
+                    {{"format", "pt"}});
+  Json j = c.to_json();
+  j["threshold"] = p.threshold;
+  write_file_atomic(dir + "/config.json", j.dump(2));
+}
+
+void load_crosscoder(const std::string& dir, CrosscoderParams& p, CrosscoderConfig& c) {
+  const std::string cp = dir + "/config.json";
+  Json j = read_json_file(cp);
+  c = CrosscoderConfig::from_json(j, cp);
+  SafetensorsFile f(dir + "/crosscoder.safetensors");
+  const int64_t d = c.d_in, F = c.dict_size;
+  p.resize(d, F);
+  p.threshold = float(json_get_or<double>(j, "threshold", 0.0, cp));
+  auto get = [&](const char* name, const Shape& shape, float* dst) {
+    const TensorInfo* t = f.find(name);
+    if (!t) fail(f.path(), name, "is missing");
+    if (t->shape != shape) fail(f.path(), name, "has wrong shape", shape_str(shape), shape_str(t->shape), "does config.json belong to it?");
+    if (t->dtype != DType::F32 && t->dtype != DType::BF16 && t->dtype != DType::F16)
+      fail(f.path(), name, "has an unsupported dtype", "F32", dtype_name(t->dtype));
+    convert_to_f32(t->dtype, t->data, dst, size_t(t->numel()));
+  };
+  std::vector<float> W_enc(size_t(2 * d * F));
+  get("W_enc", {2, d, F}, W_enc.data());
+  for (int64_t f2 = 0; f2 < F; ++f2)
+    for (int64_t jj = 0; jj < 2 * d; ++jj) p.W_encT[size_t(f2 * 2 * d + jj)] = W_enc[size_t(jj * F + f2)];
+  get("W_dec", {F, 2, d}, p.W_dec.data());
+  get("b_enc", {F}, p.b_enc.data());
+  get("b_dec", {2, d}, p.b_dec.data());
+  for (const auto& [ptr, n] : p.tensors())
+    for (size_t i = 0; i < n; ++i)
+      if (!std::isfinite(ptr[i])) fail(f.path(), "weights", "contain NaN or Inf");
+}
+
+}  // namespace cc

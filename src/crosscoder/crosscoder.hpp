@@ -1,0 +1,65 @@
+// The crosscoder's parameters (n_models = 2) and their file format.
+// On disk (crosscoder.safetensors, the reference PyTorch replication's names and shapes):
+//   W_enc [2, d, F], W_dec [F, 2, d], b_enc [F], b_dec [2, d]   (F32)
+// In memory W_enc is kept transposed, W_encT [F, 2d], so the encoder GEMM streams rows and the
+// sparse encoder gradient touches one contiguous row per active feature.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/json_file.hpp"
+
+namespace cc {
+
+struct CrosscoderConfig {
+  int64_t d_in = 0;                // d_model of each model, e.g. 1536
+  int64_t dict_size = 32768;       // F
+  std::string architecture = "l1";  // "l1" | "batchtopk"
+  double l1_coeff = 2.0;           // λ (L1 arch)
+  int64_t k = 100;                 // active features per token on average (BatchTopK)
+  double aux_coeff = 1.0 / 32;     // weight of the dead-feature auxiliary loss (BatchTopK)
+  double lr = 5e-5;
+  double beta1 = 0.9, beta2 = 0.999;
+  int64_t batch_size = 4096;
+  int64_t num_tokens = 400'000'000;  // token budget; steps = num_tokens / batch_size
+  double dec_init_norm = 0.08;
+  uint64_t seed = 49;
+  double lr_decay_frac = 0.2;        // lr decays linearly to 0 over the last 20% of steps
+  double l1_warmup_frac = 0.05;      // λ ramps up linearly over the first 5% of steps
+  double grad_clip = 1.0;            // global L2 norm
+  int64_t dead_window = 10'000'000;  // a feature is dead after this many tokens without firing
+  int64_t threshold_start_step = 1000;  // BatchTopK: θ's EMA starts after this many steps
+  std::vector<double> norm_factors = {1.0, 1.0};
+  std::string hook, base_model, distilled_model, acts;
+
+  int64_t steps() const { return num_tokens / batch_size; }
+  Json to_json() const;
+  static CrosscoderConfig from_json(const Json& j, const std::string& origin);
+};
+
+struct CrosscoderParams {
+  int64_t d = 0, F = 0;      // D2 = 2d
+  std::vector<float> W_encT;  // [F, 2d]
+  std::vector<float> b_enc;   // [F]
+  std::vector<float> W_dec;   // [F, 2d]  (feature f, model m, dim i) at f*2d + m*d + i
+  std::vector<float> b_dec;   // [2d]
+  float threshold = 0.f;      // BatchTopK inference threshold θ (0 = not yet learned)
+
+  void resize(int64_t d, int64_t F);
+  size_t num_params() const { return W_encT.size() + b_enc.size() + W_dec.size() + b_dec.size(); }
+  // Pointers to every parameter tensor in a fixed order (drives Adam, clipping, checkpoints).
+  std::vector<std::pair<float*, size_t>> tensors();
+};
+
+// The paper's init: W_dec rows ~ N(0,1) rescaled so each (feature, model) row has norm
+// dec_init_norm; W_enc[m,:,f] = W_dec[f,m,:]; biases zero.
+void crosscoder_init(CrosscoderParams& p, int64_t d, int64_t F, double dec_norm, uint64_t seed);
+
+// ||W_dec[f, m, :]|| for m = 0, 1: out [F, 2].
+void decoder_norms(const CrosscoderParams& p, std::vector<float>& out);
+
+void save_crosscoder(const std::string& dir, const CrosscoderParams& p, const CrosscoderConfig& c);  // atomic
+void load_crosscoder(const std::string& dir, CrosscoderParams& p, CrosscoderConfig& c);
+
+}  // namespace cc

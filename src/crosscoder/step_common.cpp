@@ -1,0 +1,121 @@
+// Shared step pieces.
+#include "crosscoder/step_common.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace cc {
+
+double batch_topk_mask(std::vector<float>& f, const std::vector<float>& norms, int64_t B, int64_t F, int64_t k) {
+  const int64_t K = k * B;
+  std::vector<float> scores;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < F; ++j)
+      if (f[size_t(b * F + j)] > 0) scores.push_back(f[size_t(b * F + j)] * (norms[size_t(2 * j)] + norms[size_t(2 * j + 1)]));
+  if (scores.empty()) return 0.0;
+  if (int64_t(scores.size()) <= K) return *std::min_element(scores.begin(), scores.end());
+  std::vector<float> s = scores;
+  std::nth_element(s.begin(), s.begin() + (K - 1), s.end(), std::greater<float>());
+  const float thr = s[size_t(K - 1)];
+  // Keep scores above thr, then ties at thr in index order until exactly K are kept.
+  int64_t above = 0;
+  for (float v : scores) above += v > thr;
+  int64_t ties_left = K - above;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < F; ++j) {
+      float& v = f[size_t(b * F + j)];
+      if (!(v > 0)) continue;
+      const float sc = v * (norms[size_t(2 * j)] + norms[size_t(2 * j + 1)]);
+      if (sc > thr) continue;
+      if (sc == thr && ties_left > 0) {
+        --ties_left;
+        continue;
+      }
+      v = 0.f;
+    }
+  return double(thr);
+}
+
+void explained_variance(const float* x, const float* xh, int64_t B, int64_t d, double ev[2]) {
+  for (int m = 0; m < 2; ++m) {
+    std::vector<double> mean(size_t(d), 0.0);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < d; ++i) mean[size_t(i)] += x[b * 2 * d + m * d + i];
+    for (auto& v : mean) v /= double(B);
+    double err = 0, var = 0;
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < d; ++i) {
+        const double xv = x[b * 2 * d + m * d + i];
+        const double e = double(xh[b * 2 * d + m * d + i]) - xv;
+        err += e * e;
+        var += (xv - mean[size_t(i)]) * (xv - mean[size_t(i)]);
+      }
+    ev[m] = var > 0 ? 1.0 - err / var : 0.0;
+  }
+}
+
+double aux_loss_and_grad(const CrosscoderParams& p, const CrosscoderConfig& c, const StepInput& in, const float* xh,
+                         const float* pre, const std::vector<uint8_t>& dead, CrosscoderParams& g) {
+  const int64_t B = in.B, D2 = 2 * p.d, F = p.F;
+  std::vector<int32_t> dead_ids;
+  for (int64_t j = 0; j < F; ++j)
+    if (dead[size_t(j)]) dead_ids.push_back(int32_t(j));
+  if (dead_ids.empty()) return 0.0;
+  const int64_t k_aux = std::min<int64_t>(p.d / 2, int64_t(dead_ids.size()));
+  std::vector<float> e(size_t(B * D2)), eh(size_t(B * D2), 0.f);
+  std::vector<double> mean(size_t(D2), 0.0);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < D2; ++j) {
+      e[size_t(b * D2 + j)] = in.x[b * D2 + j] - xh[b * D2 + j];
+      mean[size_t(j)] += e[size_t(b * D2 + j)];
+    }
+  double denom = 0;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < D2; ++j) {
+      const double v = e[size_t(b * D2 + j)] - mean[size_t(j)] / double(B);
+      denom += v * v;
+    }
+  denom /= double(B);
+  if (denom <= 0) return 0.0;
+  // Each row's top-k_aux dead activations.
+  std::vector<std::vector<std::pair<int32_t, float>>> sel(static_cast<size_t>(B));
+  std::vector<std::pair<float, int32_t>> cand;
+  for (int64_t b = 0; b < B; ++b) {
+    cand.clear();
+    for (int32_t j : dead_ids) {
+      const float a = pre[b * F + j];
+      if (a > 0) cand.push_back({a, j});
+    }
+    const size_t kk = std::min(size_t(k_aux), cand.size());
+    std::partial_sort(cand.begin(), cand.begin() + long(kk), cand.end(),
+                      [](const auto& u, const auto& v) { return u.first > v.first || (u.first == v.first && u.second < v.second); });
+    for (size_t t = 0; t < kk; ++t) {
+      sel[size_t(b)].push_back({cand[t].second, cand[t].first});
+      const float* w = p.W_dec.data() + int64_t(cand[t].second) * D2;
+      for (int64_t j = 0; j < D2; ++j) eh[size_t(b * D2 + j)] += cand[t].first * w[j];
+    }
+  }
+  double num = 0;
+  for (size_t i = 0; i < e.size(); ++i) num += double(eh[i] - e[i]) * (eh[i] - e[i]);
+  num /= double(B);
+  const double aux = num / denom;
+  // d(coeff · aux)/dê = coeff · 2 (ê - e) / (B · denom)
+  const double s = c.aux_coeff * 2.0 / (double(B) * denom);
+  for (int64_t b = 0; b < B; ++b)
+    for (const auto& [j, a] : sel[size_t(b)]) {
+      float* gw = g.W_dec.data() + int64_t(j) * D2;
+      const float* w = p.W_dec.data() + int64_t(j) * D2;
+      double da = 0;
+      for (int64_t q = 0; q < D2; ++q) {
+        const double ge = s * (double(eh[size_t(b * D2 + q)]) - e[size_t(b * D2 + q)]);
+        gw[q] += float(a * ge);
+        da += ge * w[q];
+      }
+      float* gwe = g.W_encT.data() + int64_t(j) * D2;
+      for (int64_t q = 0; q < D2; ++q) gwe[q] += float(da * in.x[b * D2 + q]);
+      g.b_enc[size_t(j)] += float(da);
+    }
+  return aux;
+}
+
+}  // namespace cc

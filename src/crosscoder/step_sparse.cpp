@@ -1,0 +1,196 @@
+// Sparse step: the encoder product is one dense sgemm; the decoder, the gradient with respect to
+// the features and the gradients of W_dec, W_enc and the biases loop over active (row, feature)
+// pairs only — O(L0·B·d) instead of O(F·B·d).
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/parallel.hpp"
+#include "crosscoder/step.hpp"
+#include "crosscoder/step_common.hpp"
+
+namespace cc {
+
+namespace {
+
+struct Csr {
+  std::vector<int64_t> row_ptr;  // [B+1]
+  std::vector<int32_t> col;      // feature ids
+  std::vector<float> val;        // activations, later their gradients
+};
+
+// Feature-major view of a Csr: for feature j, entries [ptr[j], ptr[j+1]) hold (row, index into csr).
+struct Csc {
+  std::vector<int64_t> ptr;
+  std::vector<int32_t> row;
+  std::vector<int64_t> idx;
+};
+
+Csc transpose(const Csr& a, int64_t B, int64_t F) {
+  Csc t;
+  t.ptr.assign(size_t(F + 1), 0);
+  for (int32_t j : a.col) ++t.ptr[size_t(j) + 1];
+  for (int64_t j = 0; j < F; ++j) t.ptr[size_t(j + 1)] += t.ptr[size_t(j)];
+  t.row.resize(a.col.size());
+  t.idx.resize(a.col.size());
+  std::vector<int64_t> fill(t.ptr.begin(), t.ptr.end() - 1);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t e = a.row_ptr[size_t(b)]; e < a.row_ptr[size_t(b + 1)]; ++e) {
+      const int64_t at = fill[size_t(a.col[size_t(e)])]++;
+      t.row[size_t(at)] = int32_t(b);
+      t.idx[size_t(at)] = e;
+    }
+  return t;
+}
+
+}  // namespace
+
+void crosscoder_encode(const CrosscoderParams& p, const CrosscoderConfig& c, const float* x, int64_t B, std::vector<float>& f) {
+  const int64_t D2 = 2 * p.d, F = p.F;
+  f.resize(size_t(B * F));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(B), int(F), int(D2), 1.f, x, int(D2), p.W_encT.data(), int(D2), 0.f,
+              f.data(), int(F));
+  std::vector<float> norms;
+  const bool topk = c.architecture == "batchtopk";
+  if (topk) decoder_norms(p, norms);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < F; ++j) {
+      float& v = f[size_t(b * F + j)];
+      v = std::max(0.f, v + p.b_enc[size_t(j)]);
+      if (topk && v > 0 && v * (norms[size_t(2 * j)] + norms[size_t(2 * j + 1)]) <= p.threshold) v = 0.f;
+    }
+}
+
+StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderConfig& c, const StepInput& in,
+                                  CrosscoderParams& g) {
+  const int64_t B = in.B, d = p.d, D2 = 2 * d, F = p.F;
+  const bool topk = c.architecture == "batchtopk";
+  std::vector<float> pre(size_t(B * F)), norms;
+  decoder_norms(p, norms);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(B), int(F), int(D2), 1.f, in.x, int(D2), p.W_encT.data(), int(D2), 0.f,
+              pre.data(), int(F));
+  StepResult r;
+  // Active set.
+  Csr a;
+  a.row_ptr.assign(size_t(B + 1), 0);
+  {
+    std::vector<float> f;
+    if (topk) {
+      f.resize(pre.size());
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t j = 0; j < F; ++j) {
+          pre[size_t(b * F + j)] += p.b_enc[size_t(j)];
+          f[size_t(b * F + j)] = std::max(0.f, pre[size_t(b * F + j)]);
+        }
+      r.min_kept_score = batch_topk_mask(f, norms, B, F, c.k);
+    } else {
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t j = 0; j < F; ++j) pre[size_t(b * F + j)] += p.b_enc[size_t(j)];
+    }
+    const std::vector<float>& src = topk ? f : pre;
+    for (int64_t b = 0; b < B; ++b) {
+      const float* row = src.data() + b * F;
+      for (int64_t j = 0; j < F; ++j)
+        if (row[j] > 0) {
+          a.col.push_back(int32_t(j));
+          a.val.push_back(row[j]);
+        }
+      a.row_ptr[size_t(b + 1)] = int64_t(a.col.size());
+    }
+  }
+  const int64_t nnz = int64_t(a.col.size());
+  r.l0 = double(nnz) / double(B);
+
+  // Decoder: x̂_b = b_dec + Σ f_bj W_dec[j].
+  std::vector<float> xh(size_t(B * D2)), gx(size_t(B * D2));
+  parallel_for(B, 8, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      float* o = xh.data() + b * D2;
+      std::memcpy(o, p.b_dec.data(), size_t(D2) * sizeof(float));
+      for (int64_t e = a.row_ptr[size_t(b)]; e < a.row_ptr[size_t(b + 1)]; ++e) {
+        const float v = a.val[size_t(e)];
+        const float* w = p.W_dec.data() + int64_t(a.col[size_t(e)]) * D2;
+        for (int64_t q = 0; q < D2; ++q) o[q] += v * w[q];
+      }
+    }
+  });
+  double l2 = 0;
+  for (int64_t i = 0; i < B * D2; ++i) {
+    const double e = double(xh[size_t(i)]) - in.x[i];
+    l2 += e * e;
+    gx[size_t(i)] = float(2.0 * e / double(B));
+  }
+  r.l2 = l2 / double(B);
+  explained_variance(in.x, xh.data(), B, d, r.ev);
+  double l1 = 0;
+  for (int64_t e = 0; e < nnz; ++e) l1 += double(a.val[size_t(e)]) * (norms[size_t(2 * a.col[size_t(e)])] + norms[size_t(2 * a.col[size_t(e)] + 1)]);
+  r.l1 = l1 / double(B);
+  const double lam = topk ? 0.0 : in.l1_coeff;
+  r.loss = r.l2 + lam * r.l1;
+
+  // Backward.
+  for (auto& [ptr, n] : g.tensors()) std::memset(ptr, 0, n * sizeof(float));
+  const Csc t = transpose(a, B, F);
+  for (int64_t j = 0; j < F; ++j)
+    if (t.ptr[size_t(j + 1)] > t.ptr[size_t(j)]) r.fired.push_back(int32_t(j));
+  // dW_dec[j] = Σ_b f_bj gx_b  (+ λ/B Σ_b f_bj · W_dec[j,m]/||W_dec[j,m]||)
+  parallel_for(F, 64, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) {
+      float* gw = g.W_dec.data() + j * D2;
+      double fsum = 0;
+      for (int64_t e = t.ptr[size_t(j)]; e < t.ptr[size_t(j + 1)]; ++e) {
+        const float v = a.val[size_t(t.idx[size_t(e)])];
+        fsum += v;
+        const float* gr = gx.data() + int64_t(t.row[size_t(e)]) * D2;
+        for (int64_t q = 0; q < D2; ++q) gw[q] += v * gr[q];
+      }
+      if (lam > 0 && fsum > 0)
+        for (int m = 0; m < 2; ++m) {
+          const float nrm = norms[size_t(2 * j + m)];
+          if (nrm == 0) continue;
+          const float s = float(lam / double(B) * fsum / nrm);
+          const float* w = p.W_dec.data() + j * D2 + m * d;
+          for (int64_t i = 0; i < d; ++i) gw[m * d + i] += s * w[i];
+        }
+    }
+  });
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t q = 0; q < D2; ++q) g.b_dec[size_t(q)] += gx[size_t(b * D2 + q)];
+  // df_bj = gx_b · W_dec[j] + λ/B (||d_j0|| + ||d_j1||), for active pairs only (ReLU / top-k mask).
+  std::vector<float> dval(static_cast<size_t>(nnz));
+  parallel_for(B, 8, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const float* gr = gx.data() + b * D2;
+      for (int64_t e = a.row_ptr[size_t(b)]; e < a.row_ptr[size_t(b + 1)]; ++e) {
+        const int32_t j = a.col[size_t(e)];
+        const float* w = p.W_dec.data() + int64_t(j) * D2;
+        float s = 0;
+        for (int64_t q = 0; q < D2; ++q) s += gr[q] * w[q];
+        dval[size_t(e)] = s + float(lam / double(B) * (norms[size_t(2 * j)] + norms[size_t(2 * j + 1)]));
+      }
+    }
+  });
+  // dW_encT[j] = Σ_b df_bj x_b ; db_enc[j] = Σ_b df_bj
+  parallel_for(F, 64, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) {
+      float* gw = g.W_encT.data() + j * D2;
+      double bsum = 0;
+      for (int64_t e = t.ptr[size_t(j)]; e < t.ptr[size_t(j + 1)]; ++e) {
+        const float v = dval[size_t(t.idx[size_t(e)])];
+        bsum += v;
+        const float* xr = in.x + int64_t(t.row[size_t(e)]) * D2;
+        for (int64_t q = 0; q < D2; ++q) gw[q] += v * xr[q];
+      }
+      g.b_enc[size_t(j)] = float(bsum);
+    }
+  });
+  if (topk && in.dead) {
+    r.aux = aux_loss_and_grad(p, c, in, xh.data(), pre.data(), *in.dead, g);
+    r.loss += c.aux_coeff * r.aux;
+  }
+  return r;
+}
+
+}  // namespace cc

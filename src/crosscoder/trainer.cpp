@@ -1,0 +1,178 @@
+// The training loop and its resumable state (one safetensors file: parameters, Adam moments,
+// per-feature last-fired counters; the scalar state in its metadata).
+#include "crosscoder/trainer.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+#include "core/progress.hpp"
+#include "core/safetensors.hpp"
+#include "crosscoder/adam.hpp"
+#include "crosscoder/step.hpp"
+#include "harvest/activation_source.hpp"
+
+namespace cc {
+
+double lr_at(const CrosscoderConfig& c, int64_t step, int64_t steps) {
+  const double decay_start = (1.0 - c.lr_decay_frac) * double(steps);
+  if (double(step) < decay_start) return c.lr;
+  return c.lr * std::max(0.0, 1.0 - (double(step) - decay_start) / (c.lr_decay_frac * double(steps)));
+}
+
+double l1_at(const CrosscoderConfig& c, int64_t step, int64_t steps) {
+  const double warm = c.l1_warmup_frac * double(steps);
+  return warm > 0 ? c.l1_coeff * std::min(1.0, double(step) / warm) : c.l1_coeff;
+}
+
+namespace {
+
+struct LoopState {
+  int64_t step = 0, tokens = 0;
+  std::vector<int64_t> last_fired;  // [F] token count when each feature last fired
+};
+
+void save_state(const std::string& dir, const CrosscoderParams& p, const AdamState& a, const LoopState& st,
+                const CrosscoderConfig& c) {
+  std::vector<TensorToWrite> t;
+  const int64_t F = p.F, D2 = 2 * p.d;
+  t.push_back({"W_encT", DType::F32, {F, D2}, p.W_encT.data()});
+  t.push_back({"b_enc", DType::F32, {F}, p.b_enc.data()});
+  t.push_back({"W_dec", DType::F32, {F, D2}, p.W_dec.data()});
+  t.push_back({"b_dec", DType::F32, {D2}, p.b_dec.data()});
+  t.push_back({"adam_m", DType::F32, {int64_t(a.m.size())}, a.m.data()});
+  t.push_back({"adam_v", DType::F32, {int64_t(a.v.size())}, a.v.data()});
+  t.push_back({"last_fired", DType::I64, {F}, st.last_fired.data()});
+  Json meta = {{"step", st.step}, {"tokens", st.tokens}, {"adam_t", a.t}, {"threshold", p.threshold}, {"config", c.to_json()}};
+  write_safetensors(dir + "/trainer_state.safetensors", t, {{"state", meta.dump()}});
+}
+
+void load_state(const std::string& dir, CrosscoderParams& p, AdamState& a, LoopState& st, const CrosscoderConfig& c) {
+  const std::string path = dir + "/trainer_state.safetensors";
+  if (!std::filesystem::exists(path)) fail(path, "", "not found", "", "", "nothing to --resume; start without it");
+  SafetensorsFile f(path);
+  Json meta = parse_json(f.metadata().value("state", std::string("{}")), path + " metadata");
+  Json saved = meta.value("config", Json::object()), now = c.to_json();
+  for (const char* k : {"d_in", "dict_size", "architecture", "l1_coeff", "k", "lr", "batch_size", "num_tokens", "seed", "acts"})
+    if (saved.value(k, Json()) != now[k])
+      fail(path, std::string("config.") + k, "differs from this run's, so --resume would not continue the same run", now[k].dump(), saved.value(k, Json()).dump());
+  auto get = [&](const char* name, void* dst, size_t bytes) {
+    const TensorInfo* t = f.find(name);
+    if (!t || t->nbytes != bytes) fail(path, name, "is missing or has the wrong size");
+    std::memcpy(dst, t->data, bytes);
+  };
+  get("W_encT", p.W_encT.data(), p.W_encT.size() * 4);
+  get("b_enc", p.b_enc.data(), p.b_enc.size() * 4);
+  get("W_dec", p.W_dec.data(), p.W_dec.size() * 4);
+  get("b_dec", p.b_dec.data(), p.b_dec.size() * 4);
+  get("adam_m", a.m.data(), a.m.size() * 4);
+  get("adam_v", a.v.data(), a.v.size() * 4);
+  get("last_fired", st.last_fired.data(), st.last_fired.size() * 8);
+  st.step = meta.at("step").get<int64_t>();
+  st.tokens = meta.at("tokens").get<int64_t>();
+  a.t = meta.at("adam_t").get<int64_t>();
+  p.threshold = meta.at("threshold").get<float>();
+}
+
+bool all_finite(const float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) return false;
+  return true;
+}
+
+}  // namespace
+
+TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
+  StoreStream stream(opt.acts);
+  const ActivationStore& store = stream.store();
+  c.d_in = store.d_model();
+  c.acts = opt.acts;
+  c.norm_factors = {store.norm_factors()[0], store.norm_factors()[1]};
+  c.hook = store.manifest().value("hook", std::string());
+  c.base_model = store.manifest()["models"].value("base", std::string());
+  c.distilled_model = store.manifest()["models"].value("distilled", std::string());
+  if (c.batch_size <= 0) fail("", "--batch-size", "must be positive");
+  const int64_t steps = c.steps();
+  if (steps <= 0) fail("", "--tokens", "is smaller than one batch", ">= " + std::to_string(c.batch_size), std::to_string(c.num_tokens));
+  if (c.architecture == "batchtopk" && (c.k <= 0 || c.k > c.dict_size)) fail("", "--k", "must be in 1..dict_size");
+  std::filesystem::create_directories(opt.out);
+
+  CrosscoderParams p, g;
+  if (!opt.init.empty()) {
+    CrosscoderConfig ic;
+    load_crosscoder(opt.init, p, ic);
+    if (ic.d_in != c.d_in || ic.dict_size != c.dict_size)
+      fail(opt.init, "shape", "does not match this run", std::to_string(c.d_in) + "x" + std::to_string(c.dict_size),
+           std::to_string(ic.d_in) + "x" + std::to_string(ic.dict_size));
+  } else {
+    crosscoder_init(p, c.d_in, c.dict_size, c.dec_init_norm, c.seed);
+  }
+  g.resize(c.d_in, c.dict_size);
+  AdamState adam;
+  adam.resize(p.num_params());
+  LoopState st;
+  st.last_fired.assign(size_t(c.dict_size), 0);
+  if (opt.resume) load_state(opt.out, p, adam, st, c);
+
+  ShuffleBuffer buf(stream, std::min<int64_t>(opt.buffer_rows, std::max<int64_t>(2, store.rows())), c.seed, opt.shuffle);
+  if (st.step > 0) buf.skip(st.step * c.batch_size);  // replay the data order up to the checkpoint
+
+  const int64_t D2 = 2 * c.d_in, B = c.batch_size;
+  std::vector<float> x(size_t(B * D2));
+  std::vector<uint8_t> dead(size_t(c.dict_size), 0);
+  const int64_t last = opt.max_steps >= 0 ? std::min(steps, opt.max_steps) : steps;
+  std::ofstream log(opt.out + "/train_log.jsonl", opt.resume ? std::ios::app : std::ios::trunc);
+  Progress bar("train", last * B, "tok", opt.progress);
+  bar.set(st.step * B);
+  TrainSummary sum;
+  auto t0 = std::chrono::steady_clock::now();
+  const int64_t first = st.step;
+  auto checkpoint = [&] {
+    save_state(opt.out, p, adam, st, c);
+    save_crosscoder(opt.out, p, c);
+  };
+  while (st.step < last) {
+    buf.next_batch(x.data(), B);
+    for (int64_t b = 0; b < B; ++b)
+      for (int m = 0; m < 2; ++m)
+        for (int64_t i = 0; i < c.d_in; ++i) x[size_t(b * D2 + m * c.d_in + i)] *= float(c.norm_factors[size_t(m)]);
+    if (!all_finite(x.data(), x.size()))
+      fail(opt.acts, "activations", "contain NaN or Inf (batch at step " + std::to_string(st.step) + ")", "", "",
+           "training stopped; the last checkpoint in " + opt.out + " is intact");
+    for (int64_t j = 0; j < c.dict_size; ++j) dead[size_t(j)] = st.tokens - st.last_fired[size_t(j)] > c.dead_window;
+    StepInput in{x.data(), B, l1_at(c, st.step, steps), &dead};
+    StepResult r = crosscoder_step_sparse(p, c, in, g);
+    if (!std::isfinite(r.loss))
+      fail(opt.out, "loss", "is not finite at step " + std::to_string(st.step), "", std::to_string(r.loss),
+           "training stopped; the last checkpoint is intact (try a lower --lr)");
+    clip_grad_norm(g, c.grad_clip);
+    adam_step(p, g, adam, lr_at(c, st.step, steps), c.beta1, c.beta2);
+    st.tokens += B;
+    for (int32_t j : r.fired) st.last_fired[size_t(j)] = st.tokens;
+    if (c.architecture == "batchtopk" && st.step >= c.threshold_start_step && r.min_kept_score > 0)
+      p.threshold = p.threshold == 0.f ? float(r.min_kept_score) : float(0.999 * p.threshold + 0.001 * r.min_kept_score);
+    ++st.step;
+    int64_t n_dead = 0;
+    for (int64_t j = 0; j < c.dict_size; ++j) n_dead += st.tokens - st.last_fired[size_t(j)] > c.dead_window;
+    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    sum = {st.step, r.loss, r.l0, r.ev[0], r.ev[1], double(n_dead) / double(c.dict_size), el > 0 ? double((st.step - first) * B) / el : 0};
+    if (st.step % opt.log_every == 0 || st.step == last)
+      log << Json({{"step", st.step}, {"tokens", st.tokens}, {"loss", r.loss}, {"l2", r.l2}, {"l1", r.l1}, {"aux", r.aux},
+                   {"l0", r.l0}, {"ev_a", r.ev[0]}, {"ev_b", r.ev[1]}, {"dead_frac", sum.dead_frac},
+                   {"lr", lr_at(c, st.step - 1, steps)}, {"l1_coeff", in.l1_coeff}, {"threshold", p.threshold},
+                   {"tokens_per_s", sum.tokens_per_s}}).dump()
+          << "\n"
+          << std::flush;
+    bar.set(st.step * B);
+    if (st.step % opt.save_every == 0 || st.step == last) checkpoint();
+  }
+  bar.finish();
+  return sum;
+}
+
+}  // namespace cc
