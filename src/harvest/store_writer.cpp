@@ -160,3 +160,25 @@ int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
 }
 
 }  // namespace cc
+
+namespace cc {
+
+void write_store(const std::string& dir, const ActivationBatch& rows, std::array<double, 2> norm_factors, DType dtype,
+                 int64_t shard_rows) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) fail(dir, "", "cannot create the store directory: " + ec.message());
+  Json shards = Json::array();
+  for (int64_t b = 0, i = 0; b < rows.rows; b += shard_rows, ++i) {
+    ActivationBatch part;
+    part.append(rows, b, std::min(shard_rows, rows.rows - b));
+    write_shard(dir + "/" + shard_name(size_t(i)), part, dtype);
+    shards.push_back({{"file", shard_name(size_t(i))}, {"rows", part.rows}});
+  }
+  Json m = {{"format", kStoreFormat}, {"d_model", rows.d}, {"dtype", dtype_name(dtype)}, {"tokens", rows.rows},
+            {"target_tokens", rows.rows}, {"complete", true}, {"shards", shards}, {"hook", "synthetic"},
+            {"models", {{"base", ""}, {"distilled", ""}}}, {"norm_factors", {norm_factors[0], norm_factors[1]}}};
+  write_file_atomic(dir + "/manifest.json", m.dump(2));
+}
+
+}  // namespace cc

@@ -2,6 +2,7 @@
 // manifest rewritten atomically after each shard, so a killed run resumes after its last complete
 // shard and ends identical to an uninterrupted one.
 #pragma once
+#include <array>
 #include <string>
 
 #include "core/dtype.hpp"
@@ -21,5 +22,10 @@ struct StoreOptions {
 
 // Returns the number of rows in the finished store.
 int64_t harvest_to_store(const HarvestConfig& cfg, const StoreOptions& opt);
+
+// Writes rows that came from elsewhere (synthetic data, an import) as a complete store with the
+// given norm factors, in shards of shard_rows.
+void write_store(const std::string& dir, const ActivationBatch& rows, std::array<double, 2> norm_factors,
+                 DType dtype = DType::F32, int64_t shard_rows = 65536);
 
 }  // namespace cc

@@ -1,0 +1,218 @@
+// Crosscoder steps: sparse = dense reference, gradients = finite differences, one full training
+// step = an independent double-precision computation, checkpoints round-trip.
+#include <cmath>
+#include <random>
+
+#include "core/safetensors.hpp"
+#include "crosscoder/adam.hpp"
+#include "crosscoder/step.hpp"
+#include "crosscoder/trainer.hpp"
+#include "test_util.hpp"
+
+namespace cc {
+namespace {
+
+struct Instance {
+  CrosscoderConfig c;
+  CrosscoderParams p;
+  std::vector<float> x;
+  std::vector<uint8_t> dead;
+  Instance(const std::string& arch, int64_t d = 6, int64_t F = 40, int64_t B = 12, uint64_t seed = 3) {
+    c.architecture = arch;
+    c.d_in = d;
+    c.dict_size = F;
+    c.k = 4;
+    crosscoder_init(p, d, F, 0.3, seed);
+    std::mt19937 r{uint32_t(seed)};
+    std::normal_distribution<float> n(0.f, 1.f);
+    for (auto& v : p.b_enc) v = 0.05f * n(r);
+    for (auto& v : p.b_dec) v = 0.1f * n(r);
+    for (auto& v : p.W_encT) v += 0.1f * n(r);  // break the tied init so encoder != decoder
+    x.resize(size_t(B * 2 * d));
+    for (auto& v : x) v = n(r);
+    dead.assign(size_t(F), 0);
+    for (int64_t j = 0; j < F; j += 3) dead[size_t(j)] = 1;  // exercise the auxiliary loss
+  }
+  StepInput input() const { return {x.data(), int64_t(x.size()) / (2 * c.d_in), 0.7, &dead}; }
+};
+
+double max_rel(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 1e-12;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num = std::max(num, double(std::abs(a[i] - b[i])));
+    den = std::max(den, double(std::abs(b[i])));
+  }
+  return num / den;
+}
+
+class Arch : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Arch, SparseStepEqualsDenseReference) {
+  Instance I(GetParam());
+  CrosscoderParams gs, gd;
+  gs.resize(I.c.d_in, I.c.dict_size);
+  gd.resize(I.c.d_in, I.c.dict_size);
+  StepResult rs = crosscoder_step_sparse(I.p, I.c, I.input(), gs);
+  StepResult rd = crosscoder_step_dense(I.p, I.c, I.input(), gd);
+  EXPECT_NEAR(rs.loss, rd.loss, 1e-5 * std::abs(rd.loss));
+  EXPECT_NEAR(rs.l0, rd.l0, 1e-9);
+  EXPECT_GT(rs.l0, 0);
+  if (GetParam() == "batchtopk") {
+    EXPECT_LE(rs.l0, double(I.c.k) + 1e-9);
+    EXPECT_GT(rs.aux, 0);  // the dead features were exercised
+  }
+  EXPECT_LT(max_rel(gs.W_encT, gd.W_encT), 1e-5);
+  EXPECT_LT(max_rel(gs.W_dec, gd.W_dec), 1e-5);
+  EXPECT_LT(max_rel(gs.b_enc, gd.b_enc), 1e-5);
+  EXPECT_LT(max_rel(gs.b_dec, gd.b_dec), 1e-5);
+}
+
+TEST_P(Arch, GradientsMatchFiniteDifferences) {
+  Instance I(GetParam());
+  CrosscoderParams g;
+  g.resize(I.c.d_in, I.c.dict_size);
+  crosscoder_step_sparse(I.p, I.c, I.input(), g);
+  auto loss_at = [&](CrosscoderParams& q) {
+    CrosscoderParams scratch;
+    scratch.resize(I.c.d_in, I.c.dict_size);
+    return crosscoder_step_sparse(q, I.c, I.input(), scratch).loss;
+  };
+  std::mt19937 r(7);
+  int checked = 0, bad = 0;
+  auto pt = I.p.tensors();
+  auto gt = g.tensors();
+  for (size_t t = 0; t < pt.size(); ++t)
+    for (int k = 0; k < 25; ++k) {
+      const size_t i = r() % pt[t].second;
+      float* w = pt[t].first + i;
+      const float orig = *w, eps = 1e-3f * std::max(1.f, std::abs(orig));
+      *w = orig + eps;
+      const double lp = loss_at(I.p);
+      *w = orig - eps;
+      const double lm = loss_at(I.p);
+      *w = orig;
+      const double fd = (lp - lm) / (2.0 * double(eps));
+      const double an = gt[t].first[i];
+      // Kinks (ReLU, top-k selection) make a few central differences straddle a corner: allow
+      // at most 5% of probes to disagree, never a systematic error.
+      if (std::abs(fd - an) > 2e-2 * std::max(std::abs(fd), std::abs(an)) + 2e-3) {
+        ++bad;
+        std::printf("probe tensor %zu index %zu: finite difference %.6f, analytic %.6f\n", t, i, fd, an);
+      }
+      ++checked;
+    }
+  EXPECT_LE(bad, checked / 20) << bad << " of " << checked << " probes disagree";
+}
+
+INSTANTIATE_TEST_SUITE_P(Crosscoder, Arch, ::testing::Values("l1", "batchtopk"));
+
+// One training step (L1 loss, clipping, Adam) recomputed independently in double precision.
+TEST(Crosscoder, OneTrainingStepMatchesAHandComputedReference) {
+  Instance I("l1", 4, 10, 5, 11);
+  const int64_t d = 4, D2 = 8, F = 10, B = 5;
+  const double lam = 0.7, lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8, clip = 1.0;
+  // --- reference, double precision, plain loops ---
+  std::vector<double> We(I.p.W_encT.begin(), I.p.W_encT.end()), Wd(I.p.W_dec.begin(), I.p.W_dec.end()),
+      be(I.p.b_enc.begin(), I.p.b_enc.end()), bd(I.p.b_dec.begin(), I.p.b_dec.end());
+  std::vector<double> gWe(We.size(), 0), gWd(Wd.size(), 0), gbe(F, 0), gbd(D2, 0);
+  std::vector<double> nrm(static_cast<size_t>(2 * F));
+  for (int64_t j = 0; j < F; ++j)
+    for (int m = 0; m < 2; ++m) {
+      double s = 0;
+      for (int64_t i = 0; i < d; ++i) s += Wd[size_t(j * D2 + m * d + i)] * Wd[size_t(j * D2 + m * d + i)];
+      nrm[size_t(2 * j + m)] = std::sqrt(s);
+    }
+  for (int64_t b = 0; b < B; ++b) {
+    const float* x = I.x.data() + b * D2;
+    std::vector<double> pre(static_cast<size_t>(F)), f(static_cast<size_t>(F)), xh(bd);
+    for (int64_t j = 0; j < F; ++j) {
+      pre[size_t(j)] = be[size_t(j)];
+      for (int64_t q = 0; q < D2; ++q) pre[size_t(j)] += We[size_t(j * D2 + q)] * x[q];
+      f[size_t(j)] = std::max(0.0, pre[size_t(j)]);
+      for (int64_t q = 0; q < D2; ++q) xh[size_t(q)] += f[size_t(j)] * Wd[size_t(j * D2 + q)];
+    }
+    std::vector<double> ge(static_cast<size_t>(D2));
+    for (int64_t q = 0; q < D2; ++q) ge[size_t(q)] = 2.0 * (xh[size_t(q)] - x[q]) / double(B);
+    for (int64_t q = 0; q < D2; ++q) gbd[size_t(q)] += ge[size_t(q)];
+    for (int64_t j = 0; j < F; ++j) {
+      if (f[size_t(j)] <= 0) continue;
+      double df = lam / double(B) * (nrm[size_t(2 * j)] + nrm[size_t(2 * j + 1)]);
+      for (int64_t q = 0; q < D2; ++q) {
+        df += ge[size_t(q)] * Wd[size_t(j * D2 + q)];
+        const int m = int(q / d);
+        gWd[size_t(j * D2 + q)] += f[size_t(j)] * ge[size_t(q)] + lam / double(B) * f[size_t(j)] * Wd[size_t(j * D2 + q)] / nrm[size_t(2 * j + m)];
+      }
+      for (int64_t q = 0; q < D2; ++q) gWe[size_t(j * D2 + q)] += df * x[q];
+      gbe[size_t(j)] += df;
+    }
+  }
+  double gn = 0;
+  for (auto* v : {&gWe, &gbe, &gWd, &gbd})
+    for (double z : *v) gn += z * z;
+  gn = std::sqrt(gn);
+  const double scale = gn > clip ? clip / (gn + 1e-6) : 1.0;
+  auto adam1 = [&](std::vector<double>& w, const std::vector<double>& gr) {
+    for (size_t i = 0; i < w.size(); ++i) {
+      const double g = gr[i] * scale, m = (1 - b1) * g, v = (1 - b2) * g * g;
+      w[i] -= lr * (m / (1 - b1)) / (std::sqrt(v / (1 - b2)) + eps);
+    }
+  };
+  adam1(We, gWe);
+  adam1(be, gbe);
+  adam1(Wd, gWd);
+  adam1(bd, gbd);
+  // --- the library ---
+  CrosscoderParams g;
+  g.resize(d, F);
+  StepInput in{I.x.data(), B, lam, nullptr};
+  crosscoder_step_sparse(I.p, I.c, in, g);
+  clip_grad_norm(g, clip);
+  AdamState a;
+  a.resize(I.p.num_params());
+  adam_step(I.p, g, a, lr, b1, b2, eps);
+  auto close = [](const std::vector<float>& got, const std::vector<double>& want) {
+    double worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(double(got[i]) - want[i]));
+    return worst;
+  };
+  // Adam's first step moves each weight by ~lr·sign(g): 1e-5 absolute is far below that.
+  EXPECT_LT(close(I.p.W_encT, We), 1e-5);
+  EXPECT_LT(close(I.p.b_enc, be), 1e-5);
+  EXPECT_LT(close(I.p.W_dec, Wd), 1e-5);
+  EXPECT_LT(close(I.p.b_dec, bd), 1e-5);
+}
+
+TEST(Crosscoder, InitCheckpointRoundTripAndSchedules) {
+  CrosscoderParams p;
+  crosscoder_init(p, 5, 7, 0.08, 1);
+  std::vector<float> n;
+  decoder_norms(p, n);
+  for (float v : n) EXPECT_NEAR(v, 0.08f, 1e-6);
+  EXPECT_EQ(p.W_encT, p.W_dec);  // W_enc[m,:,f] = W_dec[f,m,:]
+  test::TempDir d;
+  CrosscoderConfig c;
+  c.d_in = 5;
+  c.dict_size = 7;
+  p.b_enc[3] = 0.25f;
+  p.W_encT[2 * 10 + 7] = -1.5f;  // feature 2, input 7 = model 1, dim 2
+  save_crosscoder(d.str(), p, c);
+  SafetensorsFile f(d / "crosscoder.safetensors");
+  EXPECT_EQ(f.find("W_enc")->shape, (Shape{2, 5, 7}));
+  EXPECT_EQ(f.find("W_dec")->shape, (Shape{7, 2, 5}));
+  const float* we = reinterpret_cast<const float*>(f.find("W_enc")->data);
+  EXPECT_EQ(we[(1 * 5 + 2) * 7 + 2], -1.5f);  // W_enc[1, 2, 2]
+  CrosscoderParams q;
+  CrosscoderConfig qc;
+  load_crosscoder(d.str(), q, qc);
+  EXPECT_EQ(q.W_encT, p.W_encT);
+  EXPECT_EQ(q.b_enc, p.b_enc);
+  c.num_tokens = 1000;
+  c.batch_size = 10;  // 100 steps
+  EXPECT_DOUBLE_EQ(l1_at(c, 0, 100), 0.0);
+  EXPECT_DOUBLE_EQ(l1_at(c, 5, 100), c.l1_coeff);
+  EXPECT_DOUBLE_EQ(lr_at(c, 79, 100), c.lr);
+  EXPECT_NEAR(lr_at(c, 90, 100), c.lr * 0.5, 1e-12);
+}
+
+}  // namespace
+}  // namespace cc
