@@ -6,7 +6,9 @@
 
 #include "core/atomic_file.hpp"
 #include "crosscoder/trainer.hpp"
+#include "harvest/activation_store.hpp"
 #include "harvest/store_writer.hpp"
+#include "crosscoder/step.hpp"
 #include "test_util.hpp"
 
 namespace cc {
@@ -178,6 +180,60 @@ TEST(CrosscoderTraining, NonFiniteDataStopsWithTheCheckpointIntact) {
   CrosscoderParams p;
   CrosscoderConfig lc;
   EXPECT_NO_THROW(load_crosscoder(o.out, p, lc));  // the step-25 checkpoint, all finite
+}
+
+}  // namespace
+}  // namespace cc
+
+namespace cc {
+namespace {
+
+TEST(CrosscoderTraining, PythonReproducesTheEncoder) {
+  test::TempDir d;
+  make_store(d / "store", 3000, 4);
+  for (std::string arch : {"l1", "batchtopk"}) {
+    CrosscoderConfig c;
+    c.architecture = arch;
+    c.dict_size = 32;
+    c.batch_size = 100;
+    c.num_tokens = 3000;
+    c.k = 3;
+    c.threshold_start_step = 5;
+    TrainOptions o;
+    o.acts = d / "store";
+    o.out = d / ("ckpt-" + arch);
+    o.progress = false;
+    train_crosscoder(c, o);
+    CrosscoderParams p;
+    CrosscoderConfig lc;
+    load_crosscoder(o.out, p, lc);
+    if (arch == "batchtopk") {
+      EXPECT_GT(p.threshold, 0.f);
+    }
+    auto rows = ActivationStore(o.acts).read(0, 20);
+    for (int64_t b = 0; b < 20; ++b)
+      for (int m = 0; m < 2; ++m)
+        for (int64_t i = 0; i < 16; ++i) rows.acts[size_t((b * 2 + m) * 16 + i)] *= float(lc.norm_factors[size_t(m)]);
+    std::vector<float> f;
+    crosscoder_encode(p, lc, rows.acts.data(), 20, f);
+    const std::string cmd = "/usr/bin/python3 " + std::string(SOURCE_DIR) + "/tests/python/encode_checkpoint.py " + o.out + " " + o.acts + " 20";
+    FILE* pipe = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (fgets(buf, sizeof buf, pipe)) out += buf;
+    ASSERT_EQ(pclose(pipe), 0) << out;
+    Json j = Json::parse(out);
+    double worst = 0;
+    int active = 0;
+    for (int64_t b = 0; b < 20; ++b)
+      for (int64_t k = 0; k < 32; ++k) {
+        const double want = j["f"][size_t(b)][size_t(k)].get<double>();
+        worst = std::max(worst, std::abs(want - f[size_t(b * 32 + k)]));
+        active += want > 0;
+      }
+    EXPECT_LT(worst, 1e-4) << arch;
+    EXPECT_GT(active, 20) << arch;
+  }
 }
 
 }  // namespace

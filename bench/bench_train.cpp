@@ -1,0 +1,90 @@
+// Crosscoder training-step benchmark at the paper's size (d 1536, F 32768, batch 4096): the sparse
+// step (what `train` runs), the dense reference, and the encoder GEMM against OpenBLAS peak.
+// Inputs are random; the encoder bias is set so ~`--l0` features fire per token (a trained L1
+// crosscoder's regime; at init half of all features fire). Prints one JSON line per architecture.
+#include <cblas.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "core/parallel.hpp"
+#include "crosscoder/adam.hpp"
+#include "crosscoder/step.hpp"
+
+using namespace cc;
+using Clock = std::chrono::steady_clock;
+static double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+int main(int argc, char** argv) {
+  CLI::App app{"crosscoder step benchmark"};
+  int64_t d = 1536, F = 32768, B = 4096, l0 = 100;
+  int steps = 2;
+  bool dense = true;
+  app.add_option("--d", d)->capture_default_str();
+  app.add_option("--dict-size", F)->capture_default_str();
+  app.add_option("--batch", B)->capture_default_str();
+  app.add_option("--l0", l0)->capture_default_str();
+  app.add_option("--steps", steps)->capture_default_str();
+  app.add_flag("!--no-dense", dense, "skip the dense reference");
+  CLI11_PARSE(app, argc, argv);
+  set_num_threads(0);
+  std::mt19937 r(1);
+  std::normal_distribution<float> n(0.f, 1.f);
+  std::vector<float> x(size_t(B * 2 * d));
+  for (auto& v : x) v = n(r);
+  for (std::string arch : {"l1", "batchtopk"}) {
+    CrosscoderConfig c;
+    c.architecture = arch;
+    c.d_in = d;
+    c.dict_size = F;
+    c.k = l0;
+    CrosscoderParams p, g;
+    crosscoder_init(p, d, F, 0.08, 1);
+    g.resize(d, F);
+    // Bias so that about l0 of F pre-activations are positive per token.
+    {
+      std::vector<float> pre(size_t(256 * F));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 256, int(F), int(2 * d), 1.f, x.data(), int(2 * d), p.W_encT.data(),
+                  int(2 * d), 0.f, pre.data(), int(F));
+      std::nth_element(pre.begin(), pre.begin() + long(256 * l0), pre.end(), std::greater<float>());
+      std::fill(p.b_enc.begin(), p.b_enc.end(), -pre[size_t(256 * l0)]);
+    }
+    AdamState a;
+    a.resize(p.num_params());
+    StepInput in{x.data(), B, 2.0, nullptr};
+    auto t_enc = Clock::now();
+    std::vector<float> pre(size_t(B * F));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(B), int(F), int(2 * d), 1.f, x.data(), int(2 * d), p.W_encT.data(),
+                int(2 * d), 0.f, pre.data(), int(F));
+    const double enc_s = since(t_enc);
+    pre = {};
+    crosscoder_step_sparse(p, c, in, g);  // warm-up
+    double l0_seen = 0;
+    auto t0 = Clock::now();
+    for (int s = 0; s < steps; ++s) {
+      l0_seen = crosscoder_step_sparse(p, c, in, g).l0;
+      clip_grad_norm(g, 1.0);
+      adam_step(p, g, a, 5e-5, 0.9, 0.999);
+    }
+    const double sparse_s = since(t0) / steps;
+    double dense_s = 0;
+    if (dense) {
+      auto t1 = Clock::now();
+      crosscoder_step_dense(p, c, in, g);
+      clip_grad_norm(g, 1.0);
+      adam_step(p, g, a, 5e-5, 0.9, 0.999);
+      dense_s = since(t1);
+    }
+    const double enc_gflop = 2.0 * double(B) * double(F) * double(2 * d) / 1e9;
+    std::printf("{\"impl\":\"crosscoder.cpp\",\"arch\":\"%s\",\"d\":%lld,\"F\":%lld,\"batch\":%lld,\"l0\":%.1f,"
+                "\"sparse_step_s\":%.3f,\"sparse_tok_s\":%.1f,\"dense_step_s\":%.3f,\"dense_tok_s\":%.1f,"
+                "\"encoder_gemm_gflops\":%.1f}\n",
+                arch.c_str(), (long long)d, (long long)F, (long long)B, l0_seen, sparse_s, double(B) / sparse_s, dense_s,
+                dense_s > 0 ? double(B) / dense_s : 0.0, enc_gflop / enc_s);
+    std::fflush(stdout);
+  }
+  return 0;
+}
