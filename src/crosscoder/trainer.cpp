@@ -101,6 +101,9 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
   if (steps <= 0) fail("", "--tokens", "is smaller than one batch", ">= " + std::to_string(c.batch_size), std::to_string(c.num_tokens));
   if (c.architecture == "batchtopk" && (c.k <= 0 || c.k > c.dict_size)) fail("", "--k", "must be in 1..dict_size");
   std::filesystem::create_directories(opt.out);
+  // A killed run may have left a temporary file behind; the files under final names are whole.
+  for (const auto& e : std::filesystem::directory_iterator(opt.out))
+    if (e.path().filename().string().find(".tmp-") != std::string::npos) std::filesystem::remove(e.path());
 
   CrosscoderParams p, g;
   if (!opt.init.empty()) {
