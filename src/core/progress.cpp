@@ -61,10 +61,11 @@ void Progress::draw(bool final) {
   const double rate = el > 0 ? double(done_ - std::max<int64_t>(start_done_, 0)) / el : 0;
   const double eta = rate > 0 ? double(total_ - done_) / rate : -1;
   const double pct = total_ > 0 ? 100.0 * double(done_) / double(total_) : 0;
-  std::fprintf(stderr, "%s[%s] %5.1f%% %s/%s %s  %s %s/s  %s %s%s", tty_ ? "\r" : "", label_.c_str(), pct,
+  std::fprintf(stderr, "%s[%s] %5.1f%% %s/%s %s  %s %s/s  %s %s%s%s%s", tty_ ? "\r" : "", label_.c_str(), pct,
                human_count(double(done_)).c_str(), human_count(double(total_)).c_str(), unit_.c_str(),
                human_count(rate).c_str(), unit_.c_str(), final ? "took" : "ETA",
-               human_duration(final ? el : eta).c_str(), (final || !tty_) ? "\n" : "  ");
+               human_duration(final ? el : eta).c_str(), note_.empty() ? "" : "  ", note_.c_str(),
+               (final || !tty_) ? "\n" : "  ");
   std::fflush(stderr);
 }
 

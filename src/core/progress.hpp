@@ -14,10 +14,11 @@ class Progress {
   void add(int64_t n);
   void set(int64_t done);
   void finish();
+  void note(std::string s) { note_ = std::move(s); }  // shown after the rate, e.g. "loss 1.23 L0 95"
 
  private:
   void draw(bool final);
-  std::string label_, unit_;
+  std::string label_, unit_, note_;
   int64_t total_, done_ = 0, start_done_ = -1;
   std::chrono::steady_clock::time_point start_, last_;
   bool tty_, enabled_, finished_ = false;

@@ -171,6 +171,9 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
                    {"tokens_per_s", sum.tokens_per_s}}).dump()
           << "\n"
           << std::flush;
+    char note[160];
+    std::snprintf(note, sizeof note, "loss %.4g L0 %.1f EV %.3f/%.3f dead %.1f%%", r.loss, r.l0, r.ev[0], r.ev[1], 100 * sum.dead_frac);
+    bar.note(note);
     bar.set(st.step * B);
     if (st.step % opt.save_every == 0 || st.step == last) checkpoint();
   }
