@@ -2,24 +2,11 @@
 """Loads a crosscoder checkpoint with numpy only and computes f(x) for rows of an F32 activation
 store: the docs/CROSSCODER.md example, run by the test suite against the C++ encoder.
 Usage: encode_checkpoint.py CKPT STORE N  -> prints JSON {"f": [[...], ...]} for the first N rows."""
-import json, os, struct, sys
+import json, os, sys
 
 import numpy as np
 
-
-def load(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, v in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = v["data_offsets"]
-        dt = {"F32": np.float32, "I32": np.int32, "U8": np.uint8}[v["dtype"]]
-        out[name] = np.frombuffer(data[b:e], dtype=dt).reshape(v["shape"])
-    return out
+from safetensors_np import load
 
 
 ckpt, store, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
