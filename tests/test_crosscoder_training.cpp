@@ -145,6 +145,15 @@ TEST(CrosscoderTraining, ResumeIsBitIdentical) {
   o.resume = true;
   train_crosscoder(c, o);
   EXPECT_EQ(read_file(d / "split/crosscoder.safetensors"), read_file(d / "full/crosscoder.safetensors"));
+  // --init starts from given weights: with no step taken they come back unchanged.
+  o.resume = false;
+  o.init = d / "full";
+  o.max_steps = 0;
+  o.out = d / "init";
+  train_crosscoder(c, o);
+  EXPECT_EQ(read_file(d / "init/crosscoder.safetensors"), read_file(d / "full/crosscoder.safetensors"));
+  o.init.clear();
+  o.max_steps = -1;
   o.resume = false;
   o.out = d / "changed";
   train_crosscoder(c, o);

@@ -177,6 +177,7 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
     bar.set(st.step * B);
     if (st.step % opt.save_every == 0 || st.step == last) checkpoint();
   }
+  if (st.step == first) checkpoint();  // no step taken (--steps 0, or already done): still leave a checkpoint
   bar.finish();
   return sum;
 }
