@@ -10,5 +10,6 @@ void register_make_test_model(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_harvest(CLI::App& app);
 void register_train(CLI::App& app);
+void register_analyze(CLI::App& app);
 
 }  // namespace cc::cli

@@ -1,0 +1,18 @@
+// Reasoning-category lexicon (TOML): category → phrases, matched case-insensitively at a word
+// boundary at the start of a text (the token a feature fires on and the next two).
+#pragma once
+#include <string>
+#include <vector>
+
+namespace cc {
+
+struct Lexicon {
+  std::vector<std::string> categories;              // in file order
+  std::vector<std::vector<std::string>> phrases;    // lower-case, per category
+  // Index of the first category whose phrase starts `text` (after leading spaces/punctuation), or -1.
+  int match(const std::string& text) const;
+};
+
+Lexicon load_lexicon(const std::string& path);  // errors name the file and the table
+
+}  // namespace cc

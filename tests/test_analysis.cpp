@@ -1,0 +1,169 @@
+// Analysis on hand-set crosscoders: known norms give known NRN classes, a feature that fires only
+// on "Wait" is labelled self-reflection, Latent Scaling recovers a planted scale, and mismatched
+// inputs are refused.
+#include <fstream>
+
+#include "analysis/feature_analysis.hpp"
+#include "analysis/lexicon.hpp"
+#include "core/atomic_file.hpp"
+#include "crosscoder/crosscoder.hpp"
+#include "harvest/store_writer.hpp"
+#include "test_util.hpp"
+#include "tokenizer/tokenizer.hpp"
+#include "tokenizer_fixtures.hpp"
+
+namespace cc {
+namespace {
+
+// d = 8, F = 3. Feature 0: reads and writes model B's e0 only (NRN 1). Feature 1: decoder norms
+// 3 (A) and 1 (B), never fires (NRN 0.25). Feature 2: reads e1 of both models, writes it to both
+// with equal norms (NRN 0.5) — and the data put e1 = 1.5 only on " Wait" tokens.
+struct Fixture {
+  test::TempDir dir;
+  int32_t wait_id = 0;
+  Fixture() {
+    auto tok = Tokenizer::load(test::qwen_tokenizer_json());
+    const std::string text =
+        "Okay, so 2+2 is 4. Wait, let me double-check that. Wait, yes. So the answer is 4. Hmm, but maybe not. Wait, it is 4.";
+    const auto ids = tok->encode(text, false);
+    wait_id = tok->encode(" Wait", false).at(0);  // mid-sentence "Wait" is one token with its space
+    ActivationBatch b;
+    b.d = 8;
+    std::mt19937 r(1);
+    std::uniform_real_distribution<float> u(0.5f, 2.f);
+    for (int rep = 0; rep < 40; ++rep)
+      for (size_t k = 0; k < ids.size(); ++k) {
+        std::vector<float> x(16, 0.f);
+        const float c = u(r);
+        x[8 + 0] = c;         // model B, e0
+        x[0 + 0] = 0.5f * c;  // model A carries half of it: Latent Scaling should find ν_ε = 0.5
+        if (ids[k] == wait_id) x[1] = x[8 + 1] = 1.5f;
+        b.acts.insert(b.acts.end(), x.begin(), x.end());
+        b.tokens.push_back(ids[k]);
+        b.doc.push_back(rep);
+        b.pos.push_back(int32_t(k));
+        b.corpus.push_back(0);
+        ++b.rows;
+      }
+    write_store(dir / "store", b, {1.0, 1.0});
+    CrosscoderParams p;
+    p.resize(8, 3);
+    p.W_encT[size_t(0 * 16 + 8)] = 1.f;
+    p.W_dec[size_t(0 * 16 + 8)] = 1.f;
+    p.W_dec[size_t(1 * 16 + 2)] = 3.f;
+    p.W_dec[size_t(1 * 16 + 8 + 2)] = 1.f;
+    p.b_enc[1] = -1.f;
+    p.W_encT[size_t(2 * 16 + 1)] = p.W_encT[size_t(2 * 16 + 8 + 1)] = 0.5f;  // f = 1.5 on "Wait"
+    p.W_dec[size_t(2 * 16 + 1)] = p.W_dec[size_t(2 * 16 + 8 + 1)] = 1.f;
+    CrosscoderConfig c;
+    c.d_in = 8;
+    c.dict_size = 3;
+    c.hook = "synthetic";
+    save_crosscoder(dir / "ckpt", p, c);
+  }
+  AnalyzeOptions options() {
+    AnalyzeOptions o;
+    o.crosscoder = dir / "ckpt";
+    o.acts = dir / "store";
+    o.out = dir / "analysis";
+    o.tokenizer = test::qwen_tokenizer_json();
+    o.top_n = 10;
+    o.context = 3;
+    o.progress = false;
+    return o;
+  }
+};
+
+std::vector<Json> features(const std::string& out) {
+  std::vector<Json> v;
+  std::ifstream in(out + "/features.jsonl");
+  std::string line;
+  while (std::getline(in, line)) v.push_back(Json::parse(line));
+  return v;
+}
+
+TEST(Analysis, ClassesCategoriesAndLatentScaling) {
+  Fixture fx;
+  AnalyzeOptions o = fx.options();
+  analyze_crosscoder(o);
+  auto f = features(o.out);
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_NEAR(f[0]["nrn"].get<double>(), 1.0, 1e-6);
+  EXPECT_EQ(f[0]["class"], "distilled-only");
+  EXPECT_NEAR(f[1]["nrn"].get<double>(), 0.25, 1e-6);
+  EXPECT_EQ(f[1]["class"], "base-only");
+  EXPECT_TRUE(f[1]["dead"].get<bool>());
+  EXPECT_NEAR(f[2]["nrn"].get<double>(), 0.5, 1e-6);
+  EXPECT_EQ(f[2]["class"], "shared");
+  EXPECT_NEAR(f[2]["cos_ab"].get<double>(), 1.0, 1e-6);
+  // Feature 2 fires exactly on "Wait": its top token and its category.
+  ASSERT_FALSE(f[2]["top_tokens"].empty()) << f[2].dump();
+  EXPECT_EQ(f[2]["top_tokens"][0]["token"], fx.wait_id);
+  EXPECT_DOUBLE_EQ(f[2]["top_tokens"][0]["share"].get<double>(), 1.0);
+  EXPECT_EQ(f[2]["category"], "self-reflection");
+  EXPECT_NE(f[0]["category"], "self-reflection");
+  // Latent Scaling on feature 0: A carries half of B's direction, B is reconstructed exactly.
+  EXPECT_NEAR(f[0]["ls_beta_eps"][0].get<double>(), 0.5, 1e-5);
+  EXPECT_NEAR(f[0]["ls_beta_eps"][1].get<double>(), 1.0, 1e-5);
+  EXPECT_NEAR(f[0]["ls_nu_eps"].get<double>(), 0.5, 1e-5);
+  EXPECT_NEAR(f[0]["ls_nu_r"].get<double>(), 0.0, 1e-6);
+  // Examples: windows with the centre token and its activation.
+  std::ifstream ex(o.out + "/examples.jsonl");
+  std::string line;
+  int wait_examples = 0;
+  while (std::getline(ex, line)) {
+    Json e = Json::parse(line);
+    if (e["feature"] != 2 || e["kind"] != "top") continue;
+    const int c = e["center"];
+    EXPECT_EQ(e["tokens"][size_t(c)], fx.wait_id);
+    EXPECT_NEAR(e["acts"][size_t(c)].get<double>(), 1.5, 1e-5);  // 0.5 · (1.5 + 1.5)
+    ++wait_examples;
+  }
+  EXPECT_EQ(wait_examples, 10);
+  Json cats = read_json_file(o.out + "/categories.json");
+  EXPECT_EQ(cats["categories"]["self-reflection"], Json::array({2}));
+  Json s = read_json_file(o.out + "/summary.json");
+  EXPECT_EQ(s["dead"], 1);
+  EXPECT_EQ(s["class_counts"]["shared"], 1);
+  EXPECT_GT(s["explained_variance"][1].get<double>(), 0.999);  // B is reconstructed exactly
+  EXPECT_LT(s["explained_variance"][0].get<double>(), 0.9);    // A's half of e0 is not
+}
+
+TEST(Analysis, MismatchesAndBadFilesAreRefused) {
+  Fixture fx;
+  AnalyzeOptions o = fx.options();
+  CrosscoderParams p;
+  CrosscoderConfig c;
+  load_crosscoder(o.crosscoder, p, c);
+  c.hook = "blocks.7.hook_resid_pre";
+  save_crosscoder(fx.dir / "other", p, c);
+  o.crosscoder = fx.dir / "other";
+  test::expect_error([&] { analyze_crosscoder(o); }, {"hook", "differs"});
+  p.resize(4, 3);
+  c.d_in = 4;
+  c.hook = "synthetic";
+  save_crosscoder(fx.dir / "narrow", p, c);
+  o.crosscoder = fx.dir / "narrow";
+  test::expect_error([&] { analyze_crosscoder(o); }, {"d_model", "8", "4"});
+  write_file_atomic(fx.dir / "narrow/config.json", "{\"d_in\": 4");
+  test::expect_error([&] { analyze_crosscoder(o); }, {"config.json", "malformed JSON"});
+  write_file_atomic(fx.dir / "lex.toml", "[self-reflection]\nphrases = [\"wait\"\n");
+  test::expect_error([&] { load_lexicon(fx.dir / "lex.toml"); }, {"lex.toml", "malformed TOML"});
+  write_file_atomic(fx.dir / "lex2.toml", "[deductive]\nwords = [\"so\"]\n");
+  test::expect_error([&] { load_lexicon(fx.dir / "lex2.toml"); }, {"deductive.phrases", "missing"});
+}
+
+TEST(Lexicon, MatchesAtWordBoundaries) {
+  const Lexicon lx = load_lexicon(std::string(SOURCE_DIR) + "/configs/reasoning_lexicon.toml");
+  auto cat = [&](const std::string& t) { int m = lx.match(t); return m < 0 ? std::string() : lx.categories[size_t(m)]; };
+  EXPECT_EQ(cat(" Wait, let"), "self-reflection");
+  EXPECT_EQ(cat("Therefore the"), "deductive");
+  EXPECT_EQ(cat(" so"), "deductive");
+  EXPECT_EQ(cat(" some"), "");  // "so" must end at a word boundary
+  EXPECT_EQ(cat("Alternatively,"), "alternative");
+  EXPECT_EQ(cat(" However"), "contrastive");
+  EXPECT_EQ(cat(" Let me check"), "verification");
+}
+
+}  // namespace
+}  // namespace cc
