@@ -6,6 +6,7 @@
 #include "analysis/feature_analysis.hpp"
 #include "analysis/lexicon.hpp"
 #include "core/atomic_file.hpp"
+#include "core/safetensors.hpp"
 #include "crosscoder/crosscoder.hpp"
 #include "harvest/store_writer.hpp"
 #include "test_util.hpp"
@@ -151,6 +152,51 @@ TEST(Analysis, MismatchesAndBadFilesAreRefused) {
   test::expect_error([&] { load_lexicon(fx.dir / "lex.toml"); }, {"lex.toml", "malformed TOML"});
   write_file_atomic(fx.dir / "lex2.toml", "[deductive]\nwords = [\"so\"]\n");
   test::expect_error([&] { load_lexicon(fx.dir / "lex2.toml"); }, {"deductive.phrases", "missing"});
+}
+
+TEST(Analysis, LogitLensPromptsAndLabels) {
+  Fixture fx;
+  test::SmallModel m;
+  m.vocab = 64;
+  m.d = 8;
+  m.heads = 2;
+  m.kv = 1;
+  m.head_dim = 4;
+  test::make_model(fx.dir / "model", m);
+  AnalyzeOptions o = fx.options();
+  o.distilled_model = fx.dir / "model";
+  o.logit_tokens = 3;
+  o.export_prompts = fx.dir / "prompts.jsonl";
+  write_file_atomic(fx.dir / "labels.jsonl", "{\"feature\": 2, \"label\": \"self-correction\"}\n\n");
+  o.labels = fx.dir / "labels.jsonl";
+  analyze_crosscoder(o);
+  auto f = features(o.out);
+  // Independent: feature 0 writes e0 into B; the top token maximises W_U[t,0] · g[0] (the norm gain).
+  SafetensorsFile st(fx.dir / "model/model.safetensors");
+  std::vector<float> wu(64 * 8), g(8);
+  convert_to_f32(st.find("lm_head.weight")->dtype, st.find("lm_head.weight")->data, wu.data(), wu.size());
+  convert_to_f32(st.find("model.norm.weight")->dtype, st.find("model.norm.weight")->data, g.data(), 8);
+  int32_t best = 0;
+  for (int32_t t = 1; t < 64; ++t)
+    if (wu[size_t(t * 8)] * g[0] > wu[size_t(best * 8)] * g[0]) best = t;
+  auto tok = Tokenizer::load(test::qwen_tokenizer_json());
+  ASSERT_TRUE(f[0].contains("promotes_b"));
+  EXPECT_EQ(f[0]["promotes_b"][0], tok->decode({best}));
+  EXPECT_FALSE(f[0].contains("promotes_a"));
+  EXPECT_EQ(f[2]["label"], "self-correction");
+  std::ifstream pr(o.export_prompts);
+  std::string line;
+  int n = 0;
+  while (std::getline(pr, line)) {
+    Json j = Json::parse(line);
+    if (j["feature"] == 2) {
+      EXPECT_NE(j["prompt"].get<std::string>().find("<< Wait>>"), std::string::npos);
+    }
+    ++n;
+  }
+  EXPECT_EQ(n, 2);  // alive features only
+  write_file_atomic(fx.dir / "labels.jsonl", "{\"feature\": 9, \"label\": \"x\"}\n");
+  test::expect_error([&] { analyze_crosscoder(o); }, {"labels.jsonl:1", "out of range"});
 }
 
 TEST(Lexicon, MatchesAtWordBoundaries) {

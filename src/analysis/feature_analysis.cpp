@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <queue>
 #include <random>
 #include <sstream>
@@ -17,6 +18,8 @@
 #include "crosscoder/crosscoder.hpp"
 #include "crosscoder/step.hpp"
 #include "harvest/activation_store.hpp"
+#include "model/linear.hpp"
+#include "model/weights.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace cc {
@@ -51,6 +54,38 @@ std::string csv_escape(const std::string& s) {
   std::string o = "\"";
   for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
   return o + "\"";
+}
+
+// Next tokens a feature's decoder direction promotes and suppresses in one model: the direction in
+// the model's residual units (d_m / s_m) through the final norm's gain and the unembedding — the
+// direct effect, ignoring the norm's data-dependent scale, which does not change the ranking.
+// Returns [F] lists; features with a zero direction get empty lists.
+std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> logit_lens(const std::string& model_dir, const CrosscoderParams& p,
+                                                                              int m, double s_m, int n_tokens) {
+  auto w = load_qwen2_weights(model_dir, ComputeMode::BF16);
+  if (w->config.hidden_size != p.d)
+    fail(model_dir + "/config.json", "hidden_size", "does not match the crosscoder's d_in", std::to_string(p.d), std::to_string(w->config.hidden_size));
+  const int64_t d = p.d, V = w->config.vocab_size, blk = 64;
+  std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> out(static_cast<size_t>(p.F));
+  std::vector<float> dir(size_t(blk * d)), logits(size_t(blk * V));
+  std::vector<int32_t> idx(static_cast<size_t>(V));
+  for (int64_t f0 = 0; f0 < p.F; f0 += blk) {
+    const int64_t nb = std::min(blk, p.F - f0);
+    for (int64_t k = 0; k < nb; ++k)
+      for (int64_t i = 0; i < d; ++i)
+        dir[size_t(k * d + i)] = float(p.W_dec[size_t((f0 + k) * 2 * d + m * d + i)] / s_m) * w->final_norm[size_t(i)];
+    linear_forward(logits.data(), V, dir.data(), d, nb, w->lm_head, nullptr);
+    for (int64_t k = 0; k < nb; ++k) {
+      const float* l = logits.data() + k * V;
+      std::iota(idx.begin(), idx.end(), 0);
+      auto by = [&](bool desc) {
+        std::partial_sort(idx.begin(), idx.begin() + n_tokens, idx.end(), [&](int32_t a, int32_t b) { return desc ? l[a] > l[b] : l[a] < l[b]; });
+        return std::vector<int32_t>(idx.begin(), idx.begin() + n_tokens);
+      };
+      out[size_t(f0 + k)] = {by(true), by(false)};
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -202,6 +237,36 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   bar.set(2 * N);
   bar.finish();
 
+  // Optional next-token effects per model.
+  std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> lens[2];
+  for (int m = 0; m < 2; ++m) {
+    const std::string& dir = m == 0 ? opt.base_model : opt.distilled_model;
+    if (!dir.empty()) lens[m] = logit_lens(dir, p, m, c.norm_factors[size_t(m)], opt.logit_tokens);
+  }
+  // Optional labels from an LLM (or a person): {"feature": i, "label": "..."} per line.
+  std::map<int64_t, std::string> labels;
+  if (!opt.labels.empty()) {
+    std::ifstream in(opt.labels);
+    if (!in) fail(opt.labels, "", "cannot open");
+    std::string line;
+    int ln = 0;
+    while (std::getline(in, line)) {
+      ++ln;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      Json j = parse_json(line, opt.labels + ":" + std::to_string(ln));
+      if (!j.is_object() || !j.contains("feature") || !j["feature"].is_number_integer() || !j.contains("label") || !j["label"].is_string())
+        fail(opt.labels + ":" + std::to_string(ln), "", "needs {\"feature\": integer, \"label\": string}");
+      const int64_t id = j["feature"].get<int64_t>();
+      if (id < 0 || id >= F) fail(opt.labels + ":" + std::to_string(ln), "feature", "is out of range", "0.." + std::to_string(F - 1), std::to_string(id));
+      labels[id] = j["label"].get<std::string>();
+    }
+  }
+  std::ofstream prompts;
+  if (!opt.export_prompts.empty()) {
+    prompts.open(opt.export_prompts + ".tmp");
+    if (!prompts) fail(opt.export_prompts, "", "cannot be written");
+  }
+
   // Per-feature tables.
   auto decode1 = [&](int32_t t) { return tok ? tok->decode({t}) : std::to_string(t); };
   std::vector<int> category(static_cast<size_t>(F), -1);
@@ -209,7 +274,7 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   std::ofstream ex_out(opt.out + "/examples.jsonl.tmp");
   std::ostringstream csv, jsonl;
   csv << "feature,norm_a,norm_b,nrn,class,cos_ab,enc_norm,freq,mean_act,max_act,dead,category,category_share,top_tokens,"
-         "ls_beta_eps_a,ls_beta_eps_b,ls_beta_r_a,ls_beta_r_b,ls_nu_eps,ls_nu_r\n";
+         "ls_beta_eps_a,ls_beta_eps_b,ls_beta_r_a,ls_beta_r_b,ls_nu_eps,ls_nu_r,label\n";
   std::vector<int64_t> hist(50, 0);
   std::map<std::string, int64_t> class_counts;
   int64_t dead = 0;
@@ -268,11 +333,40 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
                 {"mean_act", a.count ? a.sum / double(a.count) : 0.0}, {"max_act", a.max}, {"dead", is_dead},
                 {"category", cat}, {"category_share", category_share[size_t(j)]}, {"top_tokens", top_tokens},
                 {"ls_beta_eps", {be[0], be[1]}}, {"ls_beta_r", {br[0], br[1]}}, {"ls_nu_eps", nu_e}, {"ls_nu_r", nu_r}};
+    if (labels.count(j)) row["label"] = labels[j];
+    for (int m = 0; m < 2; ++m) {
+      if (lens[m].empty()) continue;
+      Json pro = Json::array(), sup = Json::array();
+      for (int32_t t : lens[m][size_t(j)].first) pro.push_back(decode1(t));
+      for (int32_t t : lens[m][size_t(j)].second) sup.push_back(decode1(t));
+      row[m == 0 ? "promotes_a" : "promotes_b"] = pro;
+      row[m == 0 ? "suppresses_a" : "suppresses_b"] = sup;
+    }
     jsonl << row.dump() << "\n";
     csv << j << "," << na << "," << nb << "," << nrn << "," << cls << "," << cosab << "," << enc << "," << row["freq"].get<double>()
         << "," << row["mean_act"].get<double>() << "," << a.max << "," << (is_dead ? 1 : 0) << "," << cat << ","
         << category_share[size_t(j)] << "," << csv_escape(top_str) << "," << be[0] << "," << be[1] << "," << br[0] << ","
-        << br[1] << "," << nu_e.dump() << "," << nu_r.dump() << "\n";
+        << br[1] << "," << nu_e.dump() << "," << nu_r.dump() << "," << csv_escape(labels.count(j) ? labels[j] : "") << "\n";
+    if (prompts.is_open() && !is_dead) {
+      std::string ctx;
+      for (size_t e = 0; e < examples[size_t(j)].size() && e < 10; ++e) {
+        const Window& w = windows[size_t(j)][e];
+        ctx += "- ";
+        for (size_t k = 0; k < w.tokens.size(); ++k) {
+          const std::string t = decode1(w.tokens[k]);
+          ctx += int(k) == w.center ? "<<" + t + ">>" : t;
+        }
+        ctx += "\n";
+      }
+      prompts << Json({{"feature", j}, {"nrn", nrn}, {"class", cls},
+                       {"prompt", "Below are text excerpts where one feature of a sparse dictionary over a language model's "
+                                  "activations fires most strongly; the token it fires on is marked <<like this>>.\n" + ctx +
+                                  "In a few words, what does the feature detect? If it marks a reasoning move (self-reflection, "
+                                  "verification, deduction, an alternative, a contrast), say which. Answer as JSON "
+                                  "{\"feature\": " + std::to_string(j) + ", \"label\": \"...\"}."}})
+                     .dump()
+              << "\n";
+    }
     for (size_t e = 0; e < examples[size_t(j)].size(); ++e) {
       const Window& w = windows[size_t(j)][e];
       Json texts = Json::array();
@@ -285,6 +379,11 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
     }
   }
   ex_out.close();
+  if (prompts.is_open()) {
+    prompts.close();
+    if (!prompts) fail(opt.export_prompts, "", "write failed");
+    std::filesystem::rename(opt.export_prompts + ".tmp", opt.export_prompts);
+  }
   if (!ex_out) fail(opt.out + "/examples.jsonl", "", "write failed");
   std::filesystem::rename(opt.out + "/examples.jsonl.tmp", opt.out + "/examples.jsonl");
   write_file_atomic(opt.out + "/features.csv", csv.str());

@@ -4,8 +4,8 @@
 //           reservoir sample of other activating rows, Latent Scaling sums, explained variance;
 //   pass 2: the ±K-token context window of every kept example, with the feature's activation on
 //           each token of the window.
-// Then decoder norms, NRN, class, A/B decoder cosine, encoder norm, token profile and
-// reasoning category. Writes features.csv/.jsonl, examples.jsonl, categories.json, summary.json.
+// Then decoder norms, NRN, class, A/B decoder cosine, encoder norm, token profile, reasoning
+// category, and (with the models) the next tokens each decoder direction promotes/suppresses. Writes features.csv/.jsonl, examples.jsonl, categories.json, summary.json.
 #pragma once
 #include <string>
 
@@ -25,6 +25,10 @@ struct AnalyzeOptions {
   double distilled_only_above = 0.7;  // NRN > this: distilled-only; in between: shared
   double category_majority = 0.5;     // share of top examples on one category to label a feature
   int64_t chunk_rows = 1024;
+  std::string base_model, distilled_model;  // optional: promoted/suppressed next tokens per model
+  int logit_tokens = 10;                    // how many promoted and suppressed tokens to list
+  std::string export_prompts;               // optional: write one LLM-labelling prompt per feature (JSONL)
+  std::string labels;                       // optional: JSONL {"feature": i, "label": "..."} merged into the tables
   bool progress = true;
 };
 
