@@ -146,6 +146,10 @@ TEST(Analysis, MismatchesAndBadFilesAreRefused) {
   save_crosscoder(fx.dir / "narrow", p, c);
   o.crosscoder = fx.dir / "narrow";
   test::expect_error([&] { analyze_crosscoder(o); }, {"d_model", "8", "4"});
+  Json cfg = read_json_file(fx.dir / "narrow/config.json");
+  cfg["dict_size"] = 5;  // config and weights disagree on F
+  write_file_atomic(fx.dir / "narrow/config.json", cfg.dump());
+  test::expect_error([&] { analyze_crosscoder(o); }, {"crosscoder.safetensors", "W_enc", "wrong shape", "[2,4,5]", "[2,4,3]"});
   write_file_atomic(fx.dir / "narrow/config.json", "{\"d_in\": 4");
   test::expect_error([&] { analyze_crosscoder(o); }, {"config.json", "malformed JSON"});
   write_file_atomic(fx.dir / "lex.toml", "[self-reflection]\nphrases = [\"wait\"\n");
