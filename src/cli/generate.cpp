@@ -5,6 +5,7 @@
 #include "core/parallel.hpp"
 #include "core/strings.hpp"
 #include "tokenizer/prompt_input.hpp"
+#include "interventions/steering.hpp"
 #include "model/generate.hpp"
 
 namespace cc::cli {
@@ -16,7 +17,8 @@ void register_generate(CLI::App& app) {
     float temperature = 0.f, top_p = 1.f;
     int top_k = 0, threads = 0;
     uint64_t seed = 0;
-    bool ignore_eos = false;
+    bool ignore_eos = false, steer_generated_only = false;
+    std::vector<std::string> steer;
   };
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("generate", "Generate a continuation (greedy or sampled) with a KV cache");
@@ -32,6 +34,9 @@ void register_generate(CLI::App& app) {
   c->add_option("--top-p", o->top_p, "Nucleus sampling mass (1 = off)")->capture_default_str();
   c->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
   c->add_flag("--ignore-eos", o->ignore_eos, "Do not stop on the model's EOS ids");
+  c->add_option("--steer", o->steer,
+                "CKPT:FEATURE:ALPHA[:A|B]: add ALPHA * W_dec[FEATURE, B] / s_B at the crosscoder's hook (repeatable)");
+  c->add_flag("--steer-generated-only", o->steer_generated_only, "Steer generated positions only, not the prompt");
   c->add_option("--dtype", o->dtype, "Compute mode: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}))->capture_default_str();
   c->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
   c->callback([o] {
@@ -44,6 +49,12 @@ void register_generate(CLI::App& app) {
     g.max_new_tokens = o->max_new;
     g.sampling = {o->temperature, o->top_k, o->top_p, o->seed};
     if (!o->ignore_eos) g.stop_ids = model->config().eos_token_ids;
+    Hooks hooks;
+    std::vector<SteerSpec> specs;
+    for (const auto& s : o->steer) specs.push_back(parse_steer(s));
+    add_steering_hooks(hooks, specs, model->config().num_hidden_layers, model->config().hidden_size,
+                       o->steer_generated_only ? int32_t(prompt.size()) : 0);
+    if (!hooks.empty()) g.hooks = &hooks;
     // Streams decoded bytes when a tokenizer is at hand (a character split across tokens is
     // completed by the next write), ids otherwise.
     auto res = generate(*model, prompt, g, [tok](int32_t id) {
