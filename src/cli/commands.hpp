@@ -11,5 +11,6 @@ void register_tokenize(CLI::App& app);
 void register_harvest(CLI::App& app);
 void register_train(CLI::App& app);
 void register_analyze(CLI::App& app);
+void register_ablate(CLI::App& app);
 
 }  // namespace cc::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   cc::cli::register_harvest(app);
   cc::cli::register_train(app);
   cc::cli::register_analyze(app);
+  cc::cli::register_ablate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

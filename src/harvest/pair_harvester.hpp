@@ -38,6 +38,8 @@ class PairHarvester {
 
   ActivationBatch next();  // batch_seqs packed sequences through both models
   Packer& packer() { return *packer_; }
+  Qwen2Model& base_model() { return *a_; }
+  Qwen2Model& distilled_model() { return *b_; }
   int site() const { return site_; }
   std::string hook_name() const;
   int64_t d_model() const { return d_; }

@@ -31,6 +31,8 @@ ForwardOutput Qwen2Model::forward(std::span<const SeqInput> batch, const Forward
     const int64_t past = s.cache ? s.cache->length() : 0;
     if (s.cache && opt.stop_at_site >= 0)
       fail("", "forward", "cannot stop early while filling a KV cache (later layers would lack keys)");
+    if (s.cache && opt.start_at_site > 0)
+      fail("", "forward", "cannot start at a later site while filling a KV cache (earlier layers would lack keys)");
     if (s.cache && past + int64_t(s.tokens.size()) > s.cache->capacity())
       fail("", "KV cache", "is full", "<= " + std::to_string(s.cache->capacity()) + " tokens",
            std::to_string(past + int64_t(s.tokens.size())));
@@ -46,8 +48,13 @@ ForwardOutput Qwen2Model::forward(std::span<const SeqInput> batch, const Forward
   out.vocab = c.vocab_size;
   if (T == 0) return out;
 
+  if (opt.start_at_site < 0 || opt.start_at_site > L || (opt.start_at_site > 0 && !opt.start_x))
+    fail("", "start_at_site", "needs a site in 0.." + std::to_string(L) + " and the stream there");
   x_.resize(size_t(T * d));
-  for (int64_t r = 0; r < T; ++r) weight_row_f32(w_->embed, rows_[size_t(r)].token, x_.data() + r * d);
+  if (opt.start_at_site > 0)
+    std::memcpy(x_.data(), opt.start_x, size_t(T * d) * sizeof(float));
+  else
+    for (int64_t r = 0; r < T; ++r) weight_row_f32(w_->embed, rows_[size_t(r)].token, x_.data() + r * d);
   rope_tables(rope_cos_, rope_sin_, positions_.data(), T, c.head_dim, c.rope_theta);
 
   const bool hooked = opt.hooks && !opt.hooks->empty();
@@ -56,7 +63,7 @@ ForwardOutput Qwen2Model::forward(std::span<const SeqInput> batch, const Forward
     HookContext ctx{s, x_.data(), T, d, rows_};
     opt.hooks->run(ctx);
   };
-  for (int l = 0; l < L; ++l) {
+  for (int l = opt.start_at_site; l < L; ++l) {
     site(l);
     if (opt.stop_at_site == l) return out;
     attention_block(l, batch, T);
@@ -66,7 +73,7 @@ ForwardOutput Qwen2Model::forward(std::span<const SeqInput> batch, const Forward
   if (opt.stop_at_site == L) return out;
   for (const auto& s : batch)
     if (s.cache) s.cache->advance(int64_t(s.tokens.size()));
-  if (opt.logits != LogitsMode::None) logits(batch, opt.logits, out);
+  if (opt.logits != LogitsMode::None) logits(batch, opt, out);
   return out;
 }
 
@@ -123,11 +130,17 @@ void Qwen2Model::mlp_block(int l, int64_t T) {
   linear_forward(x_.data(), d, gate_.data(), I, T, W.down, nullptr, /*accumulate=*/true);
 }
 
-void Qwen2Model::logits(std::span<const SeqInput> batch, LogitsMode mode, ForwardOutput& out) {
+void Qwen2Model::logits(std::span<const SeqInput> batch, const ForwardOptions& opt, ForwardOutput& out) {
   const Qwen2Config& c = w_->config;
   const int64_t d = c.hidden_size, V = c.vocab_size;
   std::vector<int64_t> pick;
-  if (mode == LogitsMode::All) {
+  if (opt.logits == LogitsMode::Rows) {
+    for (int64_t r : opt.logit_rows) {
+      if (r < 0 || r >= int64_t(rows_.size()))
+        fail("", "logit_rows", "names a row outside the batch", "0.." + std::to_string(rows_.size() - 1), std::to_string(r));
+      pick.push_back(r);
+    }
+  } else if (opt.logits == LogitsMode::All) {
     for (int64_t r = 0; r < int64_t(rows_.size()); ++r) pick.push_back(r);
   } else {
     int64_t r0 = 0;

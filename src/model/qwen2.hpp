@@ -12,7 +12,7 @@
 
 namespace cc {
 
-enum class LogitsMode { None, Last, All };  // Last: one row per sequence
+enum class LogitsMode { None, Last, All, Rows };  // Last: one row per sequence; Rows: ForwardOptions::logit_rows
 
 struct SeqInput {
   std::span<const int32_t> tokens;  // new tokens; they follow whatever `cache` already holds
@@ -23,6 +23,11 @@ struct ForwardOptions {
   LogitsMode logits = LogitsMode::Last;
   int stop_at_site = -1;         // >= 0: run hooks at this site, then stop (no later layers)
   const Hooks* hooks = nullptr;  // null or empty: no hook cost at all
+  std::span<const int64_t> logit_rows;  // LogitsMode::Rows: packed-batch rows whose logits to compute
+  // > 0: skip the embedding and layers below this site; the stream at the site is start_x [rows, d]
+  // (e.g. captured in an earlier pass). Hooks at start_at_site still run. No KV caches.
+  int start_at_site = 0;
+  const float* start_x = nullptr;
 };
 
 struct ForwardOutput {
@@ -44,7 +49,7 @@ class Qwen2Model {
  private:
   void attention_block(int layer, std::span<const SeqInput> batch, int64_t T);
   void mlp_block(int layer, int64_t T);
-  void logits(std::span<const SeqInput> batch, LogitsMode mode, ForwardOutput& out);
+  void logits(std::span<const SeqInput> batch, const ForwardOptions& opt, ForwardOutput& out);
 
   std::unique_ptr<Qwen2Weights> w_;
   // Scratch, grown on demand and reused across calls: [T, d], [T, q], [T, kv] ...

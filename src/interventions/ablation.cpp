@@ -1,0 +1,461 @@
+// The ablation experiment in three phases:
+//   1. pack token sequences and find, per category, the positions whose next token is a target;
+//      a seeded shuffle picks the evaluation positions, the next ones rank features by frequency;
+//   2. run both models up to the hook once (stop there), encode the pair with the crosscoder, keep
+//      the hook stream and the sparse features of the evaluation prefixes, count firing on ranking
+//      positions;
+//   3. per category, model, k and condition, resume the forward at the hook from the kept stream
+//      (the layers below the hook are unaffected by the ablation, so they are never recomputed),
+//      subtract the chosen features' decoder terms at every position, and read the target logits.
+//      The unablated baseline goes through the same resumed path, so "no change" is exactly 0.
+#include "interventions/ablation.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include "analysis/lexicon.hpp"
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+#include "core/json_file.hpp"
+#include "core/progress.hpp"
+#include "crosscoder/step.hpp"
+#include "harvest/pair_harvester.hpp"
+
+namespace cc {
+
+void subtract_features(const CrosscoderParams& p, const CrosscoderConfig& c, int m, std::span<const int32_t> idx,
+                       std::span<const float> val, const uint8_t* mask, float* x) {
+  const int64_t d = p.d, D2 = 2 * d;
+  const float inv_s = float(1.0 / c.norm_factors[size_t(m)]);
+  for (size_t e = 0; e < idx.size(); ++e) {
+    const int32_t i = idx[e];
+    if (mask && !mask[size_t(i)]) continue;
+    const float a = val[e] * inv_s;
+    const float* w = p.W_dec.data() + int64_t(i) * D2 + m * d;
+    for (int64_t q = 0; q < d; ++q) x[q] -= a * w[q];
+  }
+}
+
+namespace {
+
+struct Position {
+  int32_t seq, pos, target;  // target = the id at pos + 1
+};
+
+struct Category {
+  int lex_index = 0;
+  std::string name;
+  std::vector<int32_t> target_ids;
+  std::vector<std::string> target_texts;
+  int64_t candidates = 0;
+  std::vector<Position> eval, rank;
+  bool rank_is_eval = false;  // too few positions to hold some out for ranking
+  std::vector<int64_t> fired;  // [F] firings on the ranking positions
+};
+
+// Features of one evaluation prefix, sparse by row, plus both models' raw streams at the hook.
+struct Prefix {
+  int64_t len = 0;
+  std::vector<float> x[2];  // [len, d]
+  std::vector<int64_t> ptr;  // [len + 1]
+  std::vector<int32_t> idx;
+  std::vector<float> val;
+};
+
+struct Cell {
+  std::string category, condition;
+  double k = 0;
+  int model = 0;
+  std::vector<int64_t> features;
+  std::vector<double> delta;     // per evaluation position
+  double mean_active = 0;        // ablated features active at the evaluation position, on average
+};
+
+double mean_of(const std::vector<double>& v) { return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / double(v.size()); }
+double se_of(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  const double m = mean_of(v);
+  double s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / double(v.size() - 1) / double(v.size()));
+}
+
+std::vector<Category> plan_categories(const AblateOptions& opt, const Lexicon& lex, const std::string& lex_path, const Tokenizer& tok,
+                                      std::vector<std::string>& warnings) {
+  std::vector<int> chosen;
+  if (opt.categories.empty()) {
+    for (size_t c = 0; c < lex.categories.size(); ++c) chosen.push_back(int(c));
+  } else {
+    for (const auto& name : opt.categories) {
+      const int c = lex.find(name);
+      if (c < 0) {
+        std::string all;
+        for (const auto& n : lex.categories) all += (all.empty() ? "" : ", ") + n;
+        fail(lex_path, "category '" + name + "'", "does not exist", all, name);
+      }
+      chosen.push_back(c);
+    }
+  }
+  std::vector<Category> out;
+  for (int c : chosen) {
+    Category cat;
+    cat.lex_index = c;
+    cat.name = lex.categories[size_t(c)];
+    for (const auto& t : lex.targets[size_t(c)]) {
+      const auto ids = tok.encode(t, false);
+      if (ids.size() != 1) {
+        warnings.push_back(cat.name + ": target '" + t + "' is " + std::to_string(ids.size()) + " tokens, not one; skipped");
+        continue;
+      }
+      cat.target_ids.push_back(ids[0]);
+      cat.target_texts.push_back(t);
+    }
+    if (cat.target_ids.empty()) {
+      if (!opt.categories.empty()) fail(lex_path, cat.name + ".targets", "holds no single-token target for this tokenizer");
+      warnings.push_back(cat.name + ": no single-token target; category skipped");
+      continue;
+    }
+    out.push_back(std::move(cat));
+  }
+  if (out.empty()) fail(lex_path, "targets", "no category has a single-token target; add `targets = [...]` to a category");
+  return out;
+}
+
+}  // namespace
+
+std::string run_ablation(const AblateOptions& opt) {
+  if (opt.positions < 1) fail("", "--positions", "must be >= 1");
+  if (opt.sequences < 1 || opt.seq_len < 2) fail("", "--sequences/--seq-len", "must be >= 1 and >= 2");
+  for (double k : opt.ks)
+    if (!(k > 0 && k <= 100)) fail("", "--k", "must lie in (0, 100]", "a percentage", std::to_string(k));
+  CrosscoderParams p;
+  CrosscoderConfig c;
+  load_crosscoder(opt.crosscoder, p, c);
+  const std::string ccfg = opt.crosscoder + "/config.json";
+  if (c.hook.empty()) fail(ccfg, "hook", "is not recorded; cannot tell where to ablate");
+  double shared_low = opt.shared_low, shared_high = opt.shared_high;
+  if (!opt.analysis.empty()) {
+    const std::string sp = opt.analysis + "/summary.json";
+    const Json s = read_json_file(sp);
+    const Json th = s.value("thresholds", Json::object());
+    shared_low = json_get_or<double>(th, "base_only_below", shared_low, sp);
+    shared_high = json_get_or<double>(th, "distilled_only_above", shared_high, sp);
+    const std::string hook = s.value("hook", std::string());
+    if (!hook.empty() && hook != c.hook) fail(sp, "hook", "differs from the crosscoder's", c.hook, hook, "pass the analysis of this crosscoder");
+  }
+
+  HarvestConfig hc;
+  hc.base_dir = opt.base;
+  hc.distilled_dir = opt.distilled;
+  hc.tokenizer = opt.tokenizer;
+  hc.hook = c.hook;
+  hc.corpora = opt.corpora;
+  hc.pack.seq_len = opt.seq_len;
+  hc.pack.seed = opt.seed;
+  hc.mode = opt.mode;
+  PairHarvester pair(hc);
+  if (pair.d_model() != c.d_in)
+    fail(ccfg, "d_in", "does not match the models' hidden_size", std::to_string(pair.d_model()), std::to_string(c.d_in));
+  std::vector<std::string> warnings = pair.warnings();
+  const std::string lex_path = opt.lexicon.empty() ? std::string(CROSSCODER_SOURCE_DIR) + "/configs/reasoning_lexicon.toml" : opt.lexicon;
+  const Lexicon lex = load_lexicon(lex_path);
+  std::vector<Category> cats = plan_categories(opt, lex, lex_path, pair.tokenizer(), warnings);
+  const int64_t d = c.d_in, D2 = 2 * d, F = c.dict_size;
+  const int site = pair.site();
+
+  // Phase 1: sequences and positions. Every position is a real token (kept by the packer) whose
+  // successor is a target; both models read exactly these ids.
+  std::vector<PackedSequence> seqs;
+  for (int64_t i = 0; i < opt.sequences; ++i) seqs.push_back(pair.packer().next());
+  std::mt19937_64 rng(opt.seed);
+  for (Category& cat : cats) {
+    std::vector<Position> cand;
+    for (size_t s = 0; s < seqs.size(); ++s)
+      for (size_t q = 0; q + 1 < seqs[s].tokens.size(); ++q)
+        if (seqs[s].keep[q] && std::find(cat.target_ids.begin(), cat.target_ids.end(), seqs[s].tokens[q + 1]) != cat.target_ids.end())
+          cand.push_back({int32_t(s), int32_t(q), seqs[s].tokens[q + 1]});
+    cat.candidates = int64_t(cand.size());
+    std::shuffle(cand.begin(), cand.end(), rng);
+    const size_t ne = std::min(cand.size(), size_t(opt.positions));
+    cat.eval.assign(cand.begin(), cand.begin() + long(ne));
+    cat.rank.assign(cand.begin() + long(ne), cand.begin() + long(std::min(cand.size(), ne + size_t(opt.rank_positions))));
+    if (cat.rank.empty()) {
+      cat.rank = cat.eval;
+      cat.rank_is_eval = true;
+    }
+    if (ne < size_t(opt.positions))
+      warnings.push_back(cat.name + ": only " + std::to_string(ne) + " positions with a target next in " +
+                         std::to_string(opt.sequences) + " sequences (asked for " + std::to_string(opt.positions) + ")");
+    cat.fired.assign(size_t(F), 0);
+  }
+  std::erase_if(cats, [&](const Category& cat) {
+    if (!cat.eval.empty()) return false;
+    warnings.push_back(cat.name + ": no position has a target next; category skipped (more --sequences?)");
+    return true;
+  });
+  if (cats.empty()) fail("", "--corpus", "holds no position followed by any category's target token", "", "", "use more --sequences or other corpora");
+
+  // Prefix length each sequence needs.
+  std::vector<int64_t> need(seqs.size(), 0), need_eval(seqs.size(), 0);
+  for (const Category& cat : cats) {
+    for (const Position& q : cat.eval) need_eval[size_t(q.seq)] = std::max<int64_t>(need_eval[size_t(q.seq)], q.pos + 1);
+    for (const Position& q : cat.rank) need[size_t(q.seq)] = std::max<int64_t>(need[size_t(q.seq)], q.pos + 1);
+  }
+  for (size_t s = 0; s < seqs.size(); ++s) need[s] = std::max(need[s], need_eval[s]);
+
+  int64_t phase2_rows = 0;
+  for (int64_t n : need) phase2_rows += n;
+  int64_t phase3_rows = 0;
+  for (const Category& cat : cats) {
+    std::map<int32_t, int64_t> len;
+    for (const Position& q : cat.eval) len[q.seq] = std::max<int64_t>(len[q.seq], q.pos + 1);
+    int64_t rows = 0;
+    for (auto& [s, n] : len) rows += n;
+    phase3_rows += rows * 2 * int64_t(1 + 3 * opt.ks.size());
+  }
+  Progress bar("ablate", 2 * phase2_rows + phase3_rows, "tok", opt.progress);
+
+  // Phase 2.
+  std::vector<Prefix> prefix(seqs.size());
+  std::vector<std::vector<std::pair<int, int32_t>>> rank_at(seqs.size());  // (category, pos) to count
+  for (size_t ci = 0; ci < cats.size(); ++ci)
+    for (const Position& q : cats[ci].rank) rank_at[size_t(q.seq)].push_back({int(ci), q.pos});
+  {
+    std::vector<float> xs[2], X, f;
+    size_t s0 = 0;
+    while (s0 < seqs.size()) {
+      std::vector<size_t> group;
+      int64_t T = 0;
+      for (size_t s = s0; s < seqs.size(); ++s, ++s0) {
+        if (need[s] == 0) continue;
+        if (!group.empty() && T + need[s] > opt.batch_tokens) break;
+        group.push_back(s);
+        T += need[s];
+      }
+      if (group.empty()) break;
+      std::vector<SeqInput> in;
+      for (size_t s : group) in.push_back({std::span<const int32_t>(seqs[s].tokens.data(), size_t(need[s])), nullptr});
+      std::vector<int32_t> seen[2];
+      for (int m = 0; m < 2; ++m) {
+        Hooks h;
+        h.add(site, [&, m](HookContext& ctx) {
+          xs[m].assign(ctx.x, ctx.x + ctx.rows * ctx.d);
+          for (const RowInfo& r : ctx.info) seen[m].push_back(r.token);
+        });
+        ForwardOptions fo;
+        fo.logits = LogitsMode::None;
+        fo.stop_at_site = site;
+        fo.hooks = &h;
+        (m == 0 ? pair.base_model() : pair.distilled_model()).forward(in, fo);
+        bar.add(T);
+      }
+      if (seen[0] != seen[1]) fail("", "ablation", "the two models were fed different tokens (internal error)");
+      int64_t r0 = 0;
+      for (size_t s : group) {
+        const int64_t n = need[s];
+        X.resize(size_t(n * D2));
+        for (int64_t r = 0; r < n; ++r)
+          for (int m = 0; m < 2; ++m)
+            for (int64_t q = 0; q < d; ++q)
+              X[size_t(r * D2 + m * d + q)] = xs[m][size_t((r0 + r) * d + q)] * float(c.norm_factors[size_t(m)]);
+        crosscoder_encode(p, c, X.data(), n, f);
+        for (float v : f)
+          if (!std::isfinite(v)) fail(opt.crosscoder, "features", "are not finite on these activations (NaN/Inf in the crosscoder or the models)");
+        for (auto [ci, q] : rank_at[s]) {
+          const float* fr = f.data() + int64_t(q) * F;
+          for (int64_t i = 0; i < F; ++i) cats[size_t(ci)].fired[size_t(i)] += fr[i] > 0;
+        }
+        if (need_eval[s] > 0) {
+          Prefix& P = prefix[s];
+          P.len = need_eval[s];
+          for (int m = 0; m < 2; ++m) P.x[m].assign(xs[m].begin() + r0 * d, xs[m].begin() + (r0 + P.len) * d);
+          P.ptr.assign(1, 0);
+          for (int64_t r = 0; r < P.len; ++r) {
+            for (int64_t i = 0; i < F; ++i)
+              if (f[size_t(r * F + i)] > 0) {
+                P.idx.push_back(int32_t(i));
+                P.val.push_back(f[size_t(r * F + i)]);
+              }
+            P.ptr.push_back(int64_t(P.idx.size()));
+          }
+        }
+        r0 += n;
+      }
+    }
+  }
+
+  // Feature pools by NRN.
+  std::vector<float> norms;
+  decoder_norms(p, norms);
+  std::vector<int64_t> pool, shared;
+  std::vector<double> nrn(static_cast<size_t>(F), -1);
+  for (int64_t i = 0; i < F; ++i) {
+    const double na = norms[size_t(2 * i)], nb = norms[size_t(2 * i + 1)];
+    if (na + nb <= 0) continue;
+    nrn[size_t(i)] = nb / (na + nb);
+    if (nrn[size_t(i)] > opt.nrn_above) pool.push_back(i);
+    if (nrn[size_t(i)] >= shared_low && nrn[size_t(i)] <= shared_high) shared.push_back(i);
+  }
+  if (pool.empty()) fail(opt.crosscoder, "features", "none has NRN > " + std::to_string(opt.nrn_above) + "; nothing to ablate");
+  if (shared.empty()) warnings.push_back("no shared feature (NRN in [" + std::to_string(shared_low) + ", " + std::to_string(shared_high) + "]); the shared control is empty");
+
+  // Phase 3.
+  std::vector<Cell> cells;
+  Json positions_json = Json::object();
+  Json baseline_json = Json::object();
+  std::vector<uint8_t> mask(static_cast<size_t>(F));
+  for (size_t ci = 0; ci < cats.size(); ++ci) {
+    const Category& cat = cats[ci];
+    auto by_freq = [&](std::vector<int64_t> v) {
+      std::stable_sort(v.begin(), v.end(), [&](int64_t a, int64_t b) { return cat.fired[size_t(a)] > cat.fired[size_t(b)]; });
+      return v;
+    };
+    const std::vector<int64_t> pool_ranked = by_freq(pool), shared_ranked = by_freq(shared);
+    // Conditions: (k, name, features).
+    struct Cond {
+      double k;
+      std::string name;
+      std::vector<int64_t> features;
+    };
+    std::vector<Cond> conds = {{0, "none", {}}};
+    for (size_t ki = 0; ki < opt.ks.size(); ++ki) {
+      const double k = opt.ks[ki];
+      const size_t n = std::max<size_t>(1, size_t(std::llround(k / 100.0 * double(pool.size()))));
+      std::vector<int64_t> top(pool_ranked.begin(), pool_ranked.begin() + long(std::min(n, pool_ranked.size())));
+      std::vector<int64_t> rnd = pool;
+      std::mt19937_64 r2(opt.seed * 1000003 + ci * 101 + ki);
+      std::shuffle(rnd.begin(), rnd.end(), r2);
+      rnd.resize(std::min(n, rnd.size()));
+      std::vector<int64_t> sh(shared_ranked.begin(), shared_ranked.begin() + long(std::min(n, shared_ranked.size())));
+      conds.push_back({k, "top", top});
+      conds.push_back({k, "random", rnd});
+      conds.push_back({k, "shared", sh});
+    }
+    // The evaluation prefixes of this category, grouped into batches.
+    std::map<int32_t, int64_t> len;
+    for (const Position& q : cat.eval) len[q.seq] = std::max<int64_t>(len[q.seq], q.pos + 1);
+    std::vector<std::vector<int32_t>> batches(1);
+    int64_t T = 0;
+    for (auto& [s, n] : len) {
+      if (!batches.back().empty() && T + n > opt.batch_tokens) {
+        batches.emplace_back();
+        T = 0;
+      }
+      batches.back().push_back(s);
+      T += n;
+    }
+    Json pj = Json::array();
+    for (const Position& q : cat.eval)
+      pj.push_back({{"seq", q.seq}, {"pos", q.pos}, {"doc", seqs[size_t(q.seq)].doc[size_t(q.pos)]},
+                    {"doc_pos", seqs[size_t(q.seq)].pos[size_t(q.pos)]}, {"target", q.target}});
+    positions_json[cat.name] = pj;
+
+    for (int m = 0; m < 2; ++m) {
+      Qwen2Model& model = m == 0 ? pair.base_model() : pair.distilled_model();
+      std::vector<double> base_logit;
+      for (const Cond& cond : conds) {
+        std::fill(mask.begin(), mask.end(), 0);
+        for (int64_t i : cond.features) mask[size_t(i)] = 1;
+        std::map<std::pair<int32_t, int32_t>, double> logit;  // (seq, pos) → target logit
+        for (const auto& batch : batches) {
+          std::vector<SeqInput> in;
+          std::vector<float> x0;
+          std::vector<int64_t> rows;
+          std::vector<std::pair<int32_t, int32_t>> row_pos;
+          int64_t r0 = 0;
+          for (int32_t s : batch) {
+            const Prefix& P = prefix[size_t(s)];
+            const int64_t n = len[s];
+            in.push_back({std::span<const int32_t>(seqs[size_t(s)].tokens.data(), size_t(n)), nullptr});
+            x0.insert(x0.end(), P.x[m].begin(), P.x[m].begin() + n * d);
+            for (const Position& q : cat.eval)
+              if (q.seq == s) {
+                rows.push_back(r0 + q.pos);
+                row_pos.push_back({s, q.pos});
+              }
+            r0 += n;
+          }
+          Hooks h;
+          if (!cond.features.empty())
+            h.add(site, [&](HookContext& ctx) {
+              for (int64_t r = 0; r < ctx.rows; ++r) {
+                const Prefix& P = prefix[size_t(batch[size_t(ctx.info[size_t(r)].seq)])];
+                const size_t q = size_t(ctx.info[size_t(r)].pos), b = size_t(P.ptr[q]), n = size_t(P.ptr[q + 1]) - b;
+                subtract_features(p, c, m, std::span(P.idx).subspan(b, n), std::span(P.val).subspan(b, n), mask.data(), ctx.x + r * d);
+              }
+            });
+          ForwardOptions fo;
+          fo.logits = LogitsMode::Rows;
+          fo.logit_rows = rows;
+          fo.start_at_site = site;
+          fo.start_x = x0.data();
+          fo.hooks = &h;
+          const ForwardOutput out = model.forward(in, fo);
+          for (size_t i = 0; i < rows.size(); ++i) {
+            const auto [s, q] = row_pos[i];
+            logit[{s, q}] = out.logits[size_t(int64_t(i) * out.vocab + seqs[size_t(s)].tokens[size_t(q + 1)])];
+          }
+          bar.add(r0);
+        }
+        std::vector<double> vals;
+        for (const Position& q : cat.eval) vals.push_back(logit.at({q.seq, q.pos}));
+        if (cond.name == "none") {
+          base_logit = vals;
+          for (size_t i = 0; i < vals.size(); ++i) positions_json[cat.name][i][m == 0 ? "logit_base" : "logit_distilled"] = vals[i];
+          baseline_json[cat.name][m == 0 ? "base" : "distilled"] = {{"mean", mean_of(vals)}, {"se", se_of(vals)}};
+          continue;
+        }
+        Cell cell{cat.name, cond.name, cond.k, m, cond.features, {}, 0};
+        for (size_t i = 0; i < vals.size(); ++i) cell.delta.push_back(vals[i] - base_logit[i]);
+        double active = 0;
+        for (const Position& q : cat.eval) {
+          const Prefix& P = prefix[size_t(q.seq)];
+          for (int64_t e = P.ptr[size_t(q.pos)]; e < P.ptr[size_t(q.pos + 1)]; ++e) active += mask[size_t(P.idx[size_t(e)])];
+        }
+        cell.mean_active = active / double(cat.eval.size());
+        cells.push_back(std::move(cell));
+      }
+    }
+  }
+  bar.finish();
+
+  // Output.
+  std::filesystem::create_directories(opt.out);
+  Json results = Json::array();
+  std::ostringstream csv;
+  csv << "category,k,model,condition,n_features,mean_active_at_position,mean_delta_logit,se,n_positions\n";
+  for (const Cell& cell : cells) {
+    const std::string model = cell.model == 0 ? "base" : "distilled";
+    results.push_back({{"category", cell.category}, {"k", cell.k}, {"model", model}, {"condition", cell.condition},
+                       {"n_features", cell.features.size()}, {"features", cell.features}, {"mean_active_at_position", cell.mean_active},
+                       {"mean_delta_logit", mean_of(cell.delta)}, {"se", se_of(cell.delta)}, {"n_positions", cell.delta.size()},
+                       {"delta_logit", cell.delta}});
+    csv << cell.category << "," << cell.k << "," << model << "," << cell.condition << "," << cell.features.size() << ","
+        << cell.mean_active << "," << mean_of(cell.delta) << "," << se_of(cell.delta) << "," << cell.delta.size() << "\n";
+  }
+  Json cat_json = Json::object();
+  for (const Category& cat : cats)
+    cat_json[cat.name] = {{"targets", cat.target_texts}, {"target_ids", cat.target_ids}, {"candidates", cat.candidates},
+                          {"evaluated", cat.eval.size()}, {"ranking_positions", cat.rank_is_eval ? 0 : cat.rank.size()},
+                          {"ranking_on_evaluation_positions", cat.rank_is_eval}};
+  Json corpora = Json::array();
+  for (const auto& s : opt.corpora) corpora.push_back(s.text());
+  const Json doc = {
+      {"crosscoder", opt.crosscoder}, {"base", opt.base}, {"distilled", opt.distilled}, {"hook", c.hook},
+      {"corpora", corpora}, {"sequences", opt.sequences}, {"seq_len", opt.seq_len}, {"seed", opt.seed},
+      {"ks", opt.ks}, {"nrn_above", opt.nrn_above}, {"shared_range", {shared_low, shared_high}},
+      {"pool_size", pool.size()}, {"shared_size", shared.size()}, {"categories", cat_json},
+      {"baseline_logit", baseline_json}, {"positions", positions_json}, {"results", results}, {"warnings", warnings}};
+  const std::string path = opt.out + "/ablation.json";
+  write_file_atomic(path, doc.dump(1));
+  write_file_atomic(opt.out + "/ablation.csv", csv.str());
+  return path;
+}
+
+}  // namespace cc

@@ -1,0 +1,42 @@
+// Feature ablation (PAPER.md §4): zero-ablate crosscoder features at the hook in each model and
+// measure how the logit of a reasoning category's target token changes where that token comes next.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "crosscoder/crosscoder.hpp"
+#include "data/corpus.hpp"
+#include "model/weights.hpp"
+
+namespace cc {
+
+struct AblateOptions {
+  std::string crosscoder, base, distilled, out;
+  std::string tokenizer;  // default: the base model's
+  std::string lexicon;    // default: configs/reasoning_lexicon.toml (categories and their target tokens)
+  std::string analysis;   // optional: take the shared-class NRN range from its summary.json
+  std::vector<CorpusSpec> corpora;
+  std::vector<std::string> categories;                   // empty: every category with a target token
+  std::vector<double> ks = {0.5, 1, 2, 5, 10, 20};       // top k% of the NRN > nrn_above features
+  int64_t sequences = 256, seq_len = 512;                // packed token sequences searched for positions
+  int positions = 100;                                   // evaluation positions per category
+  int rank_positions = 1000;                             // other positions, for the firing frequencies
+  double nrn_above = 0.5;                                // the ablated pool: NRN above this
+  double shared_low = 0.3, shared_high = 0.7;            // the shared control: NRN in this range
+  uint64_t seed = 0;
+  int64_t batch_tokens = 4096;                           // rows per forward call
+  ComputeMode mode = ComputeMode::BF16;
+  bool progress = true;
+};
+
+// Writes OUT/ablation.json and OUT/ablation.csv; returns the JSON's path.
+std::string run_ablation(const AblateOptions& opt);
+
+// x (model m's stream at the hook, raw units) -= Σ_e [mask[idx[e]]] val[e] · W_dec[idx[e], m] / s_m:
+// the ablation of one position whose active features are (idx, val); mask null means all of them.
+void subtract_features(const CrosscoderParams& p, const CrosscoderConfig& c, int m, std::span<const int32_t> idx,
+                       std::span<const float> val, const uint8_t* mask, float* x);
+
+}  // namespace cc

@@ -1,0 +1,221 @@
+// Feature ablation: ablating every active feature leaves the crosscoder's error term (plus the
+// decoder bias) at the hook; the experiment's numbers equal an independent recomputation with full
+// forward passes from the embeddings; bad categories and pairs are refused.
+#include <fstream>
+#include <random>
+
+#include "core/json_file.hpp"
+#include "crosscoder/step.hpp"
+#include "data/packer.hpp"
+#include "interventions/ablation.hpp"
+#include "model/qwen2.hpp"
+#include "pair_fixture.hpp"
+#include "test_util.hpp"
+
+namespace cc {
+namespace {
+
+// A crosscoder with biases that make about half the features fire on unit-scale inputs.
+void make_crosscoder(CrosscoderParams& p, CrosscoderConfig& c, int64_t d, int64_t F, const std::string& hook) {
+  crosscoder_init(p, d, F, 0.5, 7);
+  std::mt19937_64 rng(3);
+  std::normal_distribution<float> n(0.f, 0.3f);
+  for (auto& v : p.b_enc) v = n(rng);
+  for (auto& v : p.b_dec) v = n(rng);
+  // Uneven decoder norms, so the NRN pools (> 0.5, shared) are both populated.
+  for (int64_t i = 0; i < F; ++i)
+    for (int64_t q = 0; q < d; ++q) p.W_dec[size_t(i * 2 * d + q)] *= float(0.2 + 1.6 * double(i % 5) / 4.0);
+  c.d_in = d;
+  c.dict_size = F;
+  c.hook = hook;
+  c.norm_factors = {1.5, 0.5};
+}
+
+TEST(Ablation, AllActiveFeaturesLeaveTheErrorTermAndTheBias) {
+  const int64_t d = 8, F = 16, D2 = 2 * d;
+  CrosscoderParams p;
+  CrosscoderConfig c;
+  make_crosscoder(p, c, d, F, "1");
+  std::mt19937_64 rng(9);
+  std::normal_distribution<float> n(0.f, 1.f);
+  std::vector<float> raw(static_cast<size_t>(D2)), X(static_cast<size_t>(D2));
+  for (auto& v : raw) v = n(rng);
+  for (int m = 0; m < 2; ++m)
+    for (int64_t q = 0; q < d; ++q) X[size_t(m * d + q)] = raw[size_t(m * d + q)] * float(c.norm_factors[size_t(m)]);
+  std::vector<float> f;
+  crosscoder_encode(p, c, X.data(), 1, f);
+  std::vector<int32_t> idx;
+  std::vector<float> val;
+  for (int64_t i = 0; i < F; ++i)
+    if (f[size_t(i)] > 0) {
+      idx.push_back(int32_t(i));
+      val.push_back(f[size_t(i)]);
+    }
+  ASSERT_GE(idx.size(), 3u);
+  for (int m = 0; m < 2; ++m) {
+    std::vector<float> x(raw.begin() + m * d, raw.begin() + (m + 1) * d);
+    subtract_features(p, c, m, idx, val, nullptr, x.data());
+    const double s = c.norm_factors[size_t(m)];
+    for (int64_t q = 0; q < d; ++q) {
+      double xhat = p.b_dec[size_t(m * d + q)];
+      for (int64_t i = 0; i < F; ++i) xhat += double(f[size_t(i)]) * p.W_dec[size_t(i * D2 + m * d + q)];
+      const double err = X[size_t(m * d + q)] - xhat;  // the reconstruction error, in scaled units
+      EXPECT_NEAR(x[size_t(q)], (err + p.b_dec[size_t(m * d + q)]) / s, 1e-5) << "model " << m << " dim " << q;
+    }
+  }
+  // A mask keeps the other features' terms.
+  std::vector<uint8_t> mask(static_cast<size_t>(F), 0);
+  mask[size_t(idx[0])] = 1;
+  std::vector<float> x(raw.begin(), raw.begin() + d);
+  subtract_features(p, c, 0, idx, val, mask.data(), x.data());
+  for (int64_t q = 0; q < d; ++q)
+    EXPECT_NEAR(x[size_t(q)], raw[size_t(q)] - val[0] * p.W_dec[size_t(idx[0] * D2 + q)] / 1.5, 1e-6);
+}
+
+struct AblationFixture {
+  test::PairFixture pair{32, 4};
+  std::string ckpt = pair.dir / "ckpt", lexicon = pair.dir / "lexicon.toml", out = pair.dir / "out";
+  CrosscoderParams p;
+  CrosscoderConfig c;
+  AblationFixture() {
+    make_crosscoder(p, c, 32, 64, "blocks.2.hook_resid_pre");
+    save_crosscoder(ckpt, p, c);
+    std::ofstream(lexicon) << "[reflect]\nphrases = [\"wait\"]\ntargets = [\" Wait\", \"Wait,\"]\n"
+                           << "[deduce]\nphrases = [\"therefore\"]\ntargets = [\" Therefore\"]\n"
+                           << "[nothing]\nphrases = [\"x\"]\n";
+  }
+  AblateOptions options() const {
+    AblateOptions o;
+    o.crosscoder = ckpt;
+    o.base = pair.a;
+    o.distilled = pair.b;
+    o.lexicon = lexicon;
+    o.out = out;
+    o.corpora = {parse_corpus_spec(pair.jsonl + ":question+trace@1"), parse_corpus_spec(pair.txt + "@1")};
+    o.ks = {10, 50};
+    o.sequences = 12;
+    o.seq_len = 64;
+    o.positions = 6;
+    o.rank_positions = 20;
+    o.batch_tokens = 100;  // several batches
+    o.mode = ComputeMode::F32;
+    o.progress = false;
+    return o;
+  }
+};
+
+TEST(Ablation, EqualsFullForwardPassesWithTheFeaturesSubtracted) {
+  AblationFixture fx;
+  const AblateOptions o = fx.options();
+  const Json r = read_json_file(run_ablation(o));
+  ASSERT_TRUE(r["categories"].contains("reflect"));
+  ASSERT_TRUE(r["categories"].contains("deduce"));
+  EXPECT_FALSE(r["categories"].contains("nothing"));  // no target: skipped with a warning
+  EXPECT_EQ(r["categories"]["reflect"]["targets"].size(), 1u);  // "Wait," is two tokens: skipped
+  EXPECT_EQ(r["positions"]["reflect"].size(), 6u);
+
+  // The same sequences, packed independently.
+  auto tok = Tokenizer::load(fx.pair.a + "/tokenizer.json");
+  std::vector<std::unique_ptr<Corpus>> corpora;
+  for (const auto& s : o.corpora) corpora.push_back(std::make_unique<Corpus>(s));
+  PackOptions po;
+  po.seq_len = o.seq_len;
+  po.seed = o.seed;
+  Packer packer(corpora, *tok, po);
+  std::vector<PackedSequence> seqs;
+  for (int i = 0; i < o.sequences; ++i) seqs.push_back(packer.next());
+  auto A = Qwen2Model::load(fx.pair.a, ComputeMode::F32), B = Qwen2Model::load(fx.pair.b, ComputeMode::F32);
+  const int64_t d = 32, D2 = 64, F = 64;
+  const int site = 2;
+
+  int checked = 0;
+  for (const Json& cell : r["results"]) {
+    if (!(cell["category"] == "reflect" && cell["k"] == 50.0)) continue;
+    const int m = cell["model"] == "base" ? 0 : 1;
+    std::vector<uint8_t> mask(static_cast<size_t>(F), 0);
+    for (int64_t i : cell["features"]) mask[size_t(i)] = 1;
+    const Json& pos = r["positions"]["reflect"];
+    for (size_t e = 0; e < pos.size(); ++e) {
+      const int seq = pos[e]["seq"], q = pos[e]["pos"];
+      std::vector<int32_t> t(seqs[size_t(seq)].tokens.begin(), seqs[size_t(seq)].tokens.begin() + q + 1);
+      ASSERT_EQ(seqs[size_t(seq)].tokens[size_t(q + 1)], pos[e]["target"].get<int>());
+      SeqInput in{t, nullptr};
+      // Both streams at the hook, from the embeddings up.
+      std::vector<float> xs[2];
+      for (int mm = 0; mm < 2; ++mm) {
+        Hooks h;
+        h.add(site, [&, mm](HookContext& ctx) { xs[mm].assign(ctx.x, ctx.x + ctx.rows * ctx.d); });
+        ForwardOptions fo;
+        fo.logits = LogitsMode::None;
+        fo.stop_at_site = site;
+        fo.hooks = &h;
+        (mm == 0 ? *A : *B).forward(std::span<const SeqInput>(&in, 1), fo);
+      }
+      std::vector<float> X(size_t((q + 1) * D2)), f;
+      for (int r0 = 0; r0 <= q; ++r0)
+        for (int mm = 0; mm < 2; ++mm)
+          for (int64_t i = 0; i < d; ++i)
+            X[size_t(r0 * D2 + mm * d + i)] = xs[mm][size_t(r0 * d + i)] * float(fx.c.norm_factors[size_t(mm)]);
+      crosscoder_encode(fx.p, fx.c, X.data(), q + 1, f);
+      auto logit = [&](bool ablate) {
+        Hooks h;
+        if (ablate)
+          h.add(site, [&](HookContext& ctx) {
+            for (int64_t row = 0; row < ctx.rows; ++row)
+              for (int64_t i = 0; i < F; ++i)
+                if (mask[size_t(i)])
+                  for (int64_t j = 0; j < d; ++j)
+                    ctx.x[row * d + j] -= f[size_t(row * F + i)] * fx.p.W_dec[size_t(i * D2 + m * d + j)] / float(fx.c.norm_factors[size_t(m)]);
+          });
+        ForwardOptions fo;
+        fo.logits = LogitsMode::All;
+        fo.hooks = &h;
+        const ForwardOutput out = (m == 0 ? *A : *B).forward(std::span<const SeqInput>(&in, 1), fo);
+        return double(out.logits[size_t(int64_t(q) * out.vocab + pos[e]["target"].get<int>())]);
+      };
+      const double clean = logit(false), ablated = logit(true);
+      const double base_logit = pos[e][m == 0 ? "logit_base" : "logit_distilled"];
+      EXPECT_NEAR(base_logit, clean, 1e-4) << "position " << e;
+      EXPECT_NEAR(cell["delta_logit"][e].get<double>(), ablated - clean, 2e-4) << cell["condition"] << " position " << e;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 3 * 2 * 6);  // 3 conditions x 2 models x 6 positions
+
+  // Pool sizes and the control's NRN range.
+  std::vector<float> norms;
+  decoder_norms(fx.p, norms);
+  for (const Json& cell : r["results"]) {
+    const size_t pool = r["pool_size"];
+    const size_t want = std::max<size_t>(1, size_t(std::llround(cell["k"].get<double>() / 100.0 * double(pool))));
+    if (cell["condition"] != "shared") {
+      EXPECT_EQ(cell["n_features"].get<size_t>(), want);
+    }
+    for (int64_t i : cell["features"]) {
+      const double nrn = norms[size_t(2 * i + 1)] / (norms[size_t(2 * i)] + norms[size_t(2 * i + 1)]);
+      if (cell["condition"] == "shared") {
+        EXPECT_TRUE(nrn >= 0.3 && nrn <= 0.7) << i;
+      } else {
+        EXPECT_GT(nrn, 0.5) << i;
+      }
+    }
+  }
+}
+
+TEST(Ablation, UnknownCategoriesAndMismatchedCrosscodersAreRefused) {
+  AblationFixture fx;
+  AblateOptions o = fx.options();
+  o.categories = {"self-doubt"};
+  test::expect_error([&] { run_ablation(o); }, {"lexicon.toml", "does not exist"});
+  o.categories = {"nothing"};
+  test::expect_error([&] { run_ablation(o); }, {"nothing.targets", "no single-token target"});
+  o.categories = {};
+  CrosscoderParams p;
+  CrosscoderConfig c;
+  make_crosscoder(p, c, 16, 8, "2");
+  save_crosscoder(fx.ckpt, p, c);
+  test::expect_error([&] { run_ablation(o); }, {"ckpt/config.json", "hidden_size"});
+}
+
+}  // namespace
+}  // namespace cc
