@@ -12,5 +12,6 @@ void register_harvest(CLI::App& app);
 void register_train(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_ablate(CLI::App& app);
+void register_steer(CLI::App& app);
 
 }  // namespace cc::cli

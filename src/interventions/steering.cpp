@@ -25,21 +25,27 @@ SteerSpec parse_steer(const std::string& s) {
   return sp;
 }
 
+SteeringVector load_steering_vector(const std::string& crosscoder, int64_t feature, int slice, int64_t n_layers, int64_t d_model) {
+  CrosscoderParams p;
+  CrosscoderConfig c;
+  load_crosscoder(crosscoder, p, c);
+  const std::string cfg = crosscoder + "/config.json";
+  if (c.d_in != d_model) fail(cfg, "d_in", "does not match the model's hidden_size", std::to_string(d_model), std::to_string(c.d_in));
+  if (feature < 0 || feature >= c.dict_size)
+    fail(cfg, "feature " + std::to_string(feature), "is out of range", "0.." + std::to_string(c.dict_size - 1), std::to_string(feature));
+  if (c.hook.empty()) fail(cfg, "hook", "is not recorded; cannot tell where to steer");
+  SteeringVector sv;
+  sv.site = parse_hook_site(c.hook, n_layers);
+  sv.v.resize(size_t(d_model));
+  const double s = c.norm_factors[size_t(slice)];
+  for (int64_t i = 0; i < d_model; ++i) sv.v[size_t(i)] = float(p.W_dec[size_t(feature * 2 * d_model + slice * d_model + i)] / s);
+  return sv;
+}
+
 void add_steering_hooks(Hooks& hooks, const std::vector<SteerSpec>& specs, int64_t n_layers, int64_t d_model, int32_t from_pos) {
   for (const SteerSpec& sp : specs) {
-    CrosscoderParams p;
-    CrosscoderConfig c;
-    load_crosscoder(sp.crosscoder, p, c);
-    const std::string cfg = sp.crosscoder + "/config.json";
-    if (c.d_in != d_model) fail(cfg, "d_in", "does not match the model's hidden_size", std::to_string(d_model), std::to_string(c.d_in));
-    if (sp.feature >= c.dict_size)
-      fail(cfg, "feature " + std::to_string(sp.feature), "is out of range", "< " + std::to_string(c.dict_size), std::to_string(sp.feature));
-    if (c.hook.empty()) fail(cfg, "hook", "is not recorded; cannot tell where to steer");
-    const int site = parse_hook_site(c.hook, n_layers);
-    std::vector<float> v(static_cast<size_t>(d_model));
-    const double s = c.norm_factors[size_t(sp.model)];
-    for (int64_t i = 0; i < d_model; ++i) v[size_t(i)] = float(p.W_dec[size_t(sp.feature * 2 * d_model + sp.model * d_model + i)] / s);
-    hooks.add(site, make_add_hook(std::move(v), float(sp.alpha), from_pos));
+    SteeringVector sv = load_steering_vector(sp.crosscoder, sp.feature, sp.model, n_layers, d_model);
+    hooks.add(sv.site, make_add_hook(std::move(sv.v), float(sp.alpha), from_pos));
   }
 }
 

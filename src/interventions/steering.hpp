@@ -19,6 +19,13 @@ struct SteerSpec {
 // "CKPT:FEATURE:ALPHA" or "CKPT:FEATURE:ALPHA:A" (use the base model's decoder slice).
 SteerSpec parse_steer(const std::string& s);
 
+// W_dec[feature, slice] / s_slice and the site of the crosscoder's hook, checked against the model.
+struct SteeringVector {
+  int site = 0;
+  std::vector<float> v;  // [d]
+};
+SteeringVector load_steering_vector(const std::string& crosscoder, int64_t feature, int slice, int64_t n_layers, int64_t d_model);
+
 // Adds one hook per spec at the site named by each crosscoder's config ("hook"); positions below
 // from_pos are left alone. Errors name the checkpoint when the feature, width or hook do not fit.
 void add_steering_hooks(Hooks& hooks, const std::vector<SteerSpec>& specs, int64_t n_layers, int64_t d_model,

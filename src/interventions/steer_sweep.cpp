@@ -1,0 +1,327 @@
+// The steering sweep: runs (alpha × prompt × decoding) are generated one at a time with a KV cache,
+// each appended to transcripts.jsonl as it finishes, so an interrupted sweep resumes where it
+// stopped (--resume); the table is recomputed from every transcript at the end.
+#include "interventions/steer_sweep.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "analysis/lexicon.hpp"
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+#include "core/json_file.hpp"
+#include "core/progress.hpp"
+#include "interventions/answer.hpp"
+#include "interventions/steering.hpp"
+#include "model/generate.hpp"
+#include "tokenizer/chat_template.hpp"
+#include "tokenizer/tokenizer.hpp"
+
+namespace cc {
+
+namespace fs = std::filesystem;
+
+std::vector<SteerPrompt> default_steer_prompts(int n, std::vector<std::string>& warnings) {
+  std::vector<SteerPrompt> out = {{"What is 5-1?", "4", "default"}};
+  const std::string gsm = std::string(CROSSCODER_SOURCE_DIR) + "/../shared/data/math/gsm8k_test.jsonl";
+  if (n <= 0) return out;
+  if (!fs::exists(gsm)) {
+    warnings.push_back(gsm + " not found; only the default prompt is used");
+    return out;
+  }
+  auto all = load_steer_prompts(gsm);
+  for (int i = 0; i < n && i < int(all.size()); ++i) out.push_back(all[size_t(i)]);
+  return out;
+}
+
+std::vector<SteerPrompt> load_steer_prompts(const std::string& path) {
+  std::string text = read_file(path);
+  std::vector<SteerPrompt> out;
+  const bool jsonl = path.size() >= 6 && path.substr(path.size() - 6) == ".jsonl";
+  size_t line_no = 0, b = 0;
+  while (b < text.size()) {
+    size_t e = text.find('\n', b);
+    if (e == std::string::npos) e = text.size();
+    std::string line = text.substr(b, e - b);
+    b = e + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(line_no);
+    if (!jsonl) {
+      out.push_back({line, "", where});
+      continue;
+    }
+    const Json j = parse_json(line, where);
+    SteerPrompt p;
+    p.source = where;
+    for (const char* k : {"question", "problem", "prompt"})
+      if (j.is_object() && j.contains(k) && j[k].is_string()) {
+        p.question = j[k].get<std::string>();
+        break;
+      }
+    if (p.question.empty()) fail(where, "question", "is missing: each line needs a string \"question\", \"problem\" or \"prompt\"");
+    if (j.contains("answer")) {
+      if (!j["answer"].is_string() && !j["answer"].is_number()) fail(where, "answer", "is neither a string nor a number");
+      p.answer = reference_answer(j["answer"].is_string() ? j["answer"].get<std::string>() : j["answer"].dump());
+    }
+    out.push_back(std::move(p));
+  }
+  if (out.empty()) fail(path, "", "holds no prompt");
+  return out;
+}
+
+int64_t resolve_steer_feature(const std::string& feature, const std::string& analysis, std::string* why) {
+  if (feature.empty()) fail("", "--feature", "is empty", "an index or a category name");
+  if (feature.find_first_not_of("0123456789") == std::string::npos) {
+    if (why) *why = "index";
+    return std::stoll(feature);
+  }
+  if (analysis.empty()) fail("", "--feature " + feature, "is a category name, which needs --analysis DIR (from `crosscoder analyze`)");
+  const std::string cp = analysis + "/categories.json";
+  const Json root = read_json_file(cp);
+  if (!root.is_object() || !root.contains("categories") || !root["categories"].is_object())
+    fail(cp, "categories", "is missing or not an object; is this a `crosscoder analyze` output?");
+  const Json& cats = root["categories"];
+  if (!cats.contains(feature)) {
+    std::string all;
+    for (auto& [k, v] : cats.items()) all += (all.empty() ? "" : ", ") + k;
+    fail(cp, "category '" + feature + "'", "does not exist", all, feature);
+  }
+  const Json& ids = cats[feature];
+  if (!ids.is_array() || ids.empty()) fail(cp, "category '" + feature + "'", "has no feature in this analysis");
+  // NRN from features.jsonl, to prefer a distilled-leaning feature as the paper steers.
+  std::map<int64_t, double> nrn;
+  const std::string fp = analysis + "/features.jsonl";
+  if (fs::exists(fp)) {
+    const std::string t = read_file(fp);
+    size_t b = 0, line = 0;
+    while (b < t.size()) {
+      size_t e = t.find('\n', b);
+      if (e == std::string::npos) e = t.size();
+      ++line;
+      if (e > b) {
+        const Json j = parse_json(t.substr(b, e - b), fp + ":" + std::to_string(line));
+        nrn[j.value("feature", int64_t(-1))] = j.value("nrn", 0.0);
+      }
+      b = e + 1;
+    }
+  }
+  for (const Json& id : ids) {
+    const int64_t i = id.get<int64_t>();
+    if (nrn.count(i) && nrn[i] > 0.5) {
+      if (why) *why = "top feature of category '" + feature + "' with NRN > 0.5 (NRN " + std::to_string(nrn[i]) + ")";
+      return i;
+    }
+  }
+  if (why) *why = "top feature of category '" + feature + "' (none has NRN > 0.5)";
+  return ids[0].get<int64_t>();
+}
+
+namespace {
+
+std::string run_key(double alpha, size_t prompt, int seed) {
+  return Json({alpha, prompt, seed}).dump();
+}
+
+struct Stat {
+  std::vector<double> v;
+  Json json() const {
+    if (v.empty()) return {{"n", 0}, {"mean", nullptr}, {"ci95", nullptr}};
+    double m = 0, s = 0;
+    for (double x : v) m += x;
+    m /= double(v.size());
+    for (double x : v) s += (x - m) * (x - m);
+    const double se = v.size() > 1 ? std::sqrt(s / double(v.size() - 1) / double(v.size())) : 0;
+    return {{"n", v.size()}, {"mean", m}, {"ci95", {m - 1.96 * se, m + 1.96 * se}}};
+  }
+};
+
+// Reads the finished runs; a torn last line (the process died mid-write) is dropped.
+std::map<std::string, Json> read_transcripts(const std::string& path) {
+  std::map<std::string, Json> done;
+  if (!fs::exists(path)) return done;
+  const std::string t = read_file(path);
+  std::string kept;
+  size_t b = 0, line = 0;
+  while (b < t.size()) {
+    size_t e = t.find('\n', b);
+    const bool last = e == std::string::npos;
+    if (last) e = t.size();
+    ++line;
+    const std::string s = t.substr(b, e - b);
+    b = e + 1;
+    if (s.empty()) continue;
+    Json j;
+    try {
+      j = parse_json(s, path + ":" + std::to_string(line));
+    } catch (const Error&) {
+      if (last) break;  // torn write
+      throw;
+    }
+    done[run_key(j.at("alpha").get<double>(), j.at("prompt").get<size_t>(), j.at("seed").get<int>())] = j;
+    kept += s + "\n";
+  }
+  if (kept.size() != t.size()) write_file_atomic(path, kept);
+  return done;
+}
+
+}  // namespace
+
+std::string run_steer_sweep(const SteerSweepOptions& opt) {
+  if (opt.alphas.empty()) fail("", "--alpha", "is empty");
+  if (opt.samples < 0 || (!opt.greedy && opt.samples == 0)) fail("", "--samples", "leaves no run (use --samples >= 1 or greedy)");
+  if (opt.max_new_tokens < 1) fail("", "--max-new-tokens", "must be >= 1");
+  std::string why;
+  const int64_t feature = resolve_steer_feature(opt.feature, opt.analysis, &why);
+  std::vector<std::string> warnings;
+  const std::vector<SteerPrompt> prompts = opt.prompts.empty() ? default_steer_prompts(opt.problems, warnings) : load_steer_prompts(opt.prompts);
+  auto tok = Tokenizer::load(opt.tokenizer.empty() ? opt.model : opt.tokenizer);
+  const Lexicon lex = load_lexicon(opt.lexicon.empty() ? std::string(CROSSCODER_SOURCE_DIR) + "/configs/reasoning_lexicon.toml" : opt.lexicon);
+  const ChatTemplate tmpl = opt.chat == "auto" ? detect_chat_template(*tok) : chat_template_from_name(opt.chat);
+  std::vector<std::vector<int32_t>> ids;
+  for (const auto& p : prompts) ids.push_back(encode_prompt(*tok, p.question, chat_template_name(tmpl)));
+  auto model = Qwen2Model::load(opt.model, opt.mode);
+  const SteeringVector sv =
+      load_steering_vector(opt.crosscoder, feature, opt.slice, model->config().num_hidden_layers, model->config().hidden_size);
+
+  // Settings a resumed sweep must share (alphas and samples may grow).
+  fs::create_directories(opt.out);
+  const Json settings = {{"crosscoder", opt.crosscoder}, {"model", opt.model}, {"feature", feature}, {"slice", opt.slice == 1 ? "B" : "A"},
+                         {"chat", chat_template_name(tmpl)}, {"temperature", opt.temperature}, {"top_p", opt.top_p},
+                         {"max_new_tokens", opt.max_new_tokens}, {"generated_only", opt.generated_only},
+                         {"prompts", opt.prompts.empty() ? "default" : opt.prompts}, {"problems", opt.problems},
+                         {"compute", opt.mode == ComputeMode::F32 ? "f32" : "bf16"}};
+  const std::string tpath = opt.out + "/transcripts.jsonl", spath = opt.out + "/sweep_settings.json";
+  std::map<std::string, Json> done;
+  if (fs::exists(tpath)) {
+    if (!opt.resume) fail(tpath, "", "already exists", "", "", "pass --resume to continue that sweep, or another --out");
+    if (fs::exists(spath)) {
+      const Json old = read_json_file(spath);
+      for (auto& [k, v] : settings.items())
+        if (old.value(k, Json()) != v) fail(spath, k, "differs from this sweep's; cannot resume", old.value(k, Json()).dump(), v.dump());
+    }
+    done = read_transcripts(tpath);
+  }
+  write_file_atomic(spath, settings.dump(2));
+
+  struct Run {
+    double alpha;
+    size_t prompt;
+    int seed;  // 0 = greedy
+  };
+  std::vector<Run> runs;
+  for (double a : opt.alphas)
+    for (size_t p = 0; p < prompts.size(); ++p) {
+      if (opt.greedy) runs.push_back({a, p, 0});
+      for (int s = 1; s <= opt.samples; ++s) runs.push_back({a, p, s});
+    }
+  int64_t todo = 0;
+  for (const Run& r : runs) todo += !done.count(run_key(r.alpha, r.prompt, r.seed));
+  std::ofstream tout(tpath, std::ios::app);
+  if (!tout) fail(tpath, "", "cannot be opened for writing");
+  Progress bar("steer", todo, "run", opt.progress);
+  int64_t gen_tokens = 0;
+  double gen_seconds = 0;
+  for (const Run& r : runs) {
+    const std::string key = run_key(r.alpha, r.prompt, r.seed);
+    if (done.count(key)) continue;
+    Hooks hooks;
+    hooks.add(sv.site, make_add_hook(sv.v, float(r.alpha), opt.generated_only ? int32_t(ids[r.prompt].size()) : 0));
+    GenerateOptions g;
+    g.max_new_tokens = opt.max_new_tokens;
+    g.sampling = r.seed == 0 ? SamplingParams{} : SamplingParams{opt.temperature, 0, opt.top_p, uint64_t(r.seed)};
+    g.stop_ids = model->config().eos_token_ids;
+    g.hooks = &hooks;
+    const auto t0 = std::chrono::steady_clock::now();
+    const GenerateResult res = generate(*model, ids[r.prompt], g);
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    gen_tokens += int64_t(res.tokens.size());
+    gen_seconds += sec;
+    // Where </think> completes, in tokens.
+    std::string bytes;
+    Json think = nullptr;
+    for (size_t i = 0; i < res.tokens.size(); ++i) {
+      const size_t from = bytes.size() > 8 ? bytes.size() - 8 : 0;
+      bytes += tok->decode_bytes({res.tokens[i]});
+      if (think.is_null() && bytes.find("</think>", from) != std::string::npos) think = int64_t(i + 1);
+    }
+    const std::string text = tok->decode(res.tokens);
+    const auto counts = lex.count(text);
+    Json cj = Json::object();
+    for (size_t c = 0; c < counts.size(); ++c) cj[lex.categories[c]] = counts[c];
+    const auto ans = extract_answer(text);
+    const SteerPrompt& p = prompts[r.prompt];
+    Json correct = nullptr;
+    if (!p.answer.empty()) correct = ans && answers_match(*ans, p.answer);
+    const Json line = {{"alpha", r.alpha}, {"prompt", r.prompt}, {"seed", r.seed}, {"decoding", r.seed == 0 ? "greedy" : "sampled"},
+                       {"tokens", res.tokens.size()}, {"think_tokens", think}, {"stopped_on_eos", res.stopped_on_eos},
+                       {"counts", cj}, {"answer", ans ? Json(*ans) : Json(nullptr)}, {"reference", p.answer}, {"correct", correct},
+                       {"seconds", sec}, {"question", p.question}, {"text", text}};
+    tout << line.dump() << "\n";
+    tout.flush();
+    if (!tout) fail(tpath, "", "write failed (disk full?)");
+    done[key] = line;
+    bar.add(1);
+    bar.note(std::to_string(int(double(gen_tokens) / std::max(gen_seconds, 1e-9))) + " tok/s");
+  }
+  bar.finish();
+
+  // The table over alpha and decoding, from every transcript of the runs asked for.
+  Json table = Json::array();
+  std::ostringstream csv;
+  csv << "alpha,decoding,runs,tokens_mean,tokens_lo,tokens_hi,think_closed,think_tokens_mean,think_tokens_lo,think_tokens_hi,"
+         "accuracy,accuracy_lo,accuracy_hi";
+  for (const auto& c : lex.categories) csv << "," << c << "_mean";
+  csv << "\n";
+  for (double a : opt.alphas)
+    for (const char* dec : {"greedy", "sampled"}) {
+      Stat tokens, think, closed, acc;
+      std::vector<Stat> cnt(lex.categories.size());
+      for (const Run& r : runs) {
+        if (r.alpha != a || (r.seed == 0) != (std::string(dec) == "greedy")) continue;
+        const Json& j = done.at(run_key(r.alpha, r.prompt, r.seed));
+        tokens.v.push_back(j["tokens"].get<double>());
+        closed.v.push_back(j["think_tokens"].is_null() ? 0.0 : 1.0);
+        if (!j["think_tokens"].is_null()) think.v.push_back(j["think_tokens"].get<double>());
+        if (!j["correct"].is_null()) acc.v.push_back(j["correct"].get<bool>() ? 1.0 : 0.0);
+        for (size_t c = 0; c < cnt.size(); ++c) cnt[c].v.push_back(j["counts"].value(lex.categories[c], 0.0));
+      }
+      if (tokens.v.empty()) continue;
+      Json counts = Json::object();
+      for (size_t c = 0; c < cnt.size(); ++c) counts[lex.categories[c]] = cnt[c].json();
+      const Json row = {{"alpha", a}, {"decoding", dec}, {"runs", tokens.v.size()}, {"tokens", tokens.json()},
+                        {"think_closed", closed.json()}, {"think_tokens", think.json()}, {"accuracy", acc.json()}, {"counts", counts}};
+      table.push_back(row);
+      auto f = [](const Json& s, const char* k) { return s[k].is_null() ? std::string() : s[k].dump(); };
+      auto ci = [](const Json& s, int i) { return s["ci95"].is_null() ? std::string() : s["ci95"][i].dump(); };
+      csv << a << "," << dec << "," << tokens.v.size() << "," << f(row["tokens"], "mean") << "," << ci(row["tokens"], 0) << ","
+          << ci(row["tokens"], 1) << "," << f(row["think_closed"], "mean") << "," << f(row["think_tokens"], "mean") << ","
+          << ci(row["think_tokens"], 0) << "," << ci(row["think_tokens"], 1) << "," << f(row["accuracy"], "mean") << ","
+          << ci(row["accuracy"], 0) << "," << ci(row["accuracy"], 1);
+      for (size_t c = 0; c < cnt.size(); ++c) csv << "," << f(counts[lex.categories[c]], "mean");
+      csv << "\n";
+    }
+  Json doc = settings;
+  doc["feature_choice"] = why;
+  doc["alphas"] = opt.alphas;
+  doc["samples"] = opt.samples;
+  doc["greedy"] = opt.greedy;
+  doc["n_prompts"] = prompts.size();
+  doc["hook"] = hook_site_name(sv.site, model->config().num_hidden_layers);
+  doc["generation_tokens_per_s"] = gen_seconds > 0 ? double(gen_tokens) / gen_seconds : 0.0;
+  doc["generated_tokens_this_session"] = gen_tokens;
+  doc["table"] = table;
+  doc["warnings"] = warnings;
+  doc["intervals"] = "mean ± 1.96 standard errors over runs (normal approximation)";
+  const std::string path = opt.out + "/steer.json";
+  write_file_atomic(path, doc.dump(2));
+  write_file_atomic(opt.out + "/steer.csv", csv.str());
+  return path;
+}
+
+}  // namespace cc
