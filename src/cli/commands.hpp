@@ -13,5 +13,6 @@ void register_train(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_ablate(CLI::App& app);
 void register_steer(CLI::App& app);
+void register_geometry(CLI::App& app);
 
 }  // namespace cc::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   cc::cli::register_analyze(app);
   cc::cli::register_ablate(app);
   cc::cli::register_steer(app);
+  cc::cli::register_geometry(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
