@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 (cd tests/tokenizer && npm ci --no-audit --no-fund --loglevel=error)
+(cd report && npm ci --no-audit --no-fund --loglevel=error)
 BUILD_DIR=build scripts/build.sh
 OUT=${1:-demo-out}
 SHARED=${SHARED:-../shared/data}
@@ -86,4 +87,6 @@ for t in r["tasks"][:5]:
 s = r["summary"][0]
 print(f"demo: geometry: distilled lower on {s['fraction_distilled_lower']:.0%} of {s['tasks']} tasks")
 PY
+$bin report --run "$OUT" --out "$OUT/report.html"
 echo "demo: outputs in $OUT/ (logits.npy, resid4.npy, store/, crosscoder-l1/, crosscoder-batchtopk/, analysis-l1/, ablation/, steer/, geometry/)"
+echo "demo: open $OUT/report.html in a browser (self-contained, works offline)"

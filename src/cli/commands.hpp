@@ -14,5 +14,6 @@ void register_analyze(CLI::App& app);
 void register_ablate(CLI::App& app);
 void register_steer(CLI::App& app);
 void register_geometry(CLI::App& app);
+void register_report(CLI::App& app);
 
 }  // namespace cc::cli
