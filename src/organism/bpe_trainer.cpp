@@ -1,0 +1,184 @@
+// BPE training with incremental pair counts: each merge only revisits the words that contain the
+// merged pair, and a max-heap with lazy invalidation finds the next most frequent pair.
+#include "organism/bpe_trainer.hpp"
+
+#include <algorithm>
+#include <queue>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/error.hpp"
+#include "tokenizer/byte_level.hpp"
+#include "tokenizer/regex_split.hpp"
+#include "tokenizer/utf8.hpp"
+
+namespace cc {
+
+namespace {
+
+// Qwen2's pre-tokenizer pattern (Oniguruma syntax, as tokenizer.json stores it).
+const char* kQwenPattern =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+uint64_t key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
+
+struct Cand {
+  int64_t count;
+  uint64_t pair;
+  bool operator<(const Cand& o) const { return count != o.count ? count < o.count : pair > o.pair; }  // max count, then smaller pair
+};
+
+Json byte_level_step() { return {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}; }
+
+}  // namespace
+
+const std::vector<std::string>& organism_special_tokens() {
+  static const std::vector<std::string> s = {"<|endoftext|>", "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>",
+                                             "<｜Assistant｜>", "<think>", "</think>"};
+  return s;
+}
+
+BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOptions& opt) {
+  if (opt.vocab_size < 256) fail("", "vocab_size", "must be at least the 256 byte symbols", ">= 256", std::to_string(opt.vocab_size));
+  if (texts.empty()) fail("", "BPE training corpus", "is empty");
+  // Word counts after NFC and the Qwen split, as raw bytes.
+  RegexSplitter splitter(kQwenPattern, false, SplitBehavior::Isolated, false, "the Qwen pre-tokenizer pattern");
+  std::unordered_map<std::string, int64_t> word_count;
+  std::vector<Span> spans;
+  for (const std::string& raw : texts) {
+    const std::string t = unicode_normalize(utf8_lossy(raw), NormalForm::NFC);
+    spans.clear();
+    splitter.split(t, spans);
+    for (const Span& s : spans) ++word_count[t.substr(s.begin, s.end - s.begin)];
+  }
+  // Sorted for determinism (unordered_map order is not).
+  std::vector<std::pair<std::string, int64_t>> wc(word_count.begin(), word_count.end());
+  std::sort(wc.begin(), wc.end());
+  std::vector<std::vector<int32_t>> words;
+  std::vector<int64_t> counts;
+  for (auto& [w, c] : wc) {
+    std::vector<int32_t> sym;
+    for (unsigned char ch : w) sym.push_back(int32_t(ch));
+    words.push_back(std::move(sym));
+    counts.push_back(c);
+  }
+  std::vector<std::string> vocab;
+  for (int b = 0; b < 256; ++b) vocab.push_back(byte_to_char(uint8_t(b)));
+
+  std::unordered_map<uint64_t, int64_t> pair_count;
+  std::unordered_map<uint64_t, std::vector<int32_t>> where;
+  for (size_t w = 0; w < words.size(); ++w)
+    for (size_t i = 0; i + 1 < words[w].size(); ++i) {
+      const uint64_t k = key(words[w][i], words[w][i + 1]);
+      pair_count[k] += counts[w];
+      where[k].push_back(int32_t(w));
+    }
+  std::priority_queue<Cand> heap;
+  for (auto& [k, c] : pair_count) heap.push({c, k});
+  std::vector<std::pair<int32_t, int32_t>> merges;
+  std::vector<int64_t> seen(words.size(), -1);
+  while (int64_t(vocab.size()) < opt.vocab_size && !heap.empty()) {
+    const Cand top = heap.top();
+    heap.pop();
+    auto it = pair_count.find(top.pair);
+    if (it == pair_count.end() || it->second != top.count) continue;  // stale entry
+    if (top.count < opt.min_frequency) break;
+    const int32_t a = int32_t(top.pair >> 32), b = int32_t(uint32_t(top.pair)), id = int32_t(vocab.size());
+    vocab.push_back(vocab[size_t(a)] + vocab[size_t(b)]);
+    merges.push_back({a, b});
+    std::unordered_set<uint64_t> touched;
+    std::vector<int32_t> list = std::move(where[top.pair]);
+    where.erase(top.pair);
+    for (int32_t w : list) {
+      if (seen[size_t(w)] == id) continue;  // listed twice
+      seen[size_t(w)] = id;
+      std::vector<int32_t>& s = words[size_t(w)];
+      const int64_t c = counts[size_t(w)];
+      bool has = false;
+      for (size_t i = 0; i + 1 < s.size() && !has; ++i) has = s[i] == a && s[i + 1] == b;
+      if (!has) continue;
+      for (size_t i = 0; i + 1 < s.size(); ++i) {
+        const uint64_t k = key(s[i], s[i + 1]);
+        pair_count[k] -= c;
+        touched.insert(k);
+      }
+      std::vector<int32_t> n;
+      for (size_t i = 0; i < s.size(); ++i) {
+        if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) {
+          n.push_back(id);
+          ++i;
+        } else {
+          n.push_back(s[i]);
+        }
+      }
+      s = std::move(n);
+      for (size_t i = 0; i + 1 < s.size(); ++i) {
+        const uint64_t k = key(s[i], s[i + 1]);
+        pair_count[k] += c;
+        touched.insert(k);
+        if (s[i] == id || s[i + 1] == id) where[k].push_back(w);
+      }
+    }
+    pair_count.erase(top.pair);
+    touched.erase(top.pair);
+    for (uint64_t k : touched) {
+      auto pc = pair_count.find(k);
+      if (pc == pair_count.end()) continue;
+      if (pc->second <= 0) {
+        pair_count.erase(pc);
+        continue;
+      }
+      heap.push({pc->second, k});
+    }
+  }
+
+  BpeTrainResult r;
+  r.merges = int64_t(merges.size());
+  r.words = int64_t(words.size());
+  r.bpe_vocab = int64_t(vocab.size());
+  Json v = Json::object();
+  for (size_t i = 0; i < vocab.size(); ++i) v[vocab[i]] = int64_t(i);
+  if (int64_t(v.size()) != int64_t(vocab.size())) fail("", "BPE vocabulary", "has a duplicate token (internal error)");
+  Json m = Json::array();
+  for (auto [a, b] : merges) m.push_back({vocab[size_t(a)], vocab[size_t(b)]});
+  Json added = Json::array();
+  int64_t id = int64_t(vocab.size());
+  int64_t bos = -1;
+  for (const std::string& s : organism_special_tokens()) {
+    if (s == "<｜begin▁of▁sentence｜>") bos = id;
+    added.push_back({{"id", id++}, {"content", s}, {"single_word", false}, {"lstrip", false}, {"rstrip", false}, {"normalized", false},
+                     {"special", s != "<think>" && s != "</think>"}});
+  }
+  const std::string bos_s = "<｜begin▁of▁sentence｜>";
+  Json special_tokens = Json::object();
+  special_tokens[bos_s] = {{"id", bos_s}, {"ids", {bos}}, {"tokens", {bos_s}}};
+  r.tokenizer = {
+      {"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr}, {"added_tokens", added},
+      {"normalizer", {{"type", "NFC"}}},
+      {"pre_tokenizer",
+       {{"type", "Sequence"},
+        {"pretokenizers",
+         {{{"type", "Split"}, {"pattern", {{"Regex", kQwenPattern}}}, {"behavior", "Isolated"}, {"invert", false}}, byte_level_step()}}}},
+      {"post_processor",
+       {{"type", "TemplateProcessing"},
+        {"single", {{{"SpecialToken", {{"id", bos_s}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+        {"pair",
+         {{{"SpecialToken", {{"id", bos_s}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+          {{"SpecialToken", {{"id", bos_s}, {"type_id", 1}}}}, {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
+        {"special_tokens", special_tokens}}},
+      {"decoder", byte_level_step()},
+      {"model",
+       {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", ""}, {"end_of_word_suffix", ""},
+        {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false}, {"vocab", v}, {"merges", m}}}};
+  r.tokenizer_config = {
+      {"add_bos_token", true}, {"add_eos_token", false}, {"bos_token", bos_s}, {"eos_token", "<｜end▁of▁sentence｜>"},
+      {"pad_token", "<｜end▁of▁sentence｜>"}, {"model_max_length", 4096}, {"tokenizer_class", "LlamaTokenizerFast"},
+      {"clean_up_tokenization_spaces", false},
+      {"chat_template",
+       "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}<｜User｜>{{ m['content'] }}"
+       "{% elif m['role'] == 'assistant' %}<｜Assistant｜>{{ m['content'] }}<｜end▁of▁sentence｜>{% endif %}{% endfor %}"
+       "{% if add_generation_prompt %}<｜Assistant｜><think>\n{% endif %}"}};
+  return r;
+}
+
+}  // namespace cc
