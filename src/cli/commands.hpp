@@ -15,5 +15,6 @@ void register_ablate(CLI::App& app);
 void register_steer(CLI::App& app);
 void register_geometry(CLI::App& app);
 void register_report(CLI::App& app);
+void register_organism(CLI::App& app);
 
 }  // namespace cc::cli

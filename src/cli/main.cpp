@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   cc::cli::register_steer(app);
   cc::cli::register_geometry(app);
   cc::cli::register_report(app);
+  cc::cli::register_organism(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

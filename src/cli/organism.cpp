@@ -1,0 +1,44 @@
+// `crosscoder organism build`: train the tiny base LM and its distilled variant.
+#include <cstdio>
+
+#include "cli/commands.hpp"
+#include "core/parallel.hpp"
+#include "organism/organism_build.hpp"
+
+namespace cc::cli {
+
+void register_organism(CLI::App& app) {
+  auto o = std::make_shared<OrganismOptions>();
+  auto threads = std::make_shared<int>(0);
+  auto quiet = std::make_shared<bool>(false);
+  auto* org = app.add_subcommand("organism", "The model organism of reasoning distillation");
+  org->require_subcommand(1);
+  auto* c = org->add_subcommand("build", "Train a tokenizer, a base LM and its distilled variant; write HF checkpoints and BUILD.md");
+  c->add_option("--out", o->out, "Output folder (base/, distilled/, BUILD.md, build.json)")->capture_default_str();
+  c->add_option("--shared-data", o->shared_data, "The shared data folder (default: ../shared/data beside the project)");
+  c->add_option("--seed", o->seed, "Seed for data order, synthesis, initialisation and batches")->capture_default_str();
+  c->add_option("--vocab", o->vocab, "BPE vocabulary size (special tokens come on top)")->capture_default_str();
+  c->add_option("--d-model", o->d_model, "Hidden size")->capture_default_str();
+  c->add_option("--layers", o->layers, "Transformer layers")->capture_default_str();
+  c->add_option("--heads", o->heads, "Query heads")->capture_default_str();
+  c->add_option("--kv-heads", o->kv_heads, "Key/value heads (GQA)")->capture_default_str();
+  c->add_option("--d-mlp", o->d_mlp, "MLP width")->capture_default_str();
+  c->add_option("--seq-len", o->seq_len, "Training window in tokens")->capture_default_str();
+  c->add_option("--batch", o->batch, "Windows per step")->capture_default_str();
+  c->add_option("--base-steps", o->base_steps, "Pre-training steps of the base model")->capture_default_str();
+  c->add_option("--distill-steps", o->distill_steps, "Fine-tuning steps on traces for the distilled model")->capture_default_str();
+  c->add_option("--base-lr", o->base_lr, "Peak learning rate, base")->capture_default_str();
+  c->add_option("--distill-lr", o->distill_lr, "Peak learning rate, distillation")->capture_default_str();
+  c->add_option("--eval-prompts", o->eval_prompts, "Prompts of the generation check (\"What is 5-1?\" + GSM8K test)")->capture_default_str();
+  c->add_option("--max-new-tokens", o->max_new_tokens, "Generation limit in the check")->capture_default_str();
+  c->add_flag("--quiet", *quiet, "No progress bar");
+  c->add_option("--threads", *threads, "Threads (0 = all cores)")->capture_default_str();
+  c->callback([o, threads, quiet] {
+    set_num_threads(*threads);
+    o->progress = !*quiet;
+    const std::string path = build_organism(*o);
+    std::printf("organism written to %s (base/, distilled/, BUILD.md); numbers in %s\n", o->out.c_str(), path.c_str());
+  });
+}
+
+}  // namespace cc::cli

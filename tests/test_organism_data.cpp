@@ -1,0 +1,64 @@
+// The organism's data: GSM8K solutions cleaned, synthetic traces carrying the reasoning moves and
+// the right answer in the R1 format, chats masked so only responses are predicted, splits seeded.
+#include <random>
+
+#include "analysis/lexicon.hpp"
+#include "interventions/answer.hpp"
+#include "organism/organism_data.hpp"
+#include "test_util.hpp"
+#include "tokenizer_fixtures.hpp"
+
+namespace cc {
+namespace {
+
+const std::string kQ = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?";
+const std::string kA = "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.\n#### 72";
+
+TEST(OrganismData, CleansSolutionsAndSynthesisesTracesWithTheMoves) {
+  EXPECT_EQ(clean_gsm8k_solution(kA), "Natalia sold 48/2 = 24 clips in May.\nNatalia sold 48+24 = 72 clips altogether in April and May.");
+  const Lexicon lex = load_lexicon(std::string(SOURCE_DIR) + "/configs/reasoning_lexicon.toml");
+  std::vector<int64_t> total(lex.categories.size(), 0);
+  std::mt19937_64 rng(1);
+  for (int i = 0; i < 50; ++i) {
+    const std::string t = synthesize_trace(kQ, kA, rng);
+    ASSERT_EQ(t.rfind("<think>\n", 0), 0u) << t;
+    ASSERT_NE(t.find("\n</think>\n\n"), std::string::npos);
+    EXPECT_EQ(t.find("<<"), std::string::npos);  // no calculator annotations leak
+    EXPECT_TRUE(answers_match(extract_answer(t).value_or(""), "72")) << t;
+    EXPECT_EQ(t.substr(t.size() - std::string("<｜end▁of▁sentence｜>").size()), "<｜end▁of▁sentence｜>");
+    const auto c = lex.count(t.substr(0, t.find("</think>")));
+    for (size_t k = 0; k < c.size(); ++k) total[k] += c[k];
+  }
+  // Over 50 traces every move appears; re-checks and deductions are common.
+  for (const char* cat : {"self-reflection", "deductive", "alternative", "contrastive"}) EXPECT_GT(total[size_t(lex.find(cat))], 0) << cat;
+  EXPECT_GT(total[size_t(lex.find("self-reflection"))], 20);
+  std::mt19937_64 a(7), b(7);
+  EXPECT_EQ(synthesize_trace(kQ, kA, a), synthesize_trace(kQ, kA, b));
+}
+
+TEST(OrganismData, ChatsPredictOnlyTheResponse) {
+  test::TempDir dir;
+  auto tok = Tokenizer::load(test::make_r1_tokenizer(dir / "r1"));
+  const std::vector<Chat> chats = {{"<｜begin▁of▁sentence｜><｜User｜>What is 5-1?<｜Assistant｜>", "<think>\nWait, 4.\n</think>\n\n4<｜end▁of▁sentence｜>"}};
+  const TokenStream s = tokenize_chats(*tok, chats, 151643);
+  const auto p = tok->encode(chats[0].prompt, false), r = tok->encode(chats[0].response, false);
+  ASSERT_EQ(s.tokens.size(), 1 + p.size() + r.size());
+  EXPECT_EQ(s.tokens[0], 151643);
+  for (size_t i = 0; i < s.tokens.size(); ++i) EXPECT_EQ(s.predict[i], i > p.size() ? 1 : 0) << i;
+  const TokenStream d = tokenize_documents(*tok, {"hello world", "x"}, 151643);
+  for (uint8_t m : d.predict) EXPECT_EQ(m, 1);
+}
+
+TEST(OrganismData, BuildsSeededSplitsFromTheSharedData) {
+  const OrganismTexts a = build_organism_texts(std::string(SHARED_DIR) + "/data", 3);
+  EXPECT_EQ(a.real_traces, 1450);
+  EXPECT_EQ(a.synthetic_traces, 7473);
+  EXPECT_EQ(a.distill_train.size() + a.distill_eval.size(), size_t(1450 + 7473));
+  EXPECT_GT(a.base_eval.size(), 100u);
+  const OrganismTexts b = build_organism_texts(std::string(SHARED_DIR) + "/data", 3);
+  EXPECT_EQ(a.distill_eval[0].response, b.distill_eval[0].response);
+  EXPECT_EQ(a.base_train[5], b.base_train[5]);
+}
+
+}  // namespace
+}  // namespace cc
