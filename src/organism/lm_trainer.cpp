@@ -114,6 +114,7 @@ LmTrainResult train_lm(TrainParams& p, const TokenStream& train, const TokenStre
   bar.set(r.resumed_from);
   double run_loss = 0;
   int64_t run_n = 0, tokens = 0;
+  double eval_secs = 0;  // excluded from the training throughput
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t end = o.stop_after >= 0 ? std::min(o.steps, r.resumed_from + o.stop_after) : o.steps;
   for (int64_t step = r.resumed_from; step < end; ++step) {
@@ -132,8 +133,10 @@ LmTrainResult train_lm(TrainParams& p, const TokenStream& train, const TokenStre
     bar.add(1);
     const bool last = step + 1 == o.steps;
     if ((step + 1) % o.eval_every == 0 || last) {
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const auto e0 = std::chrono::steady_clock::now();
+      const double secs = std::chrono::duration<double>(e0 - t0).count() - eval_secs;
       const double ev = evaluate_lm(p, eval, T, o.eval_windows);
+      eval_secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
       r.log.push_back({{"step", step + 1}, {"lr", lr}, {"train_loss", run_n ? run_loss / double(run_n) : 0.0}, {"eval_loss", ev},
                        {"tokens_per_s", double(tokens) / std::max(secs, 1e-9)}});
       bar.note("loss " + std::to_string(run_n ? run_loss / double(run_n) : 0.0).substr(0, 6) + " eval " + std::to_string(ev).substr(0, 6));
@@ -144,7 +147,7 @@ LmTrainResult train_lm(TrainParams& p, const TokenStream& train, const TokenStre
       save_state(o.state_dir, p, s, step + 1, o, r.log);
   }
   bar.finish();
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() - eval_secs;
   r.tokens_per_s = secs > 0 ? double(tokens) / secs : 0;
   r.gflops = r.tokens_per_s * flops_per_token / 1e9;
   r.eval_loss = evaluate_lm(p, eval, T, o.eval_windows);
