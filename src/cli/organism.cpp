@@ -3,6 +3,7 @@
 
 #include "cli/commands.hpp"
 #include "core/parallel.hpp"
+#include "organism/build_report.hpp"
 #include "organism/organism_build.hpp"
 
 namespace cc::cli {
@@ -38,6 +39,13 @@ void register_organism(CLI::App& app) {
     o->progress = !*quiet;
     const std::string path = build_organism(*o);
     std::printf("organism written to %s (base/, distilled/, BUILD.md); numbers in %s\n", o->out.c_str(), path.c_str());
+  });
+  auto dout = std::make_shared<std::string>("organism");
+  auto* d = org->add_subcommand("describe", "Re-render OUT/BUILD.md from OUT/build.json");
+  d->add_option("--out", *dout, "The organism folder")->capture_default_str();
+  d->callback([dout] {
+    write_organism_build_md(*dout);
+    std::printf("%s/BUILD.md written\n", dout->c_str());
   });
 }
 

@@ -15,6 +15,7 @@
 #include "core/progress.hpp"
 #include "model/generate.hpp"
 #include "organism/bpe_trainer.hpp"
+#include "organism/build_report.hpp"
 #include "organism/organism_data.hpp"
 #include "organism/train_model.hpp"
 #include "tokenizer/chat_template.hpp"
@@ -65,13 +66,6 @@ void round_to_bf16(TrainParams& p) {
     for (float& x : v) x = bf16_to_f32(f32_to_bf16(x));
 }
 
-std::string fmt(double v, int digits = 3) {
-  std::ostringstream o;
-  o.setf(std::ios::fixed);
-  o.precision(digits);
-  o << v;
-  return o.str();
-}
 
 }  // namespace
 
@@ -186,25 +180,7 @@ std::string build_organism(const OrganismOptions& opt) {
       {"heldout_loss", losses}, {"generation", gen}, {"trace_word_rates_per_1000_tokens", trace_rates}, {"samples", samples}};
   write_file_atomic(opt.out + "/build.json", build.dump(2));
 
-  std::ostringstream md;
-  md << "# The model organism\n\nBuilt by `crosscoder organism build --out " << opt.out << " --seed " << opt.seed << " --base-steps "
-     << opt.base_steps << " --distill-steps " << opt.distill_steps << "` in " << fmt(wall / 60, 1)
-     << " minutes on this machine. Every number below is from that run (`build.json` holds them all).\n\n";
-  md << "| | base | distilled |\n|---|---|---|\n";
-  md << "| held-out loss, general text + GSM8K (nats/token) | " << fmt(losses["base"]["general_and_gsm8k"].get<double>()) << " | "
-     << fmt(losses["distilled"]["general_and_gsm8k"].get<double>()) << " |\n";
-  md << "| held-out loss, reasoning traces (response tokens) | " << fmt(losses["base"]["traces"].get<double>()) << " | "
-     << fmt(losses["distilled"]["traces"].get<double>()) << " |\n";
-  md << "| prompts closing `</think>` (of " << questions.size() << ") | " << gen["base"]["closed_think"] << " | " << gen["distilled"]["closed_think"] << " |\n";
-  for (const auto& cat : lex.categories)
-    md << "| " << cat << " words per 1000 generated tokens (traces: " << fmt(trace_rates[cat].get<double>(), 2) << ") | "
-       << fmt(gen["base"]["per_1000_tokens"][cat].get<double>(), 2) << " | " << fmt(gen["distilled"]["per_1000_tokens"][cat].get<double>(), 2) << " |\n";
-  md << "| training throughput (tokens/s, GFLOP/s) | " << fmt(rb.tokens_per_s, 0) << ", " << fmt(rb.gflops, 1) << " | "
-     << fmt(rd.tokens_per_s, 0) << ", " << fmt(rd.gflops, 1) << " |\n\n";
-  md << "Shape: vocabulary " << c.vocab_size << ", d_model " << c.hidden_size << ", " << c.num_hidden_layers << " layers, "
-     << c.num_attention_heads << " heads (" << c.num_key_value_heads << " KV), MLP " << c.intermediate_size << ", " << base.numel()
-     << " parameters, untied embeddings, BF16 on disk.\n";
-  write_file_atomic(opt.out + "/BUILD.md", md.str());
+  write_organism_build_md(opt.out);
   return opt.out + "/build.json";
 }
 
