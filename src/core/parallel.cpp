@@ -23,7 +23,9 @@ class Pool {
   void resize(int n) {
     stop();
     done_ = false;
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { loop(i); });
+    // New workers must wait for the next job, not replay the last one (whose fn_ is gone).
+    const uint64_t gen = generation_;
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, gen] { loop(i, gen); });
   }
 
   void run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
@@ -66,8 +68,7 @@ class Pool {
     }
     inside_ = false;
   }
-  void loop(int idx) {
-    uint64_t seen = 0;
+  void loop(int idx, uint64_t seen) {
     for (;;) {
       std::unique_lock<std::mutex> lk(m_);
       cv_.wait(lk, [&] { return done_ || generation_ != seen; });
