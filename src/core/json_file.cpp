@@ -2,6 +2,7 @@
 #include "core/json_file.hpp"
 
 #include <cstdint>
+#include <fstream>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
@@ -17,6 +18,18 @@ Json parse_json(const std::string& text, const std::string& origin) {
 }
 
 Json read_json_file(const std::string& path) { return parse_json(read_file(path), path); }
+
+void for_each_jsonl(const std::string& path, const std::function<void(const Json&, size_t)>& f) {
+  std::ifstream in(path);
+  if (!in) fail(path, "", "cannot be opened");
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) f(parse_json(line, path + ":" + std::to_string(n)), n);
+  }
+}
 
 namespace {
 template <class T>

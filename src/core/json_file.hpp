@@ -1,6 +1,7 @@
 // Reading JSON files and typed fields with errors that name the file and the field.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <string>
 
 namespace cc {
@@ -9,6 +10,9 @@ using Json = nlohmann::json;
 
 Json read_json_file(const std::string& path);                      // parse error names file + byte
 Json parse_json(const std::string& text, const std::string& origin);  // origin names the source
+
+// Calls f(object, 1-based line) for each non-empty line of a JSONL file; errors name FILE:LINE.
+void for_each_jsonl(const std::string& path, const std::function<void(const Json&, size_t)>& f);
 
 // Typed access: throws cc::Error "<file>: '<key>' missing" / "has wrong type".
 template <class T>

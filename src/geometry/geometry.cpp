@@ -217,17 +217,9 @@ std::string run_geometry(const GeometryOptions& opt) {
         for (int64_t q = 0; q < m.d; ++q) X[size_t(i * m.d + q)] = r[size_t(q)];
       }
       // Without PCA: centred raw vectors (a full-rank "PCA").
-      const PcaResult full = pca_project(X, n, m.d, 0);
-      std::vector<double> Xc = X;
-      {
-        std::vector<double> mean(size_t(m.d), 0.0);
-        for (int64_t i = 0; i < n; ++i)
-          for (int64_t q = 0; q < m.d; ++q) mean[size_t(q)] += X[size_t(i * m.d + q)] / double(n);
-        for (int64_t i = 0; i < n; ++i)
-          for (int64_t q = 0; q < m.d; ++q) Xc[size_t(i * m.d + q)] -= mean[size_t(q)];
-      }
+      const std::vector<double> Xc = centre_rows(X, n, m.d);
       loss_raw[mi] = parallelogram_loss(Xc, m.d, pairs);
-      const PcaResult pc = opt.pca > 0 ? pca_project(X, n, m.d, opt.pca) : full;
+      const PcaResult pc = opt.pca > 0 ? pca_project(X, n, m.d, opt.pca) : PcaResult{};
       const std::vector<double>& Y = opt.pca > 0 ? pc.Y : Xc;
       const int64_t k = opt.pca > 0 ? pc.k : m.d;
       loss[mi] = parallelogram_loss(Y, k, pairs);
@@ -236,7 +228,7 @@ std::string run_geometry(const GeometryOptions& opt) {
       const Interval ci = percentile_95(boot_loss[mi]);
       double ev = 0;
       for (double e : pc.eigenvalues) ev += e;
-      const double explained = opt.pca > 0 && full.total > 0 ? ev / full.total : 1.0;
+      const double explained = opt.pca > 0 && pc.total > 0 ? ev / pc.total : 1.0;
       mrows.push_back({{"model", m.label}, {"dir", m.dir}, {"hook", m.hook}, {"pca_k", k}, {"loss", loss[mi]},
                        {"ci95", {number_or_null(ci.lo), number_or_null(ci.hi)}}, {"loss_no_pca", loss_raw[mi]},
                        {"loss_shuffled", shuf}, {"ratio_to_shuffled", loss[mi] / shuf}, {"explained_variance", explained}});

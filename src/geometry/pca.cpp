@@ -31,7 +31,7 @@ void symmetric_eigen(std::vector<double>& A, int64_t n, std::vector<double>& w) 
   if (info != 0) fail("", "dsyevd", "did not converge (NaN or Inf in the data?)", "info 0", std::to_string(info));
 }
 
-PcaResult pca_project(const std::vector<double>& X, int64_t n, int64_t d, int64_t k) {
+std::vector<double> centre_rows(const std::vector<double>& X, int64_t n, int64_t d) {
   if (int64_t(X.size()) != n * d) fail("", "pca", "got a matrix of the wrong size");
   for (double v : X)
     if (!std::isfinite(v)) fail("", "pca", "input holds NaN or Inf");
@@ -40,6 +40,11 @@ PcaResult pca_project(const std::vector<double>& X, int64_t n, int64_t d, int64_
     for (int64_t j = 0; j < d; ++j) mean[size_t(j)] += X[size_t(i * d + j)] / double(n);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < d; ++j) Xc[size_t(i * d + j)] -= mean[size_t(j)];
+  return Xc;
+}
+
+PcaResult pca_project(const std::vector<double>& X, int64_t n, int64_t d, int64_t k) {
+  const std::vector<double> Xc = centre_rows(X, n, d);
   PcaResult r;
   r.k = std::max<int64_t>(0, std::min({k, n - 1, d}));
   for (double v : Xc) r.total += v * v;

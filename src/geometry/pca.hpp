@@ -13,6 +13,9 @@ struct PcaResult {
   double total = 0;                  // trace of Xcᵀ Xc (total sum of squares)
 };
 
+// X [n, d] row-major minus its column means; errors on a wrong size or NaN/Inf.
+std::vector<double> centre_rows(const std::vector<double>& X, int64_t n, int64_t d);
+
 // X is [n, d] row-major; rows are centred by their mean first.
 PcaResult pca_project(const std::vector<double>& X, int64_t n, int64_t d, int64_t k);
 

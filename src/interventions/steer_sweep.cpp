@@ -98,18 +98,7 @@ int64_t resolve_steer_feature(const std::string& feature, const std::string& ana
   std::map<int64_t, double> nrn;
   const std::string fp = analysis + "/features.jsonl";
   if (fs::exists(fp)) {
-    const std::string t = read_file(fp);
-    size_t b = 0, line = 0;
-    while (b < t.size()) {
-      size_t e = t.find('\n', b);
-      if (e == std::string::npos) e = t.size();
-      ++line;
-      if (e > b) {
-        const Json j = parse_json(t.substr(b, e - b), fp + ":" + std::to_string(line));
-        nrn[j.value("feature", int64_t(-1))] = j.value("nrn", 0.0);
-      }
-      b = e + 1;
-    }
+    for_each_jsonl(fp, [&](const Json& j, size_t) { nrn[j.value("feature", int64_t(-1))] = j.value("nrn", 0.0); });
   }
   for (const Json& id : ids) {
     const int64_t i = id.get<int64_t>();

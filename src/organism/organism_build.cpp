@@ -3,7 +3,6 @@
 #include "organism/organism_build.hpp"
 
 #include <chrono>
-#include <fstream>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -14,6 +13,7 @@
 #include "core/json_file.hpp"
 #include "core/progress.hpp"
 #include "model/generate.hpp"
+#include "interventions/steer_sweep.hpp"
 #include "organism/bpe_trainer.hpp"
 #include "organism/build_report.hpp"
 #include "organism/organism_data.hpp"
@@ -141,12 +141,8 @@ std::string build_organism(const OrganismOptions& opt) {
     losses[label] = {{"general_and_gsm8k", evaluate_lm(*p, base_eval, opt.seq_len, 64)}, {"traces", evaluate_lm(*p, dist_eval, opt.seq_len, 64)}};
   const Lexicon lex = load_lexicon(std::string(CROSSCODER_SOURCE_DIR) + "/configs/reasoning_lexicon.toml");
   std::vector<std::string> questions = {"What is 5-1?"};
-  {
-    std::ifstream in(shared + "/math/gsm8k_test.jsonl");
-    std::string line;
-    while (int64_t(questions.size()) < opt.eval_prompts && std::getline(in, line))
-      if (!line.empty()) questions.push_back(parse_json(line, shared + "/math/gsm8k_test.jsonl").value("question", std::string()));
-  }
+  for (const SteerPrompt& p : load_steer_prompts(shared + "/math/gsm8k_test.jsonl"))
+    if (int64_t(questions.size()) < opt.eval_prompts) questions.push_back(p.question);
   Json gen = Json::object(), samples = Json::object();
   for (const char* m : {"base", "distilled"}) {
     samples[m] = Json::array();

@@ -2,12 +2,12 @@
 #include "organism/organism_data.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <regex>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/json_file.hpp"
+#include "tokenizer/utf8.hpp"
 
 namespace cc {
 
@@ -18,19 +18,6 @@ const std::string kBos = "<｜begin▁of▁sentence｜>", kUser = "<｜User｜>"
 template <class T>
 const T& pick(const std::vector<T>& v, std::mt19937_64& rng) {
   return v[size_t(rng() % v.size())];
-}
-
-std::vector<Json> read_jsonl(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail(path, "", "cannot be opened (is ../shared/data beside the project?)");
-  std::vector<Json> out;
-  std::string line;
-  size_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (!line.empty()) out.push_back(parse_json(line, path + ":" + std::to_string(n)));
-  }
-  return out;
 }
 
 // Blank-line separated blocks, merged up to ~max_chars.
@@ -118,8 +105,7 @@ std::string synthesize_trace(const std::string& question, const std::string& sol
     return t;
   };
   std::uniform_real_distribution<double> u(0, 1);
-  size_t cut = std::min<size_t>(question.size(), 160);
-  while (cut < question.size() && (static_cast<unsigned char>(question[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 characters
+  const size_t cut = utf8_floor(question, 160);
   std::string t = "<think>\n" + pick(openers, rng) + " " + question.substr(0, cut) + (cut < question.size() ? "..." : "") + "\n\n";
   for (size_t i = 0; i < lines.size(); ++i) {
     std::smatch m;
@@ -144,30 +130,29 @@ OrganismTexts build_organism_texts(const std::string& shared, uint64_t seed, dou
   // Base: general text and GSM8K with plain solutions.
   std::vector<std::string> general = text_blocks(shared + "/general_text/tinyshakespeare.txt", 1500);
   for (auto& b : text_blocks(shared + "/general_text/wikitext2_raw_test.txt", 1500)) general.push_back(std::move(b));
-  const auto gsm = read_jsonl(shared + "/math/gsm8k_train.jsonl");
   std::vector<std::string> gsm_plain;
   std::vector<Chat> chats;
-  for (const Json& j : gsm) {
+  for_each_jsonl(shared + "/math/gsm8k_train.jsonl", [&](const Json& j, size_t) {
     const std::string q = j.value("question", std::string()), a = j.value("answer", std::string());
-    if (q.empty() || a.empty()) continue;
+    if (q.empty() || a.empty()) return;
     gsm_plain.push_back("Question: " + q + "\nAnswer: " + clean_gsm8k_solution(a) + "\nThe answer is " + final_answer(a) + ".");
     chats.push_back({kBos + kUser + q + kAssistant, synthesize_trace(q, a, rng)});
     ++o.synthetic_traces;
-  }
+  });
   split_eval(general, o.base_train, o.base_eval, eval_frac, rng);
   split_eval(gsm_plain, o.base_train, o.base_eval, eval_frac, rng);
   std::shuffle(o.base_train.begin(), o.base_train.end(), rng);
   // Distill: real traces, then the synthetic ones.
-  for (const Json& j : read_jsonl(shared + "/reasoning_traces/reasoning_traces.jsonl")) {
+  for_each_jsonl(shared + "/reasoning_traces/reasoning_traces.jsonl", [&](const Json& j, size_t) {
     auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
     const std::string q = str("question"), tr = str("trace"), ans = str("answer");
-    if (q.empty() || tr.empty()) continue;
+    if (q.empty() || tr.empty()) return;
     const bool complete = j.contains("complete") && (j["complete"].is_boolean() ? j["complete"].get<bool>() : str("complete") == "True");
     std::string resp = "<think>\n" + tr;
     if (complete && !ans.empty() && ans != "None") resp += "\n</think>\n\n" + ans + kEos;
     chats.push_back({kBos + kUser + q + kAssistant, resp});
     ++o.real_traces;
-  }
+  });
   split_eval(chats, o.distill_train, o.distill_eval, eval_frac, rng);
   if (o.base_train.empty() || o.distill_train.empty()) fail(shared, "", "yields an empty organism corpus");
   return o;

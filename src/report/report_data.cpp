@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <unordered_map>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "report/report.hpp"
+#include "tokenizer/utf8.hpp"
 
 namespace cc {
 
@@ -19,20 +19,6 @@ namespace {
 
 double round_to(double v, double scale) { return std::isfinite(v) ? std::round(v * scale) / scale : 0.0; }
 Json r4(const Json& v) { return v.is_number() ? Json(round_to(v.get<double>(), 1e4)) : v; }
-
-// Calls f(json, line number) for each non-empty line; errors name FILE:LINE.
-template <class F>
-void for_each_jsonl(const std::string& path, F&& f) {
-  std::ifstream in(path);
-  if (!in) fail(path, "", "cannot be opened");
-  std::string line;
-  size_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.empty()) continue;
-    f(parse_json(line, path + ":" + std::to_string(n)), n);
-  }
-}
 
 struct Found {
   std::vector<std::string> crosscoders;
@@ -178,9 +164,7 @@ Json steer_json(const std::string& dir, int chars) {
       Json t = j;
       std::string text = t.value("text", std::string());
       if (int(text.size()) > chars) {
-        size_t cut = size_t(chars);
-        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // keep UTF-8 whole
-        text = text.substr(0, cut) + " [...]";
+        text = text.substr(0, utf8_floor(text, size_t(chars))) + " [...]";
       }
       t["text"] = text;
       tr.push_back(t);

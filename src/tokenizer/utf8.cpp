@@ -143,4 +143,10 @@ std::string unicode_normalize(std::string_view s, NormalForm f) {
   return std::string(reinterpret_cast<const char*>(out), size_t(n));
 }
 
+size_t utf8_floor(std::string_view s, size_t i) {
+  if (i >= s.size()) return i;
+  while (i > 0 && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) --i;
+  return i;
+}
+
 }  // namespace cc

@@ -16,6 +16,10 @@ std::string utf8_encode(char32_t cp);
 // Decodes the code point at s[i]; returns its length in bytes, 0 if invalid there.
 size_t utf8_decode(std::string_view s, size_t i, char32_t& cp);
 
+// The largest i' <= i where a UTF-8 character starts (i itself when i >= s.size()): cutting s there
+// never splits a character.
+size_t utf8_floor(std::string_view s, size_t i);
+
 // Replaces each maximal invalid subsequence by U+FFFD exactly as Rust's String::from_utf8_lossy.
 std::string utf8_lossy(std::string_view bytes);
 
