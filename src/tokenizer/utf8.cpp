@@ -144,7 +144,7 @@ std::string unicode_normalize(std::string_view s, NormalForm f) {
 }
 
 size_t utf8_floor(std::string_view s, size_t i) {
-  if (i >= s.size()) return i;
+  if (i >= s.size()) return s.size();
   while (i > 0 && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) --i;
   return i;
 }
