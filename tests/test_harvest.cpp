@@ -67,6 +67,24 @@ TEST(Corpus, FieldsAndErrorsWithLineNumbers) {
   EXPECT_EQ(Corpus(parse_corpus_spec(d / "t.txt:file")).size(), 1u);
 }
 
+// The default start/separator id comes from the tokenizer, so the organism (vocabulary 4103) and
+// real Qwen2.5 / R1-Distill pairs need no --start-token.
+TEST(Packer, DocumentBoundaryComesFromTheTokenizer) {
+  TempDir d;
+  EXPECT_EQ(document_boundary_id(*Tokenizer::load(test::qwen_tokenizer_json())), 151643);
+  auto r1 = Tokenizer::load(test::make_r1_tokenizer(d.str()));
+  EXPECT_EQ(r1->id_to_token(document_boundary_id(*r1)), "<｜end▁of▁sentence｜>");
+  auto org = Tokenizer::load(std::string(SOURCE_DIR) + "/organism/base");
+  EXPECT_EQ(document_boundary_id(*org), 4096);
+  std::vector<std::unique_ptr<Corpus>> cs;
+  cs.push_back(std::make_unique<Corpus>(parse_corpus_spec(std::string(SHARED_DIR) + "/data/general_text/tinyshakespeare.txt")));
+  PackOptions po;
+  po.seq_len = 64;
+  Packer p(cs, *org, po);
+  EXPECT_EQ(p.next().tokens[0], 4096);
+  EXPECT_TRUE(p.dropped_ids().count(4096));
+}
+
 TEST(Packer, SequencesStartWithTheStartTokenAndDropSpecials) {
   PairFixture f;
   auto tok = Tokenizer::load(f.a);

@@ -16,5 +16,6 @@ void register_steer(CLI::App& app);
 void register_geometry(CLI::App& app);
 void register_report(CLI::App& app);
 void register_organism(CLI::App& app);
+void register_run(CLI::App& app);  // run and demo
 
 }  // namespace cc::cli

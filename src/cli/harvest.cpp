@@ -31,8 +31,8 @@ void register_harvest(CLI::App& app) {
   c->add_option("--tokens", o->store.tokens, "Activation rows (kept tokens) to harvest")->required();
   c->add_option("--seq-len", o->cfg.pack.seq_len, "Tokens per packed sequence, start token included")->capture_default_str();
   c->add_option("--batch-seqs", o->cfg.batch_seqs, "Sequences per forward call")->capture_default_str();
-  c->add_option("--start-token", o->cfg.pack.start_id, "Id that starts every sequence (<|endoftext|>)")->capture_default_str();
-  c->add_option("--sep-token", o->cfg.pack.sep_id, "Id between documents")->capture_default_str();
+  c->add_option("--start-token", o->cfg.pack.start_id, "Id that starts every sequence (default: <|endoftext|>, else the tokenizer's BOS)");
+  c->add_option("--sep-token", o->cfg.pack.sep_id, "Id between documents (default: as --start-token)");
   c->add_option("--seed", o->cfg.pack.seed, "Document-order seed")->capture_default_str();
   c->add_option("--out", o->store.out, "Store directory")->required();
   c->add_option("--shard-tokens", o->store.shard_rows, "Rows per shard (closed at a batch boundary)")->capture_default_str();

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   cc::cli::register_geometry(app);
   cc::cli::register_report(app);
   cc::cli::register_organism(app);
+  cc::cli::register_run(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

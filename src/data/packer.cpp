@@ -9,8 +9,18 @@
 
 namespace cc {
 
+int32_t document_boundary_id(const Tokenizer& tok) {
+  for (const char* t : {"<|endoftext|>", "<｜end▁of▁sentence｜>"})
+    if (const int32_t id = tok.token_to_id(t); id >= 0) return id;
+  if (!tok.prefix_ids().empty()) return tok.prefix_ids().front();
+  fail(tok.origin(), "<|endoftext|>", "is not in the vocabulary (nor R1's end-of-sentence token) and the tokenizer adds no BOS, so there is no document boundary token",
+       "", "", "pass --start-token and --sep-token");
+}
+
 Packer::Packer(const std::vector<std::unique_ptr<Corpus>>& corpora, const Tokenizer& tok, PackOptions opt)
     : corpora_(corpora), tok_(tok), opt_(opt) {
+  if (opt_.start_id < 0) opt_.start_id = document_boundary_id(tok_);
+  if (opt_.sep_id < 0) opt_.sep_id = document_boundary_id(tok_);
   if (corpora_.empty()) fail("", "--corpus", "is missing: give at least one corpus");
   if (corpora_.size() > 255) fail("", "--corpus", "is given too often", "<= 255 corpora", std::to_string(corpora_.size()));
   if (opt_.seq_len < 2) fail("", "--seq-len", "must be at least 2", ">= 2", std::to_string(opt_.seq_len));

@@ -17,8 +17,8 @@ namespace cc {
 
 struct PackOptions {
   int64_t seq_len = 1024;   // tokens per sequence, start token included
-  int32_t start_id = 151643;  // <|endoftext|>, a document boundary for Qwen2.5 and R1-Distill alike
-  int32_t sep_id = 151643;
+  int32_t start_id = -1;    // -1: the tokenizer's document boundary (document_boundary_id)
+  int32_t sep_id = -1;
   uint64_t seed = 0;        // document order within each corpus, per epoch
 };
 
@@ -26,6 +26,11 @@ struct PackedSequence {
   std::vector<int32_t> tokens, doc, pos;  // [seq_len]; doc = global document index, pos = index within it
   std::vector<uint8_t> corpus, keep;      // corpus index; 1 = harvest this position
 };
+
+// The id that separates documents: <|endoftext|> when the tokenizer has it (Qwen2.5: 151643; the
+// organism: 4096), else R1-Distill's <｜end▁of▁sentence｜> (151643 again, the same id: the two
+// tokenizers name it differently), else the BOS it prepends. Errors when there is none.
+int32_t document_boundary_id(const Tokenizer& tok);
 
 class Packer {
  public:

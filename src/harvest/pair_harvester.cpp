@@ -67,6 +67,9 @@ PairHarvester::PairHarvester(const HarvestConfig& cfg) : cfg_(cfg) {
   d_ = ca.hidden_size;
   if (cfg_.tokenizer.empty()) cfg_.tokenizer = cfg_.base_dir;
   tok_ = Tokenizer::load(cfg_.tokenizer);
+  // Resolved here so the manifest and the resume check record the ids actually used.
+  if (cfg_.pack.start_id < 0) cfg_.pack.start_id = document_boundary_id(*tok_);
+  if (cfg_.pack.sep_id < 0) cfg_.pack.sep_id = document_boundary_id(*tok_);
   const int64_t tv = int64_t(tok_->vocab_size());
   for (const Qwen2Config* c : {&ca, &cb})
     if (c->vocab_size < tv)

@@ -1,0 +1,69 @@
+// `crosscoder run CONFIG.toml` (every stage of an experiment, resumable) and `crosscoder demo`
+// (the same on the committed model organism, configs/organism.toml, then a summary).
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/commands.hpp"
+#include "core/atomic_file.hpp"
+#include "pipeline/experiment.hpp"
+#include "pipeline/run_experiment.hpp"
+#include "pipeline/run_summary.hpp"
+
+namespace cc::cli {
+
+namespace {
+struct RunOpts {
+  std::string config, out, until;
+  std::vector<std::string> sets;
+  bool force = false, quiet = false, list = false;
+  int threads = -1;
+};
+
+void add_common(CLI::App* c, RunOpts& o) {
+  c->add_option("--set", o.sets, "Override a setting: SECTION.KEY=VALUE in TOML syntax (repeatable), e.g. harvest.tokens=20000");
+  c->add_option("--until", o.until, "Stop after this stage (harvest, train-NAME, analyze, ablate, steer, geometry, report)");
+  c->add_flag("--force", o.force, "Redo every stage even when its outputs are up to date");
+  c->add_flag("--list", o.list, "List the stages and whether each is up to date, then exit");
+  c->add_flag("--quiet", o.quiet, "No progress bars inside the stages (stage lines are still printed)");
+  c->add_option("--threads", o.threads, "Threads (default: [run].threads of the config; 0 = all cores)");
+}
+
+void execute(const RunOpts& o) {
+  Experiment e = load_experiment(o.config, o.sets, o.out);
+  if (o.threads >= 0) e.threads = o.threads;
+  e.progress = !o.quiet;
+  if (o.list) {
+    for (const auto& n : stage_names(e)) std::printf("%s\n", n.c_str());
+    return;
+  }
+  RunOptions r;
+  r.until = o.until;
+  r.force = o.force;
+  const auto outcomes = run_experiment(e, r);
+  const std::string summary = run_summary(e, outcomes);
+  write_file_atomic(e.out + "/summary.txt", summary);
+  std::printf("%s", summary.c_str());
+}
+}  // namespace
+
+void register_run(CLI::App& app) {
+  auto o = std::make_shared<RunOpts>();
+  auto* c = app.add_subcommand("run", "Run every stage of an experiment TOML (harvest, train, analyze, ablate, steer, geometry, report); "
+                                      "a re-run skips stages whose settings and inputs are unchanged (docs/RUN.md)");
+  c->add_option("config", o->config, "Experiment TOML, e.g. configs/paper-1.5b.toml")->required();
+  c->add_option("--out", o->out, "Run folder (default: [run].out of the config, relative to the working directory)");
+  add_common(c, *o);
+  c->callback([o] { execute(*o); });
+
+  auto d = std::make_shared<RunOpts>();
+  d->config = std::string(CROSSCODER_SOURCE_DIR) + "/configs/organism.toml";
+  d->out = "demo-out";
+  auto* m = app.add_subcommand("demo", "The paper end to end on the committed model organism (organism/base vs organism/distilled): "
+                                       "`crosscoder run configs/organism.toml`, then a summary");
+  m->add_option("--config", d->config, "Experiment TOML")->capture_default_str();
+  m->add_option("--out", d->out, "Run folder")->capture_default_str();
+  add_common(m, *d);
+  m->callback([d] { execute(*d); });
+}
+
+}  // namespace cc::cli

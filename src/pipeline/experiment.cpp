@@ -1,0 +1,262 @@
+#include "pipeline/experiment.hpp"
+
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "data/corpus.hpp"
+#include "pipeline/toml_section.hpp"
+
+namespace cc {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void apply_override(toml::table& root, const std::string& file, const std::string& o) {
+  const size_t eq = o.find('=');
+  if (eq == std::string::npos || eq == 0) fail(file, "--set " + o, "is not KEY=VALUE", "e.g. harvest.tokens=20000");
+  const std::string key = o.substr(0, eq), value = o.substr(eq + 1);
+  std::vector<std::string> parts;
+  for (size_t b = 0;;) {
+    const size_t dot = key.find('.', b);
+    parts.push_back(key.substr(b, dot == std::string::npos ? std::string::npos : dot - b));
+    if (parts.back().empty()) fail(file, "--set " + o, "has an empty key part");
+    if (dot == std::string::npos) break;
+    b = dot + 1;
+  }
+  toml::table* t = &root;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (!t->contains(parts[i])) t->insert(parts[i], toml::table{});
+    t = (*t)[parts[i]].as_table();
+    if (!t) fail(file, "--set " + o, "goes through '" + parts[i] + "', which is not a table");
+  }
+  // The value in TOML syntax (numbers, booleans, arrays, quoted strings); anything else is a string.
+  try {
+    toml::table v = toml::parse("v = " + value);
+    t->insert_or_assign(parts.back(), *v.get("v"));
+  } catch (const toml::parse_error&) {
+    t->insert_or_assign(parts.back(), value);
+  }
+}
+
+std::vector<CorpusSpec> corpora(const TomlSection& s, const std::string& key, const std::vector<std::string>& def) {
+  std::vector<CorpusSpec> out;
+  for (const std::string& spec : s.strings(key, def)) {
+    CorpusSpec c = parse_corpus_spec(spec);
+    c.path = s.resolve(c.path);
+    out.push_back(c);
+  }
+  if (out.empty()) fail(s.file(), s.where(key), "is empty: give at least one corpus");
+  return out;
+}
+
+ComputeMode mode_of(const TomlSection& s, const std::string& key) {
+  const std::string m = s.str(key, "bf16");
+  if (m != "bf16" && m != "f32") fail(s.file(), s.where(key), "must be \"bf16\" or \"f32\"", "bf16 | f32", m);
+  return compute_mode_from_name(m);
+}
+
+NamedCrosscoder crosscoder_from(const TomlSection& s, const std::string& name) {
+  NamedCrosscoder n;
+  n.name = name;
+  CrosscoderConfig& c = n.cfg;
+  c.architecture = s.str("arch", c.architecture);
+  if (c.architecture != "l1" && c.architecture != "batchtopk") fail(s.file(), s.where("arch"), "must be \"l1\" or \"batchtopk\"", "", c.architecture);
+  c.dict_size = s.integer("dict_size", c.dict_size);
+  c.l1_coeff = s.number("l1_coeff", c.l1_coeff);
+  c.k = s.integer("k", c.k);
+  c.aux_coeff = s.number("aux_coeff", c.aux_coeff);
+  c.lr = s.number("lr", c.lr);
+  c.batch_size = s.integer("batch_size", c.batch_size);
+  c.num_tokens = s.integer("tokens", c.num_tokens);
+  c.seed = uint64_t(s.integer("seed", int64_t(c.seed)));
+  c.dec_init_norm = s.number("dec_init_norm", c.dec_init_norm);
+  c.dead_window = s.integer("dead_tokens", c.dead_window);
+  n.train.save_every = s.integer("save_every", n.train.save_every);
+  n.train.log_every = s.integer("log_every", n.train.log_every);
+  n.train.buffer_rows = s.integer("buffer_rows", n.train.buffer_rows);
+  s.finish();
+  return n;
+}
+
+}  // namespace
+
+Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides, const std::string& out_override) {
+  if (!fs::is_regular_file(path)) fail(path, "", "does not exist or is not a file (an experiment TOML, e.g. configs/organism.toml)");
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    fail(path, "", std::string("malformed TOML at line ") + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+  }
+  for (const auto& o : overrides) apply_override(root, path, o);
+  const std::string base = fs::absolute(path).parent_path().string();
+  const TomlSection top(&root, path, "", base);
+
+  Experiment e;
+  e.file = path;
+  const TomlSection run = top.sub("run");
+  e.out = out_override.empty() ? run.str("out", "runs/" + fs::path(path).stem().string()) : out_override;
+  (void)run.str("out", "");
+  e.out = fs::absolute(e.out).lexically_normal().string();
+  e.threads = int(run.integer("threads", 0));
+  const ComputeMode mode = mode_of(run, "dtype");
+  const std::string lexicon = run.path("lexicon", "");
+  run.finish();
+
+  const TomlSection models = top.sub("models");
+  if (!models.present()) fail(path, "models", "is missing", "[models] with base = ... and distilled = ...");
+  HarvestConfig& h = e.harvest;
+  h.base_dir = models.path("base", "");
+  h.distilled_dir = models.path("distilled", "");
+  if (h.base_dir.empty() || h.distilled_dir.empty()) fail(path, "models.base / models.distilled", "are required");
+  h.tokenizer = models.path("tokenizer", "");
+  h.hook = models.str("hook", "");
+  models.finish();
+
+  const TomlSection hv = top.sub("harvest");
+  h.corpora = corpora(hv, "corpora", {});
+  e.store.tokens = hv.integer("tokens", 0);
+  if (e.store.tokens <= 0) fail(path, "harvest.tokens", "must be a positive token count");
+  h.pack.seq_len = hv.integer("seq_len", h.pack.seq_len);
+  h.batch_seqs = int(hv.integer("batch_seqs", h.batch_seqs));
+  h.pack.seed = uint64_t(hv.integer("seed", int64_t(h.pack.seed)));
+  h.pack.start_id = int32_t(hv.integer("start_token", h.pack.start_id));
+  h.pack.sep_id = int32_t(hv.integer("sep_token", h.pack.sep_id));
+  e.store.shard_rows = hv.integer("shard_tokens", e.store.shard_rows);
+  e.store.norm_rows = hv.integer("norm_tokens", e.store.norm_rows);
+  const std::string sd = hv.str("store_dtype", "bf16");
+  if (sd != "bf16" && sd != "f32") fail(path, "harvest.store_dtype", "must be \"bf16\" or \"f32\"", "", sd);
+  e.store.dtype = sd == "f32" ? DType::F32 : DType::BF16;
+  h.mode = mode;
+  hv.finish();
+  e.store.out = e.out + "/store";
+
+  const TomlSection xc = top.sub("crosscoder");
+  for (const std::string& name : xc.keys()) {
+    if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos)
+      fail(path, "crosscoder." + name, "is not a usable name", "lower-case letters, digits, - and _");
+    const TomlSection s = xc.sub(name);
+    if (!s.present()) fail(path, "crosscoder." + name, "is not a table");
+    NamedCrosscoder n = crosscoder_from(s, name);
+    n.train.acts = e.store.out;
+    n.train.out = e.out + "/crosscoder-" + name;
+    e.crosscoders.push_back(std::move(n));
+  }
+  if (e.crosscoders.empty()) fail(path, "crosscoder", "defines no crosscoder", "a [crosscoder.NAME] table, e.g. [crosscoder.l1]");
+
+  const TomlSection an = top.sub("analysis");
+  e.analysis_of = an.str("crosscoder", e.crosscoders.front().name);
+  const NamedCrosscoder* chosen = nullptr;
+  for (const auto& n : e.crosscoders)
+    if (n.name == e.analysis_of) chosen = &n;
+  if (!chosen) fail(path, "analysis.crosscoder", "names no [crosscoder.NAME] table", "", e.analysis_of);
+  AnalyzeOptions& a = e.analyze;
+  a.crosscoder = chosen->train.out;
+  a.acts = e.store.out;
+  a.out = e.out + "/analysis";
+  a.lexicon = lexicon;
+  a.max_tokens = an.integer("tokens", a.max_tokens);
+  a.top_n = int(an.integer("top", a.top_n));
+  a.samples = int(an.integer("samples", a.samples));
+  a.context = int(an.integer("context", a.context));
+  a.base_only_below = an.number("base_only_below", a.base_only_below);
+  a.distilled_only_above = an.number("distilled_only_above", a.distilled_only_above);
+  a.category_majority = an.number("majority", a.category_majority);
+  a.logit_tokens = int(an.integer("logit_tokens", a.logit_tokens));
+  if (an.flag("logit_lens", true)) {
+    a.base_model = h.base_dir;
+    a.distilled_model = h.distilled_dir;
+  }
+  an.finish();
+
+  const TomlSection ab = top.sub("ablation");
+  e.ablate_on = ab.flag("enabled", true);
+  AblateOptions& b = e.ablate;
+  b.crosscoder = a.crosscoder;
+  b.base = h.base_dir;
+  b.distilled = h.distilled_dir;
+  b.tokenizer = h.tokenizer;
+  b.analysis = a.out;
+  b.lexicon = lexicon;
+  b.out = e.out + "/ablation";
+  b.mode = mode;
+  // Default: the harvest's corpora (positions are searched where a target token comes next).
+  b.corpora = ab.has("corpora") ? corpora(ab, "corpora", {}) : h.corpora;
+  (void)ab.strings("corpora", {});
+  b.categories = ab.strings("categories", {});
+  b.ks = ab.numbers("k", b.ks);
+  b.sequences = ab.integer("sequences", b.sequences);
+  b.seq_len = ab.integer("seq_len", b.seq_len);
+  b.positions = int(ab.integer("positions", b.positions));
+  b.rank_positions = int(ab.integer("rank_positions", b.rank_positions));
+  b.nrn_above = ab.number("nrn_above", b.nrn_above);
+  b.seed = uint64_t(ab.integer("seed", int64_t(b.seed)));
+  b.batch_tokens = ab.integer("batch_tokens", b.batch_tokens);
+  ab.finish();
+
+  const TomlSection st = top.sub("steering");
+  e.steer_on = st.flag("enabled", true);
+  SteerSweepOptions& s = e.steer;
+  s.crosscoder = a.crosscoder;
+  s.analysis = a.out;
+  s.lexicon = lexicon;
+  s.tokenizer = h.tokenizer;
+  s.out = e.out + "/steer";
+  s.mode = mode;
+  const std::string which = st.str("model", "distilled");
+  if (which != "distilled" && which != "base") fail(path, "steering.model", "must be \"distilled\" or \"base\"", "", which);
+  s.model = which == "base" ? h.base_dir : h.distilled_dir;
+  const std::string slice = st.str("slice", which == "base" ? "A" : "B");
+  if (slice != "A" && slice != "B") fail(path, "steering.slice", "must be \"A\" or \"B\"", "", slice);
+  s.slice = slice == "A" ? 0 : 1;
+  e.steer_features = st.strings("feature", {"self-reflection"});
+  if (e.steer_features.empty()) fail(path, "steering.feature", "is empty");
+  s.alphas = st.numbers("alphas", {-8, 0, 8});
+  s.prompts = st.path("prompts", "");
+  s.problems = int(st.integer("problems", s.problems));
+  s.samples = int(st.integer("samples", s.samples));
+  s.greedy = st.flag("greedy", true);
+  s.temperature = float(st.number("temperature", s.temperature));
+  s.top_p = float(st.number("top_p", s.top_p));
+  s.max_new_tokens = st.integer("max_new_tokens", s.max_new_tokens);
+  s.chat = st.str("chat", s.chat);
+  s.generated_only = st.flag("generated_only", false);
+  st.finish();
+
+  const TomlSection ge = top.sub("geometry");
+  e.geometry_on = ge.flag("enabled", true);
+  GeometryOptions& g = e.geometry;
+  g.base = h.base_dir;
+  g.distilled = h.distilled_dir;
+  g.tokenizer = h.tokenizer;
+  g.out = e.out + "/geometry";
+  g.mode = mode;
+  g.datasets = ge.path("datasets", "");
+  if (e.geometry_on && g.datasets.empty()) fail(path, "geometry.datasets", "is required (a folder of word-pair files), or set enabled = false");
+  g.layer = ge.str("hook", h.hook);
+  g.tasks = ge.strings("tasks", {});
+  g.pca = ge.integer("pca", g.pca);
+  g.word_template = ge.str("template", g.word_template);
+  g.start = ge.str("start", g.start);
+  g.bootstrap = int(ge.integer("bootstrap", g.bootstrap));
+  g.seed = uint64_t(ge.integer("seed", int64_t(g.seed)));
+  g.batch_tokens = ge.integer("batch_tokens", g.batch_tokens);
+  ge.finish();
+
+  const TomlSection re = top.sub("report");
+  ReportOptions& r = e.report;
+  r.run = e.out;
+  r.out = e.out + "/" + re.str("file", "report.html");
+  r.assets = re.path("assets", "");
+  r.top_examples = int(re.integer("top_examples", r.top_examples));
+  r.sample_examples = int(re.integer("sample_examples", r.sample_examples));
+  r.context = int(re.integer("context", r.context));
+  r.transcript_chars = int(re.integer("transcript_chars", r.transcript_chars));
+  r.analysis = a.out;
+  re.finish();
+  top.finish();
+  return e;
+}
+
+}  // namespace cc

@@ -1,0 +1,50 @@
+// One experiment = one TOML file with every setting of every stage (docs/RUN.md). Loading resolves
+// paths against the file's folder, applies --set overrides, checks every key and fills the option
+// structs of the library's commands, so `crosscoder run` and the single commands share one code path.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "analysis/feature_analysis.hpp"
+#include "crosscoder/crosscoder.hpp"
+#include "crosscoder/trainer.hpp"
+#include "geometry/geometry.hpp"
+#include "harvest/pair_harvester.hpp"
+#include "harvest/store_writer.hpp"
+#include "interventions/ablation.hpp"
+#include "interventions/steer_sweep.hpp"
+#include "report/report.hpp"
+
+namespace cc {
+
+struct NamedCrosscoder {
+  std::string name;  // the [crosscoder.NAME] table; output folder crosscoder-NAME
+  CrosscoderConfig cfg;
+  TrainOptions train;
+};
+
+struct Experiment {
+  std::string file;                 // the TOML file
+  std::string out;                  // run folder
+  int threads = 0;
+  bool progress = true;             // progress bars inside the stages
+  HarvestConfig harvest;            // models, hook, corpora, packing
+  StoreOptions store;
+  std::vector<NamedCrosscoder> crosscoders;
+  std::string analysis_of;          // which crosscoder analyse/ablate/steer use
+  AnalyzeOptions analyze;
+  bool ablate_on = true, steer_on = true, geometry_on = true;
+  AblateOptions ablate;
+  SteerSweepOptions steer;
+  std::vector<std::string> steer_features;  // tried in order: the first that resolves is steered
+  GeometryOptions geometry;
+  ReportOptions report;
+};
+
+// overrides: "section.key=value" with value in TOML syntax (bare words are taken as strings).
+// out_override replaces [run].out when not empty.
+Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides = {},
+                           const std::string& out_override = "");
+
+}  // namespace cc

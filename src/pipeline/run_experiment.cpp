@@ -1,0 +1,248 @@
+#include "pipeline/run_experiment.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+
+#include "core/error.hpp"
+#include "core/json_file.hpp"
+#include "core/parallel.hpp"
+#include "core/progress.hpp"
+#include "core/strings.hpp"
+#include "pipeline/stage_record.hpp"
+
+namespace cc {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Stage {
+  std::string name;
+  Json settings;                     // everything that determines the output, inputs' stamps included
+  std::vector<std::string> deps;     // stages whose outputs it reads
+  std::string dir;                   // its output folder (removed before a fresh start)
+  std::function<std::string(bool resume)> run;  // returns a note
+  std::function<bool()> resumable;   // true when partial output can be continued
+};
+
+Json corpora_json(const std::vector<CorpusSpec>& cs) {
+  Json a = Json::array();
+  for (const auto& c : cs) a.push_back({{"spec", c.text()}, {"stamp", file_stamp(c.path)}});
+  return a;
+}
+
+Json models_json(const HarvestConfig& h) {
+  return {{"base", h.base_dir}, {"distilled", h.distilled_dir}, {"base_stamp", file_stamp(h.base_dir)},
+          {"distilled_stamp", file_stamp(h.distilled_dir)}, {"tokenizer", h.tokenizer}, {"tokenizer_stamp", file_stamp(h.tokenizer)}};
+}
+
+const char* mode_name(ComputeMode m) { return m == ComputeMode::F32 ? "f32" : "bf16"; }
+
+// The first candidate that names a feature: an index, a category with features in the analysis,
+// or "top-nrn" (the live feature with the highest NRN: the most distilled-only one).
+std::string pick_steer_feature(const std::vector<std::string>& candidates, const std::string& analysis) {
+  std::string tried;
+  for (const auto& c : candidates) {
+    if (!c.empty() && c.find_first_not_of("0123456789") == std::string::npos) return c;
+    if (c == "top-nrn") {
+      int64_t best = -1;
+      double best_nrn = -1;
+      for_each_jsonl(analysis + "/features.jsonl", [&](const Json& j, size_t) {
+        if (j.value("dead", true) || !j.contains("nrn") || !j["nrn"].is_number()) return;
+        if (j["nrn"].get<double>() > best_nrn) {
+          best_nrn = j["nrn"].get<double>();
+          best = j.value("feature", int64_t(-1));
+        }
+      });
+      if (best >= 0) return std::to_string(best);
+      tried += (tried.empty() ? "" : ", ") + c;
+      continue;
+    }
+    const std::string cp = analysis + "/categories.json";
+    const Json root = read_json_file(cp);
+    if (root.contains("categories") && root["categories"].contains(c) && root["categories"][c].is_array() && !root["categories"][c].empty())
+      return c;
+    tried += (tried.empty() ? "" : ", ") + c;
+  }
+  fail(analysis + "/categories.json", "steering.feature", "names no category with a feature in this analysis", "", tried,
+       "add a feature index or another category to [steering].feature");
+}
+
+std::vector<Stage> plan(const Experiment& e) {
+  std::vector<Stage> st;
+  const HarvestConfig& h = e.harvest;
+  {
+    Json s = h.to_json();
+    s["models"] = models_json(h);
+    s["corpora"] = corpora_json(h.corpora);
+    s["tokens"] = e.store.tokens;
+    s["shard_rows"] = e.store.shard_rows;
+    s["norm_rows"] = e.store.norm_rows;
+    s["store_dtype"] = dtype_name(e.store.dtype);
+    st.push_back({"harvest", s, {}, e.store.out,
+                  [&e](bool resume) {
+                    StoreOptions o = e.store;
+                    o.resume = resume;
+                    o.progress = e.progress;
+                    const int64_t rows = harvest_to_store(e.harvest, o);
+                    return std::to_string(rows) + " tokens";
+                  },
+                  [&e] { return fs::exists(e.store.out + "/manifest.json"); }});
+  }
+  for (const NamedCrosscoder& n : e.crosscoders) {
+    Json s = n.cfg.to_json();
+    s["buffer_rows"] = n.train.buffer_rows;
+    s["save_every"] = n.train.save_every;
+    st.push_back({"train-" + n.name, s, {"harvest"}, n.train.out,
+                  [&n, &e](bool resume) {
+                    TrainOptions t = n.train;
+                    t.resume = resume;
+                    t.progress = e.progress;
+                    const TrainSummary r = train_crosscoder(n.cfg, t);
+                    char buf[160];
+                    std::snprintf(buf, sizeof buf, "explained variance %.3f / %.3f, L0 %.1f, dead %.1f%%", r.ev_a, r.ev_b, r.l0,
+                                  100 * r.dead_frac);
+                    return std::string(buf);
+                  },
+                  [&n] { return fs::exists(n.train.out + "/trainer_state.safetensors"); }});
+  }
+  {
+    const AnalyzeOptions& a = e.analyze;
+    Json s = {{"crosscoder", a.crosscoder}, {"tokens", a.max_tokens}, {"top", a.top_n}, {"samples", a.samples},
+              {"context", a.context}, {"base_only_below", a.base_only_below}, {"distilled_only_above", a.distilled_only_above},
+              {"majority", a.category_majority}, {"logit_tokens", a.logit_tokens}, {"lexicon", a.lexicon},
+              {"lexicon_stamp", file_stamp(a.lexicon)}, {"logit_lens", !a.base_model.empty()}, {"models", models_json(h)}};
+    st.push_back({"analyze", s, {"train-" + e.analysis_of}, a.out,
+                  [&e](bool) {
+                    AnalyzeOptions a = e.analyze;
+                    a.progress = e.progress;
+                    analyze_crosscoder(a);
+                    return std::string();
+                  },
+                  nullptr});
+  }
+  if (e.ablate_on) {
+    const AblateOptions& b = e.ablate;
+    Json ks(b.ks);
+    Json s = {{"corpora", corpora_json(b.corpora)}, {"categories", b.categories}, {"k", ks}, {"sequences", b.sequences},
+              {"seq_len", b.seq_len}, {"positions", b.positions}, {"rank_positions", b.rank_positions}, {"nrn_above", b.nrn_above},
+              {"seed", b.seed}, {"batch_tokens", b.batch_tokens}, {"compute", mode_name(b.mode)}, {"models", models_json(h)}};
+    st.push_back({"ablate", s, {"analyze"}, b.out,
+                  [&e](bool) {
+                    AblateOptions b = e.ablate;
+                    b.progress = e.progress;
+                    run_ablation(b);
+                    return std::string();
+                  },
+                  nullptr});
+  }
+  if (e.steer_on) {
+    const SteerSweepOptions& v = e.steer;
+    Json s = {{"features", e.steer_features}, {"model", v.model}, {"slice", v.slice}, {"alphas", v.alphas}, {"prompts", v.prompts},
+              {"prompts_stamp", file_stamp(v.prompts)}, {"problems", v.problems}, {"samples", v.samples}, {"greedy", v.greedy},
+              {"temperature", v.temperature}, {"top_p", v.top_p}, {"max_new_tokens", v.max_new_tokens}, {"chat", v.chat},
+              {"generated_only", v.generated_only}, {"compute", mode_name(v.mode)}, {"models", models_json(h)}};
+    st.push_back({"steer", s, {"analyze"}, v.out,
+                  [&e](bool resume) {
+                    SteerSweepOptions o = e.steer;
+                    o.feature = pick_steer_feature(e.steer_features, o.analysis);
+                    o.resume = resume;
+                    o.progress = e.progress;
+                    run_steer_sweep(o);
+                    return "feature " + o.feature;
+                  },
+                  [&e] { return fs::exists(e.steer.out + "/transcripts.jsonl"); }});
+  }
+  if (e.geometry_on) {
+    const GeometryOptions& g = e.geometry;
+    Json s = {{"datasets", g.datasets}, {"datasets_stamp", file_stamp(g.datasets)}, {"hook", g.layer}, {"tasks", g.tasks},
+              {"pca", g.pca}, {"template", g.word_template}, {"start", g.start}, {"bootstrap", g.bootstrap}, {"seed", g.seed},
+              {"batch_tokens", g.batch_tokens}, {"compute", mode_name(g.mode)}, {"models", models_json(h)}};
+    st.push_back({"geometry", s, {}, g.out,
+                  [&e](bool) {
+                    GeometryOptions g = e.geometry;
+                    g.progress = e.progress;
+                    run_geometry(g);
+                    return std::string();
+                  },
+                  nullptr});
+  }
+  {
+    const ReportOptions& r = e.report;
+    Json s = {{"file", r.out}, {"top_examples", r.top_examples}, {"sample_examples", r.sample_examples}, {"context", r.context},
+              {"transcript_chars", r.transcript_chars}, {"assets", r.assets}};
+    std::vector<std::string> deps;
+    for (const Stage& x : st) deps.push_back(x.name);
+    st.push_back({"report", s, deps, "",
+                  [&e](bool) {
+                    const size_t bytes = write_report(e.report);
+                    return e.report.out + " (" + human_bytes(double(bytes)) + ")";
+                  },
+                  nullptr});
+  }
+  return st;
+}
+
+}  // namespace
+
+std::vector<std::string> stage_names(const Experiment& e) {
+  std::vector<std::string> n;
+  for (const Stage& s : plan(e)) n.push_back(s.name);
+  return n;
+}
+
+std::vector<StageOutcome> run_experiment(const Experiment& e, const RunOptions& opt) {
+  const std::vector<Stage> stages = plan(e);
+  if (!opt.until.empty()) {
+    bool known = false;
+    for (const Stage& s : stages) known |= s.name == opt.until;
+    if (!known) {
+      std::string all;
+      for (const Stage& s : stages) all += (all.empty() ? "" : ", ") + s.name;
+      fail(e.file, "--until " + opt.until, "is not a stage of this experiment", all);
+    }
+  }
+  std::error_code ec;
+  fs::create_directories(e.out, ec);
+  if (ec) fail(e.out, "", "cannot create the run folder: " + ec.message());
+  set_num_threads(e.threads);
+  StageRecord rec(e.out);
+  std::map<std::string, std::string> fps;
+  std::vector<StageOutcome> outcomes;
+  const size_t total = stages.size();
+  for (size_t i = 0; i < total; ++i) {
+    const Stage& s = stages[i];
+    std::string text = s.settings.dump();
+    for (const auto& d : s.deps) text += "|" + d + "=" + fps.at(d);
+    const std::string fp = fingerprint_of(text);
+    fps[s.name] = fp;
+    StageOutcome o;
+    o.name = s.name;
+    const std::string tag = "[run " + std::to_string(i + 1) + "/" + std::to_string(total) + "] " + s.name;
+    if (!opt.force && rec.done(s.name, fp)) {
+      o.skipped = true;
+      o.seconds = rec.json()[s.name].value("seconds", 0.0);
+      std::fprintf(stderr, "%s: up to date (took %s when it ran), skipped\n", tag.c_str(), human_duration(o.seconds).c_str());
+      outcomes.push_back(o);
+    } else {
+      const bool resume = !opt.force && rec.started(s.name, fp) && s.resumable && s.resumable();
+      if (!resume && !s.dir.empty()) fs::remove_all(s.dir, ec);
+      std::fprintf(stderr, "%s: %s\n", tag.c_str(), resume ? "resuming the interrupted stage" : "running");
+      rec.mark_started(s.name, fp, s.settings);
+      const auto t0 = std::chrono::steady_clock::now();
+      o.note = s.run(resume);
+      o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      rec.mark_done(s.name, o.seconds);
+      std::fprintf(stderr, "%s: done in %s%s%s\n", tag.c_str(), human_duration(o.seconds).c_str(), o.note.empty() ? "" : ": ",
+                   o.note.c_str());
+      outcomes.push_back(o);
+    }
+    if (s.name == opt.until) break;
+  }
+  return outcomes;
+}
+
+}  // namespace cc

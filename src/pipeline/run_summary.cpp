@@ -1,0 +1,131 @@
+#include "pipeline/run_summary.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "core/json_file.hpp"
+#include "core/progress.hpp"
+
+namespace cc {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+double num(const Json& j, const char* k) { return j.contains(k) && j[k].is_number() ? j[k].get<double>() : 0.0; }
+
+void store_lines(std::ostringstream& o, const Experiment& e) {
+  const std::string mp = e.store.out + "/manifest.json";
+  if (!fs::exists(mp)) return;
+  const Json m = read_json_file(mp);
+  o << "  store: " << m.value("tokens", int64_t(0)) << " tokens x 2 models at " << m.value("hook", std::string()) << ", d " << m.value("d_model", 0);
+  if (m.contains("corpus_tokens_taken") && m.contains("corpora")) {
+    o << "; tokens per corpus:";
+    for (size_t i = 0; i < m["corpora"].size() && i < m["corpus_tokens_taken"].size(); ++i)
+      o << " " << fs::path(m["corpora"][i].value("path", std::string())).filename().string() << " " << m["corpus_tokens_taken"][i];
+  }
+  o << "\n";
+}
+
+void crosscoder_lines(std::ostringstream& o, const Experiment& e) {
+  for (const auto& n : e.crosscoders) {
+    const std::string lp = n.train.out + "/train_log.jsonl";
+    if (!fs::exists(lp)) continue;
+    Json last;
+    for_each_jsonl(lp, [&](const Json& j, size_t) { last = j; });
+    if (last.is_null()) continue;
+    o << "  crosscoder " << n.name << " (" << n.cfg.architecture << ", " << n.cfg.dict_size << " features): explained variance base "
+      << fmt("%.3f", num(last, "ev_a")) << " distilled " << fmt("%.3f", num(last, "ev_b")) << ", L0 " << fmt("%.1f", num(last, "l0"))
+      << ", dead " << fmt("%.1f%%", 100 * num(last, "dead_frac")) << " after " << last.value("tokens", int64_t(0)) << " tokens\n";
+  }
+}
+
+void analysis_lines(std::ostringstream& o, const Experiment& e) {
+  const std::string sp = e.analyze.out + "/summary.json", cp = e.analyze.out + "/categories.json";
+  if (!fs::exists(sp) || !fs::exists(cp)) return;
+  const Json s = read_json_file(sp), c = read_json_file(cp);
+  o << "  features of " << e.analysis_of << ": " << s.value("dead", 0) << " dead;";
+  for (const char* k : {"base-only", "shared", "distilled-only"})
+    if (s.contains("class_counts") && s["class_counts"].contains(k)) o << " " << k << " " << s["class_counts"][k];
+  o << "\n  reasoning categories (features whose top contexts are mostly that category):";
+  for (auto& [k, v] : c["categories"].items()) o << " " << k << " " << v.size();
+  o << "\n";
+}
+
+void ablation_lines(std::ostringstream& o, const Experiment& e) {
+  const std::string ap = e.ablate.out + "/ablation.json";
+  if (!e.ablate_on || !fs::exists(ap)) return;
+  const Json a = read_json_file(ap);
+  double kmax = 0;
+  for (const Json& r : a["results"]) kmax = std::max(kmax, num(r, "k"));
+  // category -> model -> condition -> "mean ± se"
+  std::map<std::string, std::map<std::string, std::map<std::string, std::string>>> t;
+  for (const Json& r : a["results"])
+    if (num(r, "k") == kmax)
+      t[r.value("category", std::string())][r.value("model", std::string())][r.value("condition", std::string())] =
+          fmt("%+.3f", num(r, "mean_delta_logit")) + " ± " + fmt("%.3f", num(r, "se"));
+  o << "  ablation of the top " << fmt("%g", kmax) << "% NRN>" << fmt("%g", e.ablate.nrn_above)
+    << " features (target-logit change; top | random | shared):\n";
+  for (auto& [cat, models] : t)
+    for (auto& [model, conds] : models)
+      o << "    " << cat << ", " << model << ": " << conds["top"] << " | " << conds["random"] << " | " << conds["shared"] << "\n";
+}
+
+void steer_lines(std::ostringstream& o, const Experiment& e) {
+  const std::string sp = e.steer.out + "/steer.json";
+  if (!e.steer_on || !fs::exists(sp)) return;
+  const Json s = read_json_file(sp);
+  o << "  steering feature " << s.value("feature", int64_t(-1)) << " (" << s.value("feature_choice", std::string()) << ") on the "
+    << fs::path(s.value("model", std::string())).filename().string() << " model, " << s.value("n_prompts", 0) << " prompts:\n";
+  for (const Json& r : s["table"]) {
+    auto mean = [&](const Json& cell) { return cell.contains("mean") && cell["mean"].is_number() ? cell["mean"].get<double>() : 0.0; };
+    o << "    alpha " << fmt("%+g", num(r, "alpha")) << " " << r.value("decoding", std::string()) << ": " << fmt("%.0f", mean(r["tokens"]))
+      << " tokens, </think> closed " << fmt("%.0f%%", 100 * mean(r["think_closed"])) << ", self-reflection words "
+      << fmt("%.2f", r["counts"].contains("self-reflection") ? mean(r["counts"]["self-reflection"]) : 0.0) << ", deductive "
+      << fmt("%.2f", r["counts"].contains("deductive") ? mean(r["counts"]["deductive"]) : 0.0) << ", accuracy "
+      << fmt("%.0f%%", 100 * mean(r["accuracy"])) << "\n";
+  }
+}
+
+void geometry_lines(std::ostringstream& o, const Experiment& e) {
+  const std::string gp = e.geometry.out + "/geometry.json";
+  if (!e.geometry_on || !fs::exists(gp)) return;
+  const Json g = read_json_file(gp);
+  if (!g.contains("summary") || g["summary"].empty()) return;
+  const Json& s = g["summary"][0];
+  o << "  geometry: parallelogram loss lower in the distilled model on " << fmt("%.0f%%", 100 * num(s, "fraction_distilled_lower")) << " of "
+    << s.value("tasks", 0) << " tasks (mean difference distilled - base " << fmt("%+.4f", num(s, "mean_diff")) << ")\n";
+}
+
+}  // namespace
+
+std::string run_summary(const Experiment& e, const std::vector<StageOutcome>& stages) {
+  std::ostringstream o;
+  o << "run " << e.out << " (" << e.file << ")\n";
+  double total = 0;
+  o << "  stages:";
+  for (const auto& s : stages) {
+    o << " " << s.name << " " << human_duration(s.seconds) << (s.skipped ? " (earlier)" : "");
+    if (!s.skipped) total += s.seconds;
+  }
+  o << "; this invocation " << human_duration(total) << "\n";
+  store_lines(o, e);
+  crosscoder_lines(o, e);
+  analysis_lines(o, e);
+  ablation_lines(o, e);
+  steer_lines(o, e);
+  geometry_lines(o, e);
+  if (fs::exists(e.report.out)) o << "  report: " << e.report.out << " (one self-contained file; open it in a browser)\n";
+  return o.str();
+}
+
+}  // namespace cc

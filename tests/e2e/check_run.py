@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Checks the outputs of a `crosscoder run` / `crosscoder demo` folder: every stage finished, every
+table well-formed, the crosscoders reconstruct above a floor. Asserts on structure and ranges, not on
+numbers produced earlier by the code under test.
+Usage: check_run.py RUN_DIR EV_FLOOR ALPHA_COUNT TASK_COUNT"""
+import json
+import math
+import os
+import sys
+
+run, ev_floor, n_alpha, n_tasks = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+problems = []
+
+
+def check(cond, what):
+    if not cond:
+        problems.append(what)
+
+
+def load(rel):
+    path = os.path.join(run, rel)
+    if not os.path.exists(path):
+        problems.append(f"{rel} is missing")
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def finite(x):
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+stages = load("stages.json") or {}
+for name in ["harvest", "train-l1", "train-batchtopk", "analyze", "ablate", "steer", "geometry", "report"]:
+    check(stages.get(name, {}).get("state") == "done", f"stage {name} is not done: {stages.get(name)}")
+
+m = load("store/manifest.json")
+if m:
+    check(m["complete"] is True, "store is not complete")
+    check(m["tokens"] == m["target_tokens"], f"store holds {m['tokens']} of {m['target_tokens']} tokens")
+    check(len(m["corpus_tokens_taken"]) == 2 and min(m["corpus_tokens_taken"]) > 0, "a corpus contributed no tokens")
+    check(all(finite(s) and s > 0 for s in m["norm_factors"]), f"bad norm factors {m['norm_factors']}")
+
+for cc in ["l1", "batchtopk"]:
+    path = os.path.join(run, f"crosscoder-{cc}", "train_log.jsonl")
+    if not os.path.exists(path):
+        problems.append(f"{path} is missing")
+        continue
+    rows = [json.loads(l) for l in open(path) if l.strip()]
+    check(len(rows) >= 2, f"{cc}: fewer than 2 log rows")
+    last = rows[-1]
+    for k in ["ev_a", "ev_b"]:
+        check(finite(last[k]) and last[k] > ev_floor, f"{cc}: {k} = {last[k]} is not above {ev_floor}")
+    check(rows[-1]["loss"] < rows[0]["loss"], f"{cc}: loss did not fall ({rows[0]['loss']} -> {rows[-1]['loss']})")
+
+s = load("analysis/summary.json")
+if s:
+    counts = s["class_counts"]
+    check(sum(counts.values()) + s["dead"] == s["features"], f"class counts {counts} + dead {s['dead']} != {s['features']}")
+    nrn = [json.loads(l)["nrn"] for l in open(os.path.join(run, "analysis/features.jsonl")) if l.strip()]
+    check(len(nrn) == s["features"], "features.jsonl does not have one row per feature")
+    check(all(x is None or 0 <= x <= 1 for x in nrn), "an NRN outside [0, 1]")
+load("analysis/categories.json")
+
+a = load("ablation/ablation.json")
+if a:
+    check(len(a["results"]) > 0, "ablation has no results")
+    for r in a["results"]:
+        check(r["condition"] in ("top", "random", "shared") and r["model"] in ("base", "distilled"), f"odd ablation cell {r}")
+        check(r["n_positions"] > 0 and finite(r["mean_delta_logit"]), f"ablation cell without data {r['category']} {r['k']}")
+
+st = load("steer/steer.json")
+if st:
+    alphas = {r["alpha"] for r in st["table"]}
+    check(len(alphas) == n_alpha, f"steering table has alphas {sorted(alphas)}, expected {n_alpha}")
+    for r in st["table"]:
+        check(r["runs"] > 0 and r["tokens"]["mean"] > 0, f"steering row without generated tokens {r}")
+
+g = load("geometry/geometry.json")
+if g:
+    check(len(g["tasks"]) == n_tasks, f"geometry has {len(g['tasks'])} tasks, expected {n_tasks}")
+    for t in g["tasks"]:
+        for mo in t["models"]:
+            check(finite(mo["loss"]) and mo["loss"] > 0, f"geometry {t['task']} {mo['model']}: loss {mo['loss']}")
+
+check(os.path.getsize(os.path.join(run, "report.html")) > 500_000 if os.path.exists(os.path.join(run, "report.html")) else False,
+      "report.html is missing or too small to hold the inlined plotting library")
+summary = open(os.path.join(run, "summary.txt")).read() if os.path.exists(os.path.join(run, "summary.txt")) else ""
+check("report:" in summary and "crosscoder l1" in summary, "summary.txt lacks the report or crosscoder lines")
+
+if problems:
+    print("check_run: FAILED\n  " + "\n  ".join(problems))
+    sys.exit(1)
+print(f"check_run: {run}: all stages done and well-formed")
