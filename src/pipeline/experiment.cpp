@@ -51,17 +51,14 @@ std::vector<CorpusSpec> corpora(const TomlSection& s, const std::string& key, co
 }
 
 ComputeMode mode_of(const TomlSection& s, const std::string& key) {
-  const std::string m = s.str(key, "bf16");
-  if (m != "bf16" && m != "f32") fail(s.file(), s.where(key), "must be \"bf16\" or \"f32\"", "bf16 | f32", m);
-  return compute_mode_from_name(m);
+  return compute_mode_from_name(s.choice(key, "bf16", {"bf16", "f32"}));
 }
 
 NamedCrosscoder crosscoder_from(const TomlSection& s, const std::string& name) {
   NamedCrosscoder n;
   n.name = name;
   CrosscoderConfig& c = n.cfg;
-  c.architecture = s.str("arch", c.architecture);
-  if (c.architecture != "l1" && c.architecture != "batchtopk") fail(s.file(), s.where("arch"), "must be \"l1\" or \"batchtopk\"", "", c.architecture);
+  c.architecture = s.choice("arch", c.architecture, {"l1", "batchtopk"});
   c.dict_size = s.integer("dict_size", c.dict_size);
   c.l1_coeff = s.number("l1_coeff", c.l1_coeff);
   c.k = s.integer("k", c.k);
@@ -125,9 +122,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   h.pack.sep_id = int32_t(hv.integer("sep_token", h.pack.sep_id));
   e.store.shard_rows = hv.integer("shard_tokens", e.store.shard_rows);
   e.store.norm_rows = hv.integer("norm_tokens", e.store.norm_rows);
-  const std::string sd = hv.str("store_dtype", "bf16");
-  if (sd != "bf16" && sd != "f32") fail(path, "harvest.store_dtype", "must be \"bf16\" or \"f32\"", "", sd);
-  e.store.dtype = sd == "f32" ? DType::F32 : DType::BF16;
+  e.store.dtype = hv.choice("store_dtype", "bf16", {"bf16", "f32"}) == "f32" ? DType::F32 : DType::BF16;
   h.mode = mode;
   hv.finish();
   e.store.out = e.out + "/store";
@@ -183,7 +178,6 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   b.mode = mode;
   // Default: the harvest's corpora (positions are searched where a target token comes next).
   b.corpora = ab.has("corpora") ? corpora(ab, "corpora", {}) : h.corpora;
-  (void)ab.strings("corpora", {});
   b.categories = ab.strings("categories", {});
   b.ks = ab.numbers("k", b.ks);
   b.sequences = ab.integer("sequences", b.sequences);
@@ -204,12 +198,9 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   s.tokenizer = h.tokenizer;
   s.out = e.out + "/steer";
   s.mode = mode;
-  const std::string which = st.str("model", "distilled");
-  if (which != "distilled" && which != "base") fail(path, "steering.model", "must be \"distilled\" or \"base\"", "", which);
+  const std::string which = st.choice("model", "distilled", {"distilled", "base"});
   s.model = which == "base" ? h.base_dir : h.distilled_dir;
-  const std::string slice = st.str("slice", which == "base" ? "A" : "B");
-  if (slice != "A" && slice != "B") fail(path, "steering.slice", "must be \"A\" or \"B\"", "", slice);
-  s.slice = slice == "A" ? 0 : 1;
+  s.slice = st.choice("slice", which == "base" ? "A" : "B", {"A", "B"}) == "A" ? 0 : 1;
   e.steer_features = st.strings("feature", {"self-reflection"});
   if (e.steer_features.empty()) fail(path, "steering.feature", "is empty");
   s.alphas = st.numbers("alphas", {-8, 0, 8});

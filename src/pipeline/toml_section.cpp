@@ -47,6 +47,16 @@ double TomlSection::number(const std::string& key, double def) const {
   return d;
 }
 
+std::string TomlSection::choice(const std::string& key, const std::string& def, const std::vector<std::string>& allowed) const {
+  const std::string v = str(key, def);
+  std::string all;
+  for (const auto& a : allowed) {
+    if (a == v) return v;
+    all += (all.empty() ? "\"" : " or \"") + a + "\"";
+  }
+  fail(file_, where(key), "must be " + all, all, v);
+}
+
 bool TomlSection::flag(const std::string& key, bool def) const {
   read_.insert(key);
   if (!has(key)) return def;

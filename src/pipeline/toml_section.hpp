@@ -22,6 +22,8 @@ class TomlSection {
   int64_t integer(const std::string& key, int64_t def) const;
   double number(const std::string& key, double def) const;
   bool flag(const std::string& key, bool def) const;
+  // A string that must be one of `allowed`; the error lists them.
+  std::string choice(const std::string& key, const std::string& def, const std::vector<std::string>& allowed) const;
   std::vector<std::string> strings(const std::string& key, const std::vector<std::string>& def) const;
   std::vector<double> numbers(const std::string& key, const std::vector<double>& def) const;
   // A path: "" stays ""; relative ones are joined to the TOML file's folder.
