@@ -166,8 +166,9 @@ TEST(CrosscoderTraining, NonFiniteDataStopsWithTheCheckpointIntact) {
   test::TempDir d;
   ActivationBatch b;
   b.d = 4;
-  for (int t = 0; t < 3000; ++t) {
-    for (int i = 0; i < 8; ++i) b.acts.push_back(t == 2500 && i == 3 ? NAN : float((t * 7 + i) % 11) - 5.f);
+  // Past the store reader's first 65536-row chunk, so the bad row is read mid-run.
+  for (int t = 0; t < 70000; ++t) {
+    for (int i = 0; i < 8; ++i) b.acts.push_back(t == 66000 && i == 3 ? NAN : float((t * 7 + i) % 11) - 5.f);
     b.tokens.push_back(0);
     b.doc.push_back(t);
     b.pos.push_back(0);
@@ -178,17 +179,20 @@ TEST(CrosscoderTraining, NonFiniteDataStopsWithTheCheckpointIntact) {
   CrosscoderConfig c;
   c.dict_size = 16;
   c.batch_size = 100;
-  c.num_tokens = 3000;
+  c.num_tokens = 70000;
   TrainOptions o;
   o.acts = d / "store";
   o.out = d / "ckpt";
-  o.save_every = 5;
+  o.save_every = 50;
   o.shuffle = false;
+  o.buffer_rows = 300;
   o.progress = false;
-  test::expect_error([&] { train_crosscoder(c, o); }, {"NaN or Inf", "step 25", "checkpoint"});
+  // The store reader names the shard and row when its chunk is read, a few steps before use.
+  test::expect_error([&] { train_crosscoder(c, o); },
+                     {"shard-00001.safetensors", "NaN at row 464", "dimension 3", "training stopped at step 65", "intact", "--resume"});
   CrosscoderParams p;
   CrosscoderConfig lc;
-  EXPECT_NO_THROW(load_crosscoder(o.out, p, lc));  // the step-25 checkpoint, all finite
+  EXPECT_NO_THROW(load_crosscoder(o.out, p, lc));  // the last checkpoint before it, all finite
 }
 
 }  // namespace

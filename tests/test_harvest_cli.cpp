@@ -1,4 +1,4 @@
-// The harvest binary under hostile conditions: SIGKILL at random points then --resume (the store
+// The harvest binary under hostile conditions: SIGKILL at seeded random moments then --resume (the store
 // must equal an uninterrupted run, and no partial shard may ever appear under a final name), a
 // full disk (RLIMIT_FSIZE), and cross-checks with `forward --dump-resid` and a numpy reader.
 #include <signal.h>
@@ -15,9 +15,8 @@
 #include "core/npy.hpp"
 #include "data/packer.hpp"
 #include "harvest/activation_store.hpp"
+#include "kill_harness.hpp"
 #include "pair_fixture.hpp"
-
-extern char** environ;
 
 namespace cc {
 namespace {
@@ -42,26 +41,6 @@ int run_sh(const std::string& cmd, std::string* out = nullptr) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-pid_t spawn(const std::string& args) {
-  std::vector<std::string> parts = {CROSSCODER_BIN};
-  std::string cur;
-  for (char c : args) {
-    if (c == ' ') {
-      if (!cur.empty()) parts.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) parts.push_back(cur);
-  std::vector<char*> argv;
-  for (auto& p : parts) argv.push_back(p.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  EXPECT_EQ(posix_spawn(&pid, CROSSCODER_BIN, nullptr, nullptr, argv.data(), environ), 0);
-  return pid;
-}
-
 size_t listed_shards(const std::string& store) {
   try {
     return read_json_file(store + "/manifest.json")["shards"].size();
@@ -70,37 +49,58 @@ size_t listed_shards(const std::string& store) {
   }
 }
 
-TEST(HarvestCli, KilledAndResumedEqualsUninterrupted) {
+std::vector<std::string> split_args(const std::string& args) {
+  std::vector<std::string> parts;
+  std::string cur;
+  for (char c : args + " ") {
+    if (c != ' ') {
+      cur += c;
+    } else if (!cur.empty()) {
+      parts.push_back(cur);
+      cur.clear();
+    }
+  }
+  return parts;
+}
+
+// Every file under a final name in a store being written is whole: the manifest parses and lists
+// only shards that exist, and every shard-NNNNN.safetensors parses with its columns.
+void expect_store_files_whole(const std::string& out) {
+  if (!fs::exists(out)) return;
+  for (const auto& e : fs::directory_iterator(out)) {
+    const std::string n = e.path().filename().string();
+    if (n.find(".tmp-") != std::string::npos) continue;
+    if (n == "manifest.json") {
+      Json m;
+      EXPECT_NO_THROW(m = read_json_file(e.path().string())) << n;
+      for (size_t s = 0; s < m.value("shards", Json::array()).size(); ++s)
+        EXPECT_TRUE(fs::exists(out + "/" + shard_name(s))) << "manifest lists a missing " << shard_name(s);
+    } else if (n.rfind("shard-", 0) == 0) {
+      try {
+        SafetensorsFile f(e.path().string());
+        EXPECT_NE(f.find("acts"), nullptr) << n;
+        EXPECT_NE(f.find("corpus"), nullptr) << n;
+      } catch (const std::exception& x) {
+        ADD_FAILURE() << n << " is visible but not whole: " << x.what();
+      }
+    }
+  }
+}
+
+TEST(HarvestCli, KilledAtRandomMomentsAndResumedEqualsUninterrupted) {
   PairFixture f;
   const int64_t tokens = 12000, shard = 400;
   const std::string ref = f.dir / "ref";
-  ASSERT_EQ(run_sh(std::string(CROSSCODER_BIN) + " " + harvest_args(f, ref, tokens, shard)), 0);
+  const double ref_s = test::run_cli(split_args(harvest_args(f, ref, tokens, shard)));
+  ASSERT_GT(ref_s, 0);
   const size_t n_shards = listed_shards(ref);
   ASSERT_GT(n_shards, 10u);
-  int kills = 0;
-  for (int seed = 1; seed <= 3; ++seed) {
+  int kills = 0, seed = 0;
+  for (double at : test::kill_moments(ref_s, 5)) {
+    ++seed;
     const std::string out = f.dir / ("killed" + std::to_string(seed));
-    const pid_t pid = spawn(harvest_args(f, out, tokens, shard));
-    const size_t kill_after = size_t(seed) * n_shards / 4;
-    bool killed = false;
-    for (int i = 0; i < 20000; ++i) {
-      // Anything visible under a final shard name must be a complete, valid file.
-      if (fs::exists(out))
-        for (const auto& e : fs::directory_iterator(out)) {
-          const std::string n = e.path().filename().string();
-          if (n.rfind("shard-", 0) == 0 && n.find(".tmp-") == std::string::npos) {
-            EXPECT_NO_THROW(SafetensorsFile s(e.path().string())) << n;
-          }
-        }
-      if (listed_shards(out) >= kill_after) {
-        killed = kill(pid, SIGKILL) == 0;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(200 + 137 * seed));
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    if (killed && WIFSIGNALED(st)) ++kills;
+    const test::KillOutcome k = test::kill_at(split_args(harvest_args(f, out, tokens, shard)), at, [&] { expect_store_files_whole(out); });
+    kills += k.killed;
     std::string log;
     ASSERT_EQ(run_sh(std::string(CROSSCODER_BIN) + " " + harvest_args(f, out, tokens, shard) + " --resume", &log), 0) << log;
     ASSERT_EQ(listed_shards(out), n_shards);
@@ -110,8 +110,9 @@ TEST(HarvestCli, KilledAndResumedEqualsUninterrupted) {
     EXPECT_EQ(a["norm_factors"], b["norm_factors"]);
     EXPECT_EQ(a["tokens"], b["tokens"]);
     for (const auto& e : fs::directory_iterator(out)) EXPECT_EQ(e.path().string().find(".tmp-"), std::string::npos);
+    std::printf("seed %d: killed at %.2f s of %.2f s (%s, %d looks)\n", seed, at, ref_s, k.killed ? "killed" : "had finished", k.looks);
   }
-  EXPECT_GE(kills, 2) << "the runs finished before they could be killed; the test did not exercise resume";
+  EXPECT_GE(kills, 3) << "the runs finished before they could be killed; the test did not exercise resume";
 }
 
 TEST(HarvestCli, FullDiskIsAClearErrorAndLeavesNoPartialShard) {

@@ -12,7 +12,7 @@ namespace cc {
 Json parse_json(const std::string& text, const std::string& origin) {
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, and out_of_range for numbers like 9E9990
     fail(origin, "", std::string("malformed JSON: ") + e.what());
   }
 }

@@ -41,7 +41,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : map_(path) {
   Json h;
   try {
     h = Json::parse(header);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, and out_of_range for numbers like 9E9990
     fail(path, "", std::string("malformed safetensors header JSON: ") + e.what());
   }
   if (!h.is_object()) fail(path, "", "safetensors header is not a JSON object");

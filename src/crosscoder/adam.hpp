@@ -18,8 +18,12 @@ struct AdamState {
 };
 
 // Scales grads so their global L2 norm is at most max_norm (torch's clip_grad_norm_); returns
-// the norm before clipping.
+// the norm before clipping. A non-finite norm leaves grads untouched (the caller stops and
+// names the element).
 double clip_grad_norm(CrosscoderParams& grads, double max_norm);
+// Given clip_grad_norm's result: when it is not finite, throws cc::Error naming the first NaN/Inf
+// gradient element (tensor and index) at `step`, before Adam's moments take it in.
+void check_grad_norm(double norm, const CrosscoderParams& grads, int64_t step, const std::string& out);
 
 void adam_step(CrosscoderParams& p, CrosscoderParams& grads, AdamState& s, double lr, double beta1, double beta2,
                double eps = 1e-8);

@@ -7,6 +7,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/finite.hpp"
 #include "core/safetensors.hpp"
 
 namespace cc {
@@ -115,26 +116,30 @@ void load_crosscoder(const std::string& dir, CrosscoderParams& p, CrosscoderConf
   c = CrosscoderConfig::from_json(j, cp);
   SafetensorsFile f(dir + "/crosscoder.safetensors");
   const int64_t d = c.d_in, F = c.dict_size;
-  p.resize(d, F);
-  p.threshold = float(json_get_or<double>(j, "threshold", 0.0, cp));
-  auto get = [&](const char* name, const Shape& shape, float* dst) {
+  // Every tensor is checked against config.json before anything is allocated from its numbers.
+  auto find = [&](const char* name, const Shape& shape) {
     const TensorInfo* t = f.find(name);
     if (!t) fail(f.path(), name, "is missing");
     if (t->shape != shape) fail(f.path(), name, "has wrong shape", shape_str(shape), shape_str(t->shape), "does config.json belong to it?");
     if (t->dtype != DType::F32 && t->dtype != DType::BF16 && t->dtype != DType::F16)
       fail(f.path(), name, "has an unsupported dtype", "F32", dtype_name(t->dtype));
-    convert_to_f32(t->dtype, t->data, dst, size_t(t->numel()));
+    check_finite(t->dtype, t->data, t->shape, f.path(), name, "", "the checkpoint is corrupt");
+    return t;
   };
+  const TensorInfo* enc = find("W_enc", {2, d, F});
+  const TensorInfo* dec = find("W_dec", {F, 2, d});
+  const TensorInfo* benc = find("b_enc", {F});
+  const TensorInfo* bdec = find("b_dec", {2, d});
+  p.resize(d, F);
+  p.threshold = float(json_get_or<double>(j, "threshold", 0.0, cp));
+  if (!std::isfinite(p.threshold) || p.threshold < 0) fail(cp, "threshold", "must be a finite number >= 0", ">= 0", std::to_string(p.threshold));
   std::vector<float> W_enc(size_t(2 * d * F));
-  get("W_enc", {2, d, F}, W_enc.data());
+  convert_to_f32(enc->dtype, enc->data, W_enc.data(), W_enc.size());
   for (int64_t f2 = 0; f2 < F; ++f2)
     for (int64_t jj = 0; jj < 2 * d; ++jj) p.W_encT[size_t(f2 * 2 * d + jj)] = W_enc[size_t(jj * F + f2)];
-  get("W_dec", {F, 2, d}, p.W_dec.data());
-  get("b_enc", {F}, p.b_enc.data());
-  get("b_dec", {2, d}, p.b_dec.data());
-  for (const auto& [ptr, n] : p.tensors())
-    for (size_t i = 0; i < n; ++i)
-      if (!std::isfinite(ptr[i])) fail(f.path(), "weights", "contain NaN or Inf");
+  convert_to_f32(dec->dtype, dec->data, p.W_dec.data(), p.W_dec.size());
+  convert_to_f32(benc->dtype, benc->data, p.b_enc.data(), p.b_enc.size());
+  convert_to_f32(bdec->dtype, bdec->data, p.b_dec.data(), p.b_dec.size());
 }
 
 }  // namespace cc

@@ -3,6 +3,7 @@
 #include "crosscoder/trainer.hpp"
 
 #include <chrono>
+#include <cerrno>
 #include <cstring>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +12,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/finite.hpp"
 #include "core/progress.hpp"
 #include "core/safetensors.hpp"
 #include "crosscoder/adam.hpp"
@@ -56,33 +58,56 @@ void load_state(const std::string& dir, CrosscoderParams& p, AdamState& a, LoopS
   const std::string path = dir + "/trainer_state.safetensors";
   if (!std::filesystem::exists(path)) fail(path, "", "not found", "", "", "nothing to --resume; start without it");
   SafetensorsFile f(path);
-  Json meta = parse_json(f.metadata().value("state", std::string("{}")), path + " metadata");
+  const std::string mpath = path + " metadata 'state'";
+  Json meta = parse_json(f.metadata().value("state", std::string("{}")), mpath);
+  if (!meta.is_object()) fail(mpath, "", "is not a JSON object");
   Json saved = meta.value("config", Json::object()), now = c.to_json();
+  if (!saved.is_object()) fail(mpath, "config", "is not a JSON object");
   for (const char* k : {"d_in", "dict_size", "architecture", "l1_coeff", "k", "lr", "batch_size", "num_tokens", "seed", "acts"})
     if (saved.value(k, Json()) != now[k])
       fail(path, std::string("config.") + k, "differs from this run's, so --resume would not continue the same run", now[k].dump(), saved.value(k, Json()).dump());
-  auto get = [&](const char* name, void* dst, size_t bytes) {
+  auto get = [&](const char* name, DType dtype, void* dst, size_t bytes) {
     const TensorInfo* t = f.find(name);
-    if (!t || t->nbytes != bytes) fail(path, name, "is missing or has the wrong size");
+    if (!t) fail(path, name, "is missing");
+    if (t->dtype != dtype || t->nbytes != bytes)
+      fail(path, name, "has the wrong dtype or size", std::string(dtype_name(dtype)) + ", " + std::to_string(bytes) + " bytes",
+           std::string(dtype_name(t->dtype)) + ", " + std::to_string(t->nbytes) + " bytes");
+    if (dtype == DType::F32) check_finite(DType::F32, t->data, t->shape, path, name, "", "the saved state is corrupt; start without --resume");
     std::memcpy(dst, t->data, bytes);
   };
-  get("W_encT", p.W_encT.data(), p.W_encT.size() * 4);
-  get("b_enc", p.b_enc.data(), p.b_enc.size() * 4);
-  get("W_dec", p.W_dec.data(), p.W_dec.size() * 4);
-  get("b_dec", p.b_dec.data(), p.b_dec.size() * 4);
-  get("adam_m", a.m.data(), a.m.size() * 4);
-  get("adam_v", a.v.data(), a.v.size() * 4);
-  get("last_fired", st.last_fired.data(), st.last_fired.size() * 8);
-  st.step = meta.at("step").get<int64_t>();
-  st.tokens = meta.at("tokens").get<int64_t>();
-  a.t = meta.at("adam_t").get<int64_t>();
-  p.threshold = meta.at("threshold").get<float>();
+  get("W_encT", DType::F32, p.W_encT.data(), p.W_encT.size() * 4);
+  get("b_enc", DType::F32, p.b_enc.data(), p.b_enc.size() * 4);
+  get("W_dec", DType::F32, p.W_dec.data(), p.W_dec.size() * 4);
+  get("b_dec", DType::F32, p.b_dec.data(), p.b_dec.size() * 4);
+  get("adam_m", DType::F32, a.m.data(), a.m.size() * 4);
+  get("adam_v", DType::F32, a.v.data(), a.v.size() * 4);
+  get("last_fired", DType::I64, st.last_fired.data(), st.last_fired.size() * 8);
+  st.step = json_get<int64_t>(meta, "step", mpath);
+  st.tokens = json_get<int64_t>(meta, "tokens", mpath);
+  a.t = json_get<int64_t>(meta, "adam_t", mpath);
+  p.threshold = float(json_get<double>(meta, "threshold", mpath));
+  if (st.step < 0 || st.tokens < 0 || a.t < 0 || !std::isfinite(p.threshold))
+    fail(mpath, "", "holds a negative counter or a non-finite threshold", "step, tokens, adam_t >= 0", meta.dump().substr(0, 200));
 }
 
-bool all_finite(const float* x, size_t n) {
-  for (size_t i = 0; i < n; ++i)
-    if (!std::isfinite(x[i])) return false;
-  return true;
+
+// A killed run leaves log lines past its last checkpoint, the last possibly cut short: keep the
+// complete lines up to the checkpoint's step, so the resumed log reads as one uninterrupted run.
+void trim_log(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    Json j;
+    try {
+      j = Json::parse(line);
+    } catch (const Json::exception&) {
+      continue;  // the line the kill cut
+    }
+    if (j.is_object() && j.contains("step") && j["step"].is_number_integer() && j["step"].get<int64_t>() <= step)
+      kept += line + "\n";
+  }
+  write_file_atomic(path, kept);
 }
 
 }  // namespace
@@ -129,31 +154,50 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
   std::vector<float> x(size_t(B * D2));
   std::vector<uint8_t> dead(size_t(c.dict_size), 0);
   const int64_t last = opt.max_steps >= 0 ? std::min(steps, opt.max_steps) : steps;
+  if (opt.resume) trim_log(opt.out + "/train_log.jsonl", st.step);
   std::ofstream log(opt.out + "/train_log.jsonl", opt.resume ? std::ios::app : std::ios::trunc);
   Progress bar("train", last * B, "tok", opt.progress);
   bar.set(st.step * B);
   TrainSummary sum;
   auto t0 = std::chrono::steady_clock::now();
   const int64_t first = st.step;
+  // Errors in the loop (a bad store row, a full disk) say where training stands: the files under
+  // final names are whole, so --resume continues from the last checkpoint.
+  auto stopped = [&](const Error& e) {
+    ErrorInfo i = e.info();
+    const std::string where = "training stopped at step " + std::to_string(st.step) + "; the last checkpoint in " +
+                              opt.out + " is intact (fix the cause, then rerun with --resume)";
+    i.hint = i.hint.empty() ? where : i.hint + "; " + where;
+    return Error(i);
+  };
   auto checkpoint = [&] {
-    save_state(opt.out, p, adam, st, c);
-    save_crosscoder(opt.out, p, c);
+    try {
+      save_state(opt.out, p, adam, st, c);
+      save_crosscoder(opt.out, p, c);
+    } catch (const Error& e) {
+      throw stopped(e);
+    }
   };
   while (st.step < last) {
-    buf.next_batch(x.data(), B);
+    try {
+      buf.next_batch(x.data(), B);
+    } catch (const Error& e) {
+      throw stopped(e);
+    }
     for (int64_t b = 0; b < B; ++b)
       for (int m = 0; m < 2; ++m)
         for (int64_t i = 0; i < c.d_in; ++i) x[size_t(b * D2 + m * c.d_in + i)] *= float(c.norm_factors[size_t(m)]);
-    if (!all_finite(x.data(), x.size()))
-      fail(opt.acts, "activations", "contain NaN or Inf (batch at step " + std::to_string(st.step) + ")", "", "",
-           "training stopped; the last checkpoint in " + opt.out + " is intact");
+    // Store rows are checked as they are read (naming shard and row); this catches the rest
+    // (a live source, a norm factor that overflows).
+    check_finite(x.data(), {B, 2, c.d_in}, opt.acts, "activations (scaled batch: [row, model, dimension])",
+                 "at step " + std::to_string(st.step), "training stopped; the last checkpoint in " + opt.out + " is intact");
     for (int64_t j = 0; j < c.dict_size; ++j) dead[size_t(j)] = st.tokens - st.last_fired[size_t(j)] > c.dead_window;
     StepInput in{x.data(), B, l1_at(c, st.step, steps), &dead};
     StepResult r = crosscoder_step_sparse(p, c, in, g);
     if (!std::isfinite(r.loss))
       fail(opt.out, "loss", "is not finite at step " + std::to_string(st.step), "", std::to_string(r.loss),
            "training stopped; the last checkpoint is intact (try a lower --lr)");
-    clip_grad_norm(g, c.grad_clip);
+    check_grad_norm(clip_grad_norm(g, c.grad_clip), g, st.step, opt.out);
     adam_step(p, g, adam, lr_at(c, st.step, steps), c.beta1, c.beta2);
     st.tokens += B;
     for (int32_t j : r.fired) st.last_fired[size_t(j)] = st.tokens;
@@ -171,6 +215,9 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
                    {"tokens_per_s", sum.tokens_per_s}}).dump()
           << "\n"
           << std::flush;
+    if (!log)
+      fail(opt.out + "/train_log.jsonl", "", std::string("write failed: ") + std::strerror(errno), "", "",
+           "disk full? the last checkpoint is intact; free space and rerun with --resume");
     char note[160];
     std::snprintf(note, sizeof note, "loss %.4g L0 %.1f EV %.3f/%.3f dead %.1f%%", r.loss, r.l0, r.ev[0], r.ev[1], 100 * sum.dead_frac);
     bar.note(note);

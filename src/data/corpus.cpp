@@ -173,7 +173,7 @@ std::string Corpus::extract(const DocRef& r) const {
   Json j;
   try {
     j = Json::parse(raw);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, and out_of_range for numbers like 9E9990
     fail(where, "", std::string("malformed JSON line: ") + e.what());
   }
   if (!j.is_object()) fail(where, "", "is not a JSON object");

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "core/finite.hpp"
 
 namespace cc {
 
@@ -80,7 +81,15 @@ ActivationBatch ActivationStore::read(int64_t begin, int64_t n) const {
     const int64_t off = begin + done - shard_begin_[s];
     const int64_t take = std::min(n - done, shard_rows_[s] - off);
     const TensorInfo* a = f.find("acts");
-    convert_to_f32(dtype_, a->data + size_t(off * 2 * d_) * dtype_size(dtype_), out.acts.data() + done * 2 * d_, size_t(take * 2 * d_));
+    float* dst = out.acts.data() + done * 2 * d_;
+    convert_to_f32(dtype_, a->data + size_t(off * 2 * d_) * dtype_size(dtype_), dst, size_t(take * 2 * d_));
+    // A store written by another tool (or damaged on disk) may hold NaN/Inf: name the row.
+    if (const size_t j = find_non_finite(dst, size_t(take * 2 * d_)); j != kAllFinite) {
+      const int64_t row = off + int64_t(j) / (2 * d_), col = int64_t(j) % (2 * d_);
+      fail(f.path(), "acts", "holds " + non_finite_name(DType::F32, dst, j) + " at row " + std::to_string(row) + " of this shard (model " +
+           (col < d_ ? std::string("0, base") : std::string("1, distilled")) + ", dimension " + std::to_string(col % d_) + ")",
+           "finite activations", non_finite_name(DType::F32, dst, j), "re-harvest this shard, or the store");
+    }
     auto copy_i32 = [&](const char* name, std::vector<int32_t>& v) {
       std::memcpy(v.data() + done, f.find(name)->data + off * 4, size_t(take) * 4);
     };

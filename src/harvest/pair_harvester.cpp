@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "core/finite.hpp"
 #include "model/hooks.hpp"
 
 namespace cc {
@@ -99,8 +100,25 @@ ActivationBatch PairHarvester::next() {
     fo.hooks = &h;
     m.forward(in, fo);
   };
+  // A model that overflows (BF16 weights, an odd prompt) must not put NaN into a store that
+  // training reads days later: stop here naming the model, the hook and the token.
+  auto check = [&](const std::vector<float>& x, const std::string& dir) {
+    const size_t i = find_non_finite(x.data(), x.size());
+    if (i == kAllFinite) return;
+    const int64_t row = int64_t(i) / d_, dim = int64_t(i) % d_;
+    const PackedSequence& s = seqs[size_t(row / cfg_.pack.seq_len)];
+    const size_t p = size_t(row % cfg_.pack.seq_len);
+    fail(dir, "residual stream at " + hook_name(),
+         "holds " + non_finite_name(DType::F32, x.data(), i) + " at dimension " + std::to_string(dim) + " of token " +
+             std::to_string(s.tokens[p]) + " (position " + std::to_string(s.pos[p]) + " of document " +
+             std::to_string(s.doc[p]) + " in corpus " + std::to_string(int(s.corpus[p])) + ")",
+         "finite activations", non_finite_name(DType::F32, x.data(), i),
+         "the model overflows on this input; --dtype f32 computes in full precision");
+  };
   run(*a_, xa_);
+  check(xa_, cfg_.base_dir);
   run(*b_, xb_);
+  check(xb_, cfg_.distilled_dir);
   ActivationBatch out;
   out.d = d_;
   int64_t r = 0;

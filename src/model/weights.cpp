@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "core/finite.hpp"
 #include "core/parallel.hpp"
 #include "model/tensor_manifest.hpp"
 
@@ -137,6 +138,12 @@ std::unique_ptr<Qwen2Weights> load_qwen2_weights(const std::string& dir, Compute
     fail(l.file->path(), name, "is not a Qwen2 parameter this config expects (unused tensor)", "", "",
          name == "lm_head.weight" ? "config.json says tie_word_embeddings=true" : "wrong model type or config?");
   }
+
+  // A NaN or Inf in a checkpoint is a corrupt download or a broken conversion: name it here rather
+  // than let it surface as NaN logits (a scan of the raw bits, timed in docs/RELIABILITY.md).
+  for (const auto& [name, l] : found)
+    check_finite(l.info->dtype, l.info->data, l.info->shape, l.file->path(), name, "",
+                 "the checkpoint is corrupt: re-download or re-convert it");
 
   w->embed = make_matrix(found.at("model.embed_tokens.weight"), mode, *w);
   w->layers.resize(size_t(c.num_hidden_layers));

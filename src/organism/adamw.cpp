@@ -40,7 +40,7 @@ double clip_grad_norm(TrainParams& g, double max_norm) {
   for (const auto& x : g.t)
     for (float v : x) ss += double(v) * v;
   const double norm = std::sqrt(ss);
-  if (norm > max_norm) {
+  if (norm > max_norm && std::isfinite(norm)) {  // a non-finite norm is the caller's to report
     const float s = float(max_norm / (norm + 1e-6));
     for (auto& x : g.t)
       for (float& v : x) v *= s;

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/error.hpp"
+#include "core/finite.hpp"
 #include "core/progress.hpp"
 #include "core/safetensors.hpp"
 #include "organism/adamw.hpp"
@@ -124,7 +125,13 @@ LmTrainResult train_lm(TrainParams& p, const TokenStream& train, const TokenStre
     const double loss = m.forward(p, tok.data(), tgt.data(), B, T, &n);
     g.zero();
     if (n > 0) m.backward(p, g);
-    clip_grad_norm(g, o.clip);
+    if (!std::isfinite(clip_grad_norm(g, o.clip))) {
+      // Name the gradient element before AdamW's moments (and every later checkpoint) take it in.
+      const std::string hint = "training stopped before the update; the last checkpoint is intact (try a lower --lr)";
+      for (size_t i = 0; i < g.t.size(); ++i)
+        check_finite(g.t[i].data(), g.manifest[i].shape, o.state_dir.empty() ? o.label : o.state_dir, "gradient of " + g.manifest[i].hf_name, "at step " + std::to_string(step), hint);
+      fail(o.state_dir.empty() ? o.label : o.state_dir, "gradient norm", "is not finite at step " + std::to_string(step), "", "", hint);
+    }
     const double lr = warmup_cosine_lr(step, o.steps, o.warmup, o.lr, o.lr * o.min_lr_frac);
     adamw_step(p, g, s, lr, o.beta1, o.beta2, o.weight_decay);
     run_loss += loss;
