@@ -61,6 +61,13 @@ void refuse_ok(F&& f) {
   }
 }
 
+// The LLVMFuzzerInitialize of a target without a fixture.
+#define CC_FUZZ_INIT_WITHOUT_FIXTURE                         \
+  extern "C" int LLVMFuzzerInitialize(int*, char***) { \
+    cc::fuzz::setup();                                  \
+    return 0;                                           \
+  }
+
 // An invariant of the harness itself: a violation aborts so the fuzzer records the input.
 #define FUZZ_CHECK(cond)                                                                     \
   do {                                                                                       \

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds, runs the whole suite under ctest, then builds
 # again with AddressSanitizer + UndefinedBehaviorSanitizer and runs the suite once more (less the
-# browser test, whose JavaScript side is the same in both builds).
-#   scripts/test.sh            both passes
+# browser tests, whose JavaScript side is the same in both builds), then fuzzes every parser of
+# outside input for a short fixed time (scripts/fuzz.sh; clang + libFuzzer, its own build).
+#   scripts/test.sh                     all three passes
 #   SKIP_SANITIZERS=1 scripts/test.sh   the Release pass only (quick local loop)
+#   FUZZ_SECONDS=N scripts/test.sh      N seconds per fuzz target (default 15; 0 skips fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -20,4 +22,8 @@ if [[ "${SKIP_SANITIZERS:-0}" != 1 ]]; then
   # memory-safety bugs. halt_on_error keeps the first report readable.
   (cd build-asan && ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      ctest -j "$(nproc)" --output-on-failure --timeout 1800 -LE browser)
+fi
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+if [[ "${SKIP_SANITIZERS:-0}" != 1 && "$FUZZ_SECONDS" != 0 ]]; then
+  scripts/fuzz.sh "$FUZZ_SECONDS"
 fi

@@ -136,6 +136,25 @@ TEST(HarvestCli, FullDiskIsAClearErrorAndLeavesNoPartialShard) {
   }
 }
 
+TEST(HarvestCli, DiskFillingMidRunKeepsTheListedShardsAndResumes) {
+  PairFixture f;
+  const std::string ref = f.dir / "ref", out = f.dir / "out";
+  ASSERT_GT(test::run_cli(split_args(harvest_args(f, ref, 6000, 400))), 0);
+  // Shards of ~400 rows are ~57 KB: the disk fills a few shards in (ENOSPC from tests/fault/).
+  std::string log;
+  const int rc = test::run_shell(test::full_disk_after(300'000) + CROSSCODER_BIN + " " + harvest_args(f, out, 6000, 400), &log);
+  EXPECT_EQ(rc, 1) << log;
+  EXPECT_NE(log.find("No space left on device"), std::string::npos) << log;
+  EXPECT_NE(log.find("nothing was written under the final name"), std::string::npos) << log;
+  expect_store_files_whole(out);
+  EXPECT_GE(listed_shards(out), 2u) << "the disk filled before any shard was kept; the test shows nothing";
+  for (const auto& e : fs::directory_iterator(out)) EXPECT_EQ(e.path().string().find(".tmp-"), std::string::npos) << e.path();
+  ASSERT_EQ(run_sh(std::string(CROSSCODER_BIN) + " " + harvest_args(f, out, 6000, 400) + " --resume", &log), 0) << log;
+  ASSERT_EQ(listed_shards(out), listed_shards(ref));
+  for (size_t s = 0; s < listed_shards(ref); ++s)
+    EXPECT_EQ(read_file(out + "/" + shard_name(s)), read_file(ref + "/" + shard_name(s))) << "shard " << s;
+}
+
 TEST(HarvestCli, StoreEqualsForwardDumpResidAndNumpyReadsIt) {
   PairFixture f;
   const std::string out = f.dir / "st";

@@ -8,10 +8,7 @@
 
 using namespace cc;
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::setup();
-  return 0;
-}
+CC_FUZZ_INIT_WITHOUT_FIXTURE
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = fuzz::put("x.safetensors", data, size);

@@ -92,23 +92,32 @@ int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
   int64_t rows = 0;
   if (opt.resume && fs::exists(mpath)) {
     Json old = read_json_file(mpath);
-    if (old.value("format", std::string()) != kStoreFormat) fail(mpath, "format", "is not an activation store");
+    // Written by us atomically, but a manifest can be edited or damaged by hand: check every field
+    // used below, so a bad one is an error naming it rather than an exception from the JSON library.
+    if (!old.is_object() || old.value("format", Json()) != kStoreFormat) fail(mpath, "format", "is not an activation store");
+    if (!old.contains("settings") || !old["settings"].is_object()) fail(mpath, "settings", "is missing or not an object");
     for (auto it = settings.begin(); it != settings.end(); ++it)
       if (!old["settings"].contains(it.key()) || old["settings"][it.key()] != it.value())
         fail(mpath, "settings." + it.key(), "differs from this run's, so --resume would mix two harvests",
              it.value().dump(), old["settings"].value(it.key(), Json()).dump());
-    if (old.value("target_tokens", int64_t(0)) != opt.tokens)
+    if (json_get<int64_t>(old, "target_tokens", mpath) != opt.tokens)
       fail(mpath, "target_tokens", "differs from --tokens", std::to_string(opt.tokens), old["target_tokens"].dump());
-    if (old.value("complete", false)) {
-      std::fprintf(stderr, "%s is already complete (%lld tokens)\n", opt.out.c_str(), (long long)old["tokens"].get<int64_t>());
-      return old["tokens"].get<int64_t>();
+    const int64_t old_tokens = json_get<int64_t>(old, "tokens", mpath);
+    if (json_get<bool>(old, "complete", mpath)) {
+      std::fprintf(stderr, "%s is already complete (%lld tokens)\n", opt.out.c_str(), (long long)old_tokens);
+      return old_tokens;
     }
+    const Json& ns = old.contains("norm_state") ? old["norm_state"] : Json();
+    const bool ns_ok = ns.is_object() && ns.contains("sum") && ns["sum"].is_array() && ns["sum"].size() == 2 &&
+                       ns["sum"][0].is_number() && ns["sum"][1].is_number() && ns.contains("count") && ns["count"].is_number_integer();
+    if (!ns_ok) fail(mpath, "norm_state", "is missing or malformed", "{\"sum\": [a, b], \"count\": n}", ns.dump().substr(0, 80));
+    if (!old.contains("shards") || !old["shards"].is_array()) fail(mpath, "shards", "is missing or not a list");
     m["shards"] = old["shards"];
-    rows = old["tokens"].get<int64_t>();
-    norm.sum[0] = old["norm_state"]["sum"][0];
-    norm.sum[1] = old["norm_state"]["sum"][1];
-    norm.count = old["norm_state"]["count"];
-    m["norm_factors"] = old["norm_factors"];
+    rows = old_tokens;
+    norm.sum[0] = ns["sum"][0].get<double>();
+    norm.sum[1] = ns["sum"][1].get<double>();
+    norm.count = ns["count"].get<int64_t>();
+    m["norm_factors"] = old.value("norm_factors", Json());
     h.packer().restore(old["packer_state"]);
   }
 
