@@ -11,15 +11,30 @@ namespace cc {
 
 namespace {
 
-// First non-finite index in [b, e): exponent bits all ones.
+// First non-finite index in [b, e): exponent bits all ones. Blocks of 256 are tested branch-free
+// as a min-reduction of (v & exp) ^ exp, which is 0 only for NaN/Inf (the compiler vectorises it);
+// only a block with an offender is searched element by element.
 template <class Bits, Bits kExp>
 size_t scan(const void* data, size_t b, size_t e) {
   const Bits* p = static_cast<const Bits*>(data);
-  for (size_t i = b; i < e; ++i) {
+  auto bad_at = [&](size_t i) {
     Bits v;
     std::memcpy(&v, p + i, sizeof v);  // weights in a map need not be aligned
-    if ((v & kExp) == kExp) return i;
+    return (v & kExp) == kExp;
+  };
+  size_t i = b;
+  for (; i + 256 <= e; i += 256) {
+    Bits mn = kExp;
+    for (size_t k = 0; k < 256; ++k) {
+      Bits v;
+      std::memcpy(&v, p + i + k, sizeof v);
+      const Bits x = Bits((v & kExp) ^ kExp);
+      mn = x < mn ? x : mn;
+    }
+    if (mn == 0) break;
   }
+  for (; i < e; ++i)
+    if (bad_at(i)) return i;
   return kAllFinite;
 }
 
