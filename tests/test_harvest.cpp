@@ -57,6 +57,11 @@ TEST(Corpus, FieldsAndErrorsWithLineNumbers) {
   expect_error([&] { Corpus c(parse_corpus_spec(d / "empty.jsonl")); }, {"empty.jsonl", "empty corpus"});
   expect_error([&] { Corpus c(parse_corpus_spec(d / "nope.jsonl")); }, {"nope.jsonl", "not found"});
   {
+    std::ofstream f(d / "latin1.txt", std::ios::binary);
+    f << "Plain text.\n\nCaf\xe9 au lait, in Latin-1.\n";  // the block starting on line 3
+  }
+  expect_error([&] { Corpus c(parse_corpus_spec(d / "latin1.txt")); }, {"latin1.txt:3", "not valid UTF-8", "byte 3", "iconv"});
+  {
     std::ofstream f(d / "t.txt");
     f << "one\nstill one\n\n  \n\ntwo\n";
   }

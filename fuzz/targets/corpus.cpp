@@ -3,6 +3,7 @@
 // PATH[:FIELD][@WEIGHT][#TEMPLATE] spec string itself.
 #include "data/corpus.hpp"
 #include "fuzz_common.hpp"
+#include "tokenizer/utf8.hpp"
 
 using namespace cc;
 
@@ -32,7 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Corpus c(spec);
     FUZZ_CHECK(c.size() > 0);
     for (size_t i = 0; i < c.size(); ++i) {
-      (void)c.document(i);
+      // Documents go straight to the tokenizer, which needs valid UTF-8: the corpus guarantees it.
+      FUZZ_CHECK(utf8_invalid_offset(c.document(i)) == std::string::npos);
       (void)c.where(i);
     }
     (void)parse_corpus_spec(spec.text());  // the spec a manifest records must parse back

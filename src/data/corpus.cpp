@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/strings.hpp"
 #include "tokenizer/chat_template.hpp"
+#include "tokenizer/utf8.hpp"
 
 namespace cc {
 
@@ -156,9 +157,9 @@ Corpus::Corpus(const CorpusSpec& spec) : spec_(spec) {
   if (docs_.empty()) fail(spec.path, "", "is an empty corpus (no documents)");
 }
 
-std::string Corpus::where(size_t i) const {
-  return files_[docs_[i].file].path() + ":" + std::to_string(docs_[i].line);
-}
+std::string Corpus::where(size_t i) const { return where(docs_[i]); }
+
+std::string Corpus::where(const DocRef& r) const { return files_[r.file].path() + ":" + std::to_string(r.line); }
 
 std::string Corpus::document(size_t i) const { return extract(docs_[i]); }
 
@@ -166,21 +167,26 @@ std::string Corpus::extract(const DocRef& r) const {
   const char* d = reinterpret_cast<const char*>(files_[r.file].data());
   const std::string raw(d + r.begin, r.end - r.begin);
   if (!jsonl_) {
+    // JSON strings are valid UTF-8 by construction (the parser checks); text files are not, and the
+    // tokenizer needs it. Caught here, at open, with the line, rather than hours into a harvest.
+    if (const size_t bad = utf8_invalid_offset(raw); bad != std::string::npos)
+      fail(where(r), "", "is not valid UTF-8 (byte " + std::to_string(bad) + " of the document)", "", "",
+           "convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8");
     if (spec_.chat.empty()) return raw;
     return apply_chat_template(chat_template_from_name(spec_.chat), raw);
   }
-  const std::string where = files_[r.file].path() + ":" + std::to_string(r.line);
+  const std::string at = where(r);
   Json j;
   try {
     j = Json::parse(raw);
   } catch (const Json::exception& e) {  // parse_error, and out_of_range for numbers like 9E9990
-    fail(where, "", std::string("malformed JSON line: ") + e.what());
+    fail(at, "", std::string("malformed JSON line: ") + e.what());
   }
-  if (!j.is_object()) fail(where, "", "is not a JSON object");
+  if (!j.is_object()) fail(at, "", "is not a JSON object");
   const auto parts = split(spec_.field, '+');
   std::string out;
   for (size_t p = 0; p < parts.size(); ++p) {
-    std::string t = part_text(j, parts[p], where);
+    std::string t = part_text(j, parts[p], at);
     if (p == 0 && !spec_.chat.empty()) {
       out = apply_chat_template(chat_template_from_name(spec_.chat), t);
       continue;

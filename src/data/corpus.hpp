@@ -39,6 +39,7 @@ class Corpus {
     uint32_t line;        // 1-based line of a JSONL document, or of a text block's first line
   };
   std::string extract(const DocRef& d) const;
+  std::string where(const DocRef& d) const;
 
   CorpusSpec spec_;
   bool jsonl_ = false;
