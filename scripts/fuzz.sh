@@ -41,18 +41,19 @@ run_one() {
   echo "$t rc=$?" > "$b/logs/$t.rc"
 }
 export -f run_one
+rm -rf "$B/logs" "$B/crashes"  # findings are per run; kept inputs live in $B/corpus
 mkdir -p "$B/logs"
-rm -f "$B"/logs/*.rc
 printf '%s\n' "${TARGETS[@]}" | xargs -P "$JOBS" -I{} bash -c "run_one {} $SECONDS_EACH $B || true"
 
 status=0
+summary=$B/fuzz-summary.md
 {
   echo "| target | seconds | executions | exec/s | coverage (edges) | features | corpus | result |"
   echo "|---|---:|---:|---:|---:|---:|---:|---|"
   for t in "${TARGETS[@]}"; do
     log=$B/logs/$t.log
-    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -n1)
-    eps=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | awk '{print $2}' | tail -n1)
+    execs=$(awk '/^stat::number_of_executed_units:/ {v = $2} END {print v}' "$log")
+    eps=$(awk '/^stat::average_exec_per_sec:/ {v = $2} END {print v}' "$log")
     cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -n1 | awk '{print $2}')
     ft=$(grep -Eo 'ft: [0-9]+' "$log" | tail -n1 | awk '{print $2}')
     n=$(find "$B/corpus/$t" -type f | wc -l)
@@ -61,7 +62,8 @@ status=0
     if [[ -n "$crash" ]] || ! grep -q 'rc=0' "$B/logs/$t.rc"; then result="FOUND: ${crash:-see $log}"; status=1; fi
     echo "| $t | $SECONDS_EACH | ${execs:-?} | ${eps:-?} | ${cov:-?} | ${ft:-?} | $n | $result |"
   done
-} | tee "$B/fuzz-summary.md"
+} > "$summary"  # not a pipe: status must survive the loop
+cat "$summary"
 if [[ $status != 0 ]]; then
   echo "fuzz: findings above; each log is $B/logs/<target>.log. Reproduce with $B/fuzz/fuzz_<t> FILE;"
   echo "after the fix, copy FILE to fuzz/regressions/<t>/ so every test run replays it."

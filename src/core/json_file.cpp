@@ -10,6 +10,10 @@
 namespace cc {
 
 Json parse_json(const std::string& text, const std::string& origin) {
+  // nlohmann stops at a NUL byte and accepts what came before it, so a zero-filled or spliced file
+  // would parse as its prefix (found by fuzzing): refuse it instead.
+  if (const size_t nul = text.find('\0'); nul != std::string::npos)
+    fail(origin, "", "holds a NUL byte at offset " + std::to_string(nul) + " (a damaged or binary file, not JSON)");
   try {
     return Json::parse(text);
   } catch (const Json::exception& e) {  // parse_error, and out_of_range for numbers like 9E9990

@@ -2,6 +2,7 @@
 #include "harvest/activation_store.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -21,8 +22,9 @@ ActivationStore::ActivationStore(const std::string& dir) : dir_(dir) {
   const std::string mp = dir + "/manifest.json";
   if (!std::filesystem::exists(mp)) fail(mp, "", "not found", "", "", "is this an activation store made by `crosscoder harvest`?");
   manifest_ = read_json_file(mp);
-  if (manifest_.value("format", std::string()) != kStoreFormat)
-    fail(mp, "format", "is not an activation store format this version reads", kStoreFormat, manifest_.value("format", std::string("?")));
+  if (!manifest_.is_object()) fail(mp, "", "is not a JSON object");
+  if (manifest_.value("format", Json()) != kStoreFormat)
+    fail(mp, "format", "is not an activation store format this version reads", kStoreFormat, manifest_.value("format", Json("?")).dump());
   try {
     d_ = manifest_.at("d_model").get<int64_t>();
     const std::string dt = manifest_.at("dtype").get<std::string>();
@@ -31,9 +33,12 @@ ActivationStore::ActivationStore(const std::string& dir) : dir_(dir) {
     dtype_ = *t;
     const Json& nf = manifest_.at("norm_factors");
     if (!nf.is_null()) norm_ = {nf.at(0).get<float>(), nf.at(1).get<float>()};
+    if (!std::isfinite(norm_[0]) || !std::isfinite(norm_[1]) || norm_[0] <= 0 || norm_[1] <= 0)
+      fail(mp, "norm_factors", "must be two finite positive numbers", "", nf.dump());
     for (const Json& s : manifest_.at("shards")) {
       shard_begin_.push_back(rows_);
       shard_rows_.push_back(s.at("rows").get<int64_t>());
+      if (shard_rows_.back() < 0) fail(mp, "shards[" + std::to_string(shard_rows_.size() - 1) + "].rows", "is negative");
       rows_ += shard_rows_.back();
     }
   } catch (const Json::exception& e) {

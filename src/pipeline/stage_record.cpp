@@ -49,14 +49,16 @@ Json file_stamp(const std::string& path) {
 StageRecord::StageRecord(std::string run_dir) : path_(std::move(run_dir) + "/stages.json") {
   j_ = fs::exists(path_) ? read_json_file(path_) : Json::object();
   if (!j_.is_object()) fail(path_, "", "is not a JSON object; delete it to start the run afresh");
+  for (auto it = j_.begin(); it != j_.end(); ++it)
+    if (!it.value().is_object()) fail(path_, it.key(), "is not a JSON object; delete stages.json to start the run afresh");
 }
 
 bool StageRecord::done(const std::string& stage, const std::string& fp) const {
-  return j_.contains(stage) && j_[stage].value("fingerprint", std::string()) == fp && j_[stage].value("state", std::string()) == "done";
+  return j_.contains(stage) && j_[stage].value("fingerprint", Json()) == fp && j_[stage].value("state", Json()) == "done";
 }
 
 bool StageRecord::started(const std::string& stage, const std::string& fp) const {
-  return j_.contains(stage) && j_[stage].value("fingerprint", std::string()) == fp && j_[stage].value("state", std::string()) == "started";
+  return j_.contains(stage) && j_[stage].value("fingerprint", Json()) == fp && j_[stage].value("state", Json()) == "started";
 }
 
 void StageRecord::mark_started(const std::string& stage, const std::string& fp, const Json& settings) {

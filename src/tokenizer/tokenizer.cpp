@@ -40,6 +40,15 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
   std::string file = path;
   if (fs::is_directory(path)) file = (fs::path(path) / "tokenizer.json").string();
   if (!fs::exists(file)) fail(file, "", "not found", "", "", "a tokenizer directory needs tokenizer.json");
+  try {
+    return load_checked(file);
+  } catch (const Json::exception& e) {
+    // A field of the wrong JSON type somewhere the checks below do not name it (found by fuzzing).
+    fail(file, "", std::string("has a field of the wrong type: ") + e.what());
+  }
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::load_checked(const std::string& file) {
   std::unique_ptr<Tokenizer> t(new Tokenizer());
   t->origin_ = file;
   TokenizerJson tj = read_tokenizer_json(file);
@@ -104,7 +113,14 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
           const Json& st = p.value("special_tokens", Json::object());
           if (!st.contains(name) || !st[name].contains("ids") || !st[name]["ids"].is_array())
             fail(file, "post_processor.special_tokens", "lacks the ids of '" + name + "'");
-          for (const Json& id : st[name]["ids"]) (seen_a ? t->suffix_ids_ : t->prefix_ids_).push_back(id.get<int32_t>());
+          for (const Json& id : st[name]["ids"]) {
+            const int32_t v = id.get<int32_t>();
+            // HF would emit the id as written; a model's embedding has no row for a token the
+            // tokenizer does not know, so such a file is refused here (found by fuzzing).
+            if (t->id_to_token(v).empty())
+              fail(file, "post_processor.special_tokens." + name, "names id " + std::to_string(v) + ", which is neither in the vocabulary nor an added token");
+            (seen_a ? t->suffix_ids_ : t->prefix_ids_).push_back(v);
+          }
         } else {
           fail(file, "post_processor.single", "has an item that is neither Sequence nor SpecialToken", "", item.dump());
         }

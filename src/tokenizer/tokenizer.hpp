@@ -44,6 +44,7 @@ class Tokenizer {
 
  private:
   Tokenizer() = default;
+  static std::unique_ptr<Tokenizer> load_checked(const std::string& file);
   void encode_into(std::string_view text, bool add_special, std::vector<int32_t>& out) const;
   void encode_plain(std::string_view text, std::vector<int32_t>& out) const;
 
