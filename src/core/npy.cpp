@@ -1,6 +1,7 @@
 // Minimal .npy writer/reader; the header is a Python dict literal padded to 64 bytes.
 #include "core/npy.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <regex>
 
@@ -48,11 +49,24 @@ NpyArray read_npy_f32(const std::string& path) {
     if (p >= dims.size()) break;
     size_t q = p;
     while (q < dims.size() && std::isdigit(static_cast<unsigned char>(dims[q]))) ++q;
+    // Bounded before conversion and multiplication (a 30-digit dimension crashed std::stoll, found
+    // by fuzzing): no dimension or product can exceed the file's data bytes.
+    if (q - p > 15) fail(path, "shape", "has a dimension too large for any file", "at most 15 digits", dims.substr(p, q - p).substr(0, 40));
     a.shape.push_back(std::stoll(dims.substr(p, q - p)));
     p = q;
   }
-  const size_t n = size_t(shape_numel(a.shape));
-  if (10 + hl + n * 4 != s.size()) fail(path, "", "data size disagrees with shape", std::to_string(n * 4), std::to_string(s.size() - 10 - hl));
+  const size_t data_bytes = s.size() - 10 - hl;
+  const uint64_t limit = data_bytes / 4;  // elements the file has room for
+  uint64_t n = 1;
+  if (std::find(a.shape.begin(), a.shape.end(), 0) != a.shape.end()) {
+    n = 0;
+  } else {
+    for (int64_t v : a.shape) {
+      if (uint64_t(v) > limit / n) fail(path, "shape", "holds more elements than the file has bytes for", std::to_string(limit), dims);
+      n *= uint64_t(v);
+    }
+  }
+  if (n * 4 != data_bytes) fail(path, "", "data size disagrees with shape", std::to_string(n * 4), std::to_string(data_bytes));
   a.data.resize(n);
   std::memcpy(a.data.data(), s.data() + 10 + hl, n * 4);
   return a;
