@@ -68,7 +68,7 @@ NpyArray read_npy_f32(const std::string& path) {
   }
   if (n * 4 != data_bytes) fail(path, "", "data size disagrees with shape", std::to_string(n * 4), std::to_string(data_bytes));
   a.data.resize(n);
-  std::memcpy(a.data.data(), s.data() + 10 + hl, n * 4);
+  if (n > 0) std::memcpy(a.data.data(), s.data() + 10 + hl, n * 4);  // an empty vector's data() may be null (UBSan, fuzz finding)
   return a;
 }
 
