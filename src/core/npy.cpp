@@ -68,7 +68,9 @@ NpyArray read_npy_f32(const std::string& path) {
   }
   if (n * 4 != data_bytes) fail(path, "", "data size disagrees with shape", std::to_string(n * 4), std::to_string(data_bytes));
   a.data.resize(n);
-  if (n > 0) std::memcpy(a.data.data(), s.data() + 10 + hl, n * 4);  // an empty vector's data() may be null (UBSan, fuzz finding)
+  // An empty vector's data() may be null, and memcpy from/to null is undefined even for 0 bytes
+  // (UBSan, fuzz finding).
+  if (n > 0) std::memcpy(a.data.data(), s.data() + 10 + hl, n * 4);
   return a;
 }
 
