@@ -38,12 +38,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : map_(path) {
          "<= " + std::to_string(fsize - 8), std::to_string(n), "file truncated or not safetensors");
   if (n > kMaxHeader) fail(path, "", "safetensors header is implausibly large", "<= 100 MiB", std::to_string(n));
   const std::string header(reinterpret_cast<const char*>(map_.data() + 8), size_t(n));
-  Json h;
-  try {
-    h = Json::parse(header);
-  } catch (const Json::exception& e) {  // parse_error, and out_of_range for numbers like 9E9990
-    fail(path, "", std::string("malformed safetensors header JSON: ") + e.what());
-  }
+  const Json h = parse_json(header, path + " (safetensors header)");
   if (!h.is_object()) fail(path, "", "safetensors header is not a JSON object");
 
   const size_t buf_begin = 8 + size_t(n);

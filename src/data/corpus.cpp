@@ -176,12 +176,7 @@ std::string Corpus::extract(const DocRef& r) const {
     return apply_chat_template(chat_template_from_name(spec_.chat), raw);
   }
   const std::string at = where(r);
-  Json j;
-  try {
-    j = Json::parse(raw);
-  } catch (const Json::exception& e) {  // parse_error, and out_of_range for numbers like 9E9990
-    fail(at, "", std::string("malformed JSON line: ") + e.what());
-  }
+  const Json j = parse_json(raw, at);
   if (!j.is_object()) fail(at, "", "is not a JSON object");
   const auto parts = split(spec_.field, '+');
   std::string out;
