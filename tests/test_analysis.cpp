@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "analysis/feature_analysis.hpp"
-#include "analysis/lexicon.hpp"
+#include "data/lexicon.hpp"
 #include "core/atomic_file.hpp"
 #include "core/safetensors.hpp"
 #include "crosscoder/crosscoder.hpp"
@@ -68,6 +68,7 @@ struct Fixture {
     o.acts = dir / "store";
     o.out = dir / "analysis";
     o.tokenizer = test::qwen_tokenizer_json();
+    o.lexicon = std::string(SOURCE_DIR) + "/configs/reasoning_lexicon.toml";
     o.top_n = 10;
     o.context = 3;
     o.progress = false;

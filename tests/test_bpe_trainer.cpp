@@ -16,7 +16,7 @@ namespace {
 
 std::vector<std::string> shared_texts(size_t skip, size_t n) {
   std::vector<std::string> out;
-  std::ifstream in(std::string(SHARED_DIR) + "/data/reasoning_traces/reasoning_traces.jsonl");
+  std::ifstream in(std::string(DATA_DIR) + "/reasoning_traces/reasoning_traces.jsonl");
   std::string line;
   size_t i = 0;
   while (std::getline(in, line) && out.size() < n) {

@@ -82,7 +82,7 @@ TEST(Packer, DocumentBoundaryComesFromTheTokenizer) {
   auto org = Tokenizer::load(std::string(SOURCE_DIR) + "/organism/base");
   EXPECT_EQ(document_boundary_id(*org), 4096);
   std::vector<std::unique_ptr<Corpus>> cs;
-  cs.push_back(std::make_unique<Corpus>(parse_corpus_spec(std::string(SHARED_DIR) + "/data/general_text/tinyshakespeare.txt")));
+  cs.push_back(std::make_unique<Corpus>(parse_corpus_spec(std::string(DATA_DIR) + "/general_text/text/tinyshakespeare.txt")));
   PackOptions po;
   po.seq_len = 64;
   Packer p(cs, *org, po);

@@ -2,8 +2,8 @@
 // the right answer in the R1 format, chats masked so only responses are predicted, splits seeded.
 #include <random>
 
-#include "analysis/lexicon.hpp"
-#include "interventions/answer.hpp"
+#include "data/lexicon.hpp"
+#include "data/answer.hpp"
 #include "organism/organism_data.hpp"
 #include "test_util.hpp"
 #include "tokenizer_fixtures.hpp"
@@ -50,12 +50,12 @@ TEST(OrganismData, ChatsPredictOnlyTheResponse) {
 }
 
 TEST(OrganismData, BuildsSeededSplitsFromTheSharedData) {
-  const OrganismTexts a = build_organism_texts(std::string(SHARED_DIR) + "/data", 3);
+  const OrganismTexts a = build_organism_texts(std::string(DATA_DIR), 3);
   EXPECT_EQ(a.real_traces, 1450);
   EXPECT_EQ(a.synthetic_traces, 7473);
   EXPECT_EQ(a.distill_train.size() + a.distill_eval.size(), size_t(1450 + 7473));
   EXPECT_GT(a.base_eval.size(), 100u);
-  const OrganismTexts b = build_organism_texts(std::string(SHARED_DIR) + "/data", 3);
+  const OrganismTexts b = build_organism_texts(std::string(DATA_DIR), 3);
   EXPECT_EQ(a.distill_eval[0].response, b.distill_eval[0].response);
   EXPECT_EQ(a.base_train[5], b.base_train[5]);
 }

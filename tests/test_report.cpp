@@ -38,6 +38,7 @@ TEST(Report, CollectsCompactsAndKeepsScriptTextInert) {
   o.top_examples = 2;
   o.context = 1;
   o.out = fx.dir / "report.html";
+  o.assets = std::string(SOURCE_DIR) + "/report";
   const Json d = collect_report_data(o);
   ASSERT_TRUE(d.contains("analysis"));
   ASSERT_TRUE(d.contains("geometry"));

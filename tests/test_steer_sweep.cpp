@@ -4,10 +4,10 @@
 #include <cmath>
 #include <fstream>
 
-#include "analysis/lexicon.hpp"
+#include "data/lexicon.hpp"
 #include "core/json_file.hpp"
 #include "crosscoder/crosscoder.hpp"
-#include "interventions/answer.hpp"
+#include "data/answer.hpp"
 #include "interventions/steer_sweep.hpp"
 #include "interventions/steering.hpp"
 #include "model/generate.hpp"
@@ -74,6 +74,7 @@ struct SweepFixture {
     o.feature = "3";
     o.alphas = {0, 40};
     o.prompts = prompts;
+    o.lexicon = std::string(SOURCE_DIR) + "/configs/reasoning_lexicon.toml";
     o.samples = 1;
     o.max_new_tokens = 10;
     o.mode = ComputeMode::F32;

@@ -1,5 +1,5 @@
 // Parity with Hugging Face `tokenizers` (the Rust library, through its npm binding): every document
-// of ../shared/data plus a stress set, encoded by both with the real Qwen tokenizer.json and an
+// of data/ plus a stress set, encoded by both with the real Qwen tokenizer.json and an
 // R1-Distill-style variant; ids must be identical, and decoding must agree too.
 #include <array>
 #include <cstdio>

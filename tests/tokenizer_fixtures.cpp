@@ -50,10 +50,10 @@ std::string make_r1_tokenizer(const std::string& dir) {
 }
 
 namespace {
-const std::string kShared = SHARED_DIR "/data";
+const std::string kData = DATA_DIR;
 
 void add_jsonl(std::vector<Doc>& docs, const std::string& rel, std::initializer_list<const char*> fields) {
-  std::ifstream in(kShared + "/" + rel);
+  std::ifstream in(kData + "/" + rel);
   EXPECT_TRUE(in) << rel;
   std::string line;
   int n = 0;
@@ -67,7 +67,7 @@ void add_jsonl(std::vector<Doc>& docs, const std::string& rel, std::initializer_
 }
 
 void add_text(std::vector<Doc>& docs, const std::string& rel) {
-  const std::string s = read_file(kShared + "/" + rel);
+  const std::string s = read_file(kData + "/" + rel);
   docs.push_back({rel + ":whole", s});
   size_t p = 0;
   int k = 0;
@@ -87,10 +87,10 @@ std::vector<Doc> shared_documents() {
   add_jsonl(docs, "math/gsm8k_test.jsonl", {"question", "answer"});
   add_jsonl(docs, "math/gsm8k_train.jsonl", {"question", "answer"});
   add_jsonl(docs, "math/math500_test.jsonl", {"problem", "solution", "answer"});
-  for (const char* f : {"general_text/tinyshakespeare.txt", "general_text/wikitext2_raw_test.txt",
-                        "general_text/wikitext2_tokenized_valid.txt"})
+  for (const char* f : {"general_text/text/tinyshakespeare.txt", "general_text/text/wikitext2_raw_test.txt",
+                        "general_text/text/wikitext2_tokenized_valid.txt"})
     add_text(docs, f);
-  for (const auto& e : fs::directory_iterator(kShared + "/function_vectors")) {
+  for (const auto& e : fs::directory_iterator(kData + "/function_vectors")) {
     if (e.path().extension() != ".json") continue;
     Json j = read_json_file(e.path().string());
     for (const Json& pair : j)

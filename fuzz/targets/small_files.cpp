@@ -1,7 +1,7 @@
 // Target: the smaller user-supplied files, chosen by the first byte: 0 a reasoning lexicon (TOML),
 // 1 a .npy array, 2 steering prompts (JSONL), 3 a function-vector word-pair task (JSON),
 // 4 a run folder's stages.json.
-#include "analysis/lexicon.hpp"
+#include "data/lexicon.hpp"
 #include "core/npy.hpp"
 #include "fuzz_common.hpp"
 #include "geometry/word_pairs.hpp"

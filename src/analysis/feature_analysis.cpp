@@ -12,7 +12,7 @@
 #include <random>
 #include <sstream>
 
-#include "analysis/lexicon.hpp"
+#include "data/lexicon.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/progress.hpp"
@@ -111,7 +111,7 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   const std::string tok_path = opt.tokenizer.empty() ? store.manifest().value("tokenizer", std::string()) : opt.tokenizer;
   std::unique_ptr<Tokenizer> tok;
   if (!tok_path.empty()) tok = Tokenizer::load(tok_path);
-  const Lexicon lex = load_lexicon(opt.lexicon.empty() ? std::string(CROSSCODER_SOURCE_DIR) + "/configs/reasoning_lexicon.toml" : opt.lexicon);
+  const Lexicon lex = load_lexicon(opt.lexicon);
   std::filesystem::create_directories(opt.out);
 
   const int64_t d = c.d_in, D2 = 2 * d, F = c.dict_size;

@@ -16,7 +16,7 @@ struct AnalyzeOptions {
   std::string acts;              // activation store
   std::string out;               // output directory
   std::string tokenizer;         // default: the store manifest's tokenizer
-  std::string lexicon;           // default: configs/reasoning_lexicon.toml
+  std::string lexicon;           // e.g. configs/reasoning_lexicon.toml (the CLI fills the default)
   int64_t max_tokens = -1;       // rows of the store to analyse (-1 = all)
   int top_n = 20;                // max-activating examples per feature
   int samples = 5;               // extra examples sampled from all activations

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "pipeline/resources.hpp"
 #include "core/parallel.hpp"
 #include "interventions/ablation.hpp"
 
@@ -47,6 +48,7 @@ void register_ablate(CLI::App& app) {
     for (const auto& c : o->corpora) o->a.corpora.push_back(parse_corpus_spec(c));
     o->a.mode = compute_mode_from_name(o->dtype);
     o->a.progress = !o->quiet;
+    if (o->a.lexicon.empty()) o->a.lexicon = default_lexicon();
     const std::string path = run_ablation(o->a);
     std::printf("ablation written to %s (and ablation.csv)\n", path.c_str());
   });

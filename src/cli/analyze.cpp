@@ -3,6 +3,7 @@
 
 #include "analysis/feature_analysis.hpp"
 #include "cli/commands.hpp"
+#include "pipeline/resources.hpp"
 #include "core/parallel.hpp"
 
 namespace cc::cli {
@@ -38,6 +39,7 @@ void register_analyze(CLI::App& app) {
   s->callback([o] {
     set_num_threads(o->threads);
     o->a.progress = !o->quiet;
+    if (o->a.lexicon.empty()) o->a.lexicon = default_lexicon();
     analyze_crosscoder(o->a);
     std::printf("analysis written to %s (features.csv, features.jsonl, examples.jsonl, categories.json, summary.json)\n",
                 o->a.out.c_str());

@@ -5,6 +5,7 @@
 #include "core/parallel.hpp"
 #include "organism/build_report.hpp"
 #include "organism/organism_build.hpp"
+#include "pipeline/resources.hpp"
 
 namespace cc::cli {
 
@@ -16,7 +17,8 @@ void register_organism(CLI::App& app) {
   org->require_subcommand(1);
   auto* c = org->add_subcommand("build", "Train a tokenizer, a base LM and its distilled variant; write HF checkpoints and BUILD.md");
   c->add_option("--out", o->out, "Output folder (base/, distilled/, BUILD.md, build.json)")->capture_default_str();
-  c->add_option("--shared-data", o->shared_data, "The shared data folder (default: ../shared/data beside the project)");
+  c->add_option("--data", o->data, "The data folder (default: data/ of the installed or source tree)");
+  c->add_option("--lexicon", o->lexicon, "Words counted in the generation check (default: configs/reasoning_lexicon.toml)");
   c->add_option("--seed", o->seed, "Seed for data order, synthesis, initialisation and batches")->capture_default_str();
   c->add_option("--vocab", o->vocab, "BPE vocabulary size (special tokens come on top)")->capture_default_str();
   c->add_option("--d-model", o->d_model, "Hidden size")->capture_default_str();
@@ -37,6 +39,8 @@ void register_organism(CLI::App& app) {
   c->callback([o, threads, quiet] {
     set_num_threads(*threads);
     o->progress = !*quiet;
+    if (o->data.empty()) o->data = resource_path("data");
+    if (o->lexicon.empty()) o->lexicon = default_lexicon();
     const std::string path = build_organism(*o);
     std::printf("organism written to %s (base/, distilled/, BUILD.md); numbers in %s\n", o->out.c_str(), path.c_str());
   });

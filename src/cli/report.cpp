@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "pipeline/resources.hpp"
 #include "core/strings.hpp"
 #include "report/report.hpp"
 
@@ -18,12 +19,13 @@ void register_report(CLI::App& app) {
   c->add_option("--steer", o->steer, "Steering folder (overrides discovery)");
   c->add_option("--geometry", o->geometry, "Geometry folder (overrides discovery)");
   c->add_option("--store", o->store, "Activation store (overrides discovery)");
-  c->add_option("--assets", o->assets, "Folder with app.js, style.css and node_modules/vega* (default: the source tree's report/)");
+  c->add_option("--assets", o->assets, "Folder with app.js, style.css and node_modules/vega* (default: the installed or source report/)");
   c->add_option("--top-examples", o->top_examples, "Max-activating contexts per feature dashboard")->capture_default_str();
   c->add_option("--sample-examples", o->sample_examples, "Sampled contexts per feature dashboard")->capture_default_str();
   c->add_option("--context", o->context, "Tokens either side kept per context")->capture_default_str();
   c->add_option("--transcript-chars", o->transcript_chars, "Characters kept per steering transcript")->capture_default_str();
   c->callback([o] {
+    if (o->assets.empty()) o->assets = default_report_assets();
     const size_t bytes = write_report(*o);
     std::printf("report written to %s (%s)\n", o->out.c_str(), human_bytes(double(bytes)).c_str());
   });

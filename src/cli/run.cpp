@@ -6,6 +6,7 @@
 #include "cli/commands.hpp"
 #include "core/atomic_file.hpp"
 #include "pipeline/experiment.hpp"
+#include "pipeline/resources.hpp"
 #include "pipeline/run_experiment.hpp"
 #include "pipeline/run_summary.hpp"
 
@@ -56,14 +57,17 @@ void register_run(CLI::App& app) {
   c->callback([o] { execute(*o); });
 
   auto d = std::make_shared<RunOpts>();
-  d->config = std::string(CROSSCODER_SOURCE_DIR) + "/configs/organism.toml";
   d->out = "demo-out";
   auto* m = app.add_subcommand("demo", "The paper end to end on the committed model organism (organism/base vs organism/distilled): "
                                        "`crosscoder run configs/organism.toml`, then a summary");
-  m->add_option("--config", d->config, "Experiment TOML")->capture_default_str();
+  m->add_option("--config", d->config, "Experiment TOML (default: configs/organism.toml of the installed or source tree)");
   m->add_option("--out", d->out, "Run folder")->capture_default_str();
   add_common(m, *d);
-  m->callback([d] { execute(*d); });
+  m->callback([d] {
+    RunOpts o = *d;
+    if (o.config.empty()) o.config = default_demo_config();
+    execute(o);
+  });
 }
 
 }  // namespace cc::cli

@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "core/parallel.hpp"
 #include "interventions/steer_sweep.hpp"
+#include "pipeline/resources.hpp"
 
 namespace cc::cli {
 
@@ -26,8 +27,9 @@ void register_steer(CLI::App& app) {
   c->add_option("--analysis", s.analysis, "Analysis directory (needed when --feature is a category)");
   c->add_option("--prompts", s.prompts,
                 "JSONL with question|problem|prompt and optional answer (GSM8K's '#### N' understood), or text with one "
-                "prompt per line (default: \"What is 5-1?\" and GSM8K test problems from ../shared/data/math)");
-  c->add_option("--problems", s.problems, "GSM8K test problems added to the default prompt")->capture_default_str();
+                "prompt per line (default: \"What is 5-1?\" and the first --problems of --problems-file)");
+  c->add_option("--problems", s.problems, "Problems of --problems-file added to the default prompt")->capture_default_str();
+  c->add_option("--problems-file", s.problems_file, "JSONL of problems for the default prompts (default: data/math/gsm8k_test.jsonl)");
   c->add_option("--tokenizer", s.tokenizer, "tokenizer.json or its folder (default: the model's)");
   c->add_option("--lexicon", s.lexicon, "Word categories counted (default: configs/reasoning_lexicon.toml)");
   c->add_option("--chat", s.chat, "Prompt template: r1-distill, chatml, plain or auto")->capture_default_str();
@@ -48,6 +50,8 @@ void register_steer(CLI::App& app) {
     o->s.slice = o->slice == "A" ? 0 : 1;
     o->s.mode = compute_mode_from_name(o->dtype);
     o->s.progress = !o->quiet;
+    if (o->s.lexicon.empty()) o->s.lexicon = default_lexicon();
+    if (o->s.problems_file.empty() && o->s.prompts.empty()) o->s.problems_file = default_steer_problems();
     const std::string path = run_steer_sweep(o->s);
     std::printf("steering sweep written to %s (and steer.csv, transcripts.jsonl)\n", path.c_str());
   });

@@ -2,6 +2,7 @@
 #include "data/corpus.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -57,6 +58,16 @@ namespace {
 
 bool is_jsonl(const fs::path& p) { return p.extension() == ".jsonl" || p.extension() == ".json"; }
 
+// Licences and upstream notes kept beside data (LICENSE.txt, README.txt, SOURCES.md...) are not text
+// to harvest, whatever their extension.
+bool is_documentation(const fs::path& p) {
+  std::string n = p.filename().string();
+  for (char& c : n) c = char(std::toupper(static_cast<unsigned char>(c)));
+  for (const char* prefix : {"LICENSE", "LICENCE", "README", "SOURCES", "COPYING", "NOTICE"})
+    if (n.rfind(prefix, 0) == 0) return true;
+  return n.find(".README.") != std::string::npos;
+}
+
 // Resolves "a.b" inside a JSON object; nullptr when absent.
 const Json* at_path(const Json& j, const std::string& path) {
   const Json* cur = &j;
@@ -96,12 +107,14 @@ std::string part_text(const Json& j, const std::string& part, const std::string&
 Corpus::Corpus(const CorpusSpec& spec) : spec_(spec) {
   std::vector<fs::path> paths;
   if (fs::is_directory(spec.path)) {
-    for (const auto& e : fs::directory_iterator(spec.path)) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(spec.path, ec)) {
       const auto ext = e.path().extension();
-      if (e.is_regular_file() && (ext == ".txt" || ext == ".jsonl")) paths.push_back(e.path());
+      if (e.is_regular_file() && (ext == ".txt" || ext == ".jsonl") && !is_documentation(e.path())) paths.push_back(e.path());
     }
+    if (ec) fail(spec.path, "", "cannot list the corpus folder: " + ec.message());
     std::sort(paths.begin(), paths.end());
-    if (paths.empty()) fail(spec.path, "", "holds no .txt or .jsonl files");
+    if (paths.empty()) fail(spec.path, "", "holds no .txt or .jsonl files (LICENSE/README/SOURCES files are not read)");
   } else if (fs::exists(spec.path)) {
     paths.push_back(spec.path);
   } else {

@@ -1,7 +1,8 @@
 // Corpora: JSONL or plain-text files (or folders of them) indexed into documents whose text is
 // extracted on demand. Specs on the command line read PATH[:FIELD][@WEIGHT][#TEMPLATE], e.g.
-//   ../shared/data/reasoning_traces/reasoning_traces.jsonl:question+trace@0.5#r1-distill
-//   ../shared/data/general_text@0.5          (folder of .txt, one document per blank-line block)
+//   data/reasoning_traces/reasoning_traces.jsonl:question+trace@0.5#r1-distill
+//   data/general_text/text@0.5          (folder of .txt, one document per blank-line block;
+//                                        LICENSE*, README*, SOURCES* files in it are not read)
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -19,7 +19,7 @@
 #include <random>
 #include <sstream>
 
-#include "analysis/lexicon.hpp"
+#include "data/lexicon.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/json_file.hpp"
@@ -163,7 +163,7 @@ std::string run_ablation(const AblateOptions& opt) {
   if (pair.d_model() != c.d_in)
     fail(ccfg, "d_in", "does not match the models' hidden_size", std::to_string(pair.d_model()), std::to_string(c.d_in));
   std::vector<std::string> warnings = pair.warnings();
-  const std::string lex_path = opt.lexicon.empty() ? std::string(CROSSCODER_SOURCE_DIR) + "/configs/reasoning_lexicon.toml" : opt.lexicon;
+  const std::string& lex_path = opt.lexicon;
   const Lexicon lex = load_lexicon(lex_path);
   std::vector<Category> cats = plan_categories(opt, lex, lex_path, pair.tokenizer(), warnings);
   const int64_t d = c.d_in, D2 = 2 * d, F = c.dict_size;

@@ -15,7 +15,7 @@ namespace cc {
 struct AblateOptions {
   std::string crosscoder, base, distilled, out;
   std::string tokenizer;  // default: the base model's
-  std::string lexicon;    // default: configs/reasoning_lexicon.toml (categories and their target tokens)
+  std::string lexicon;    // categories and their target tokens, e.g. configs/reasoning_lexicon.toml (the CLI fills the default)
   std::string analysis;   // optional: take the shared-class NRN range from its summary.json
   std::vector<CorpusSpec> corpora;
   std::vector<std::string> categories;                   // empty: every category with a target token

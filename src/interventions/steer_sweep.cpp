@@ -10,12 +10,12 @@
 #include <map>
 #include <set>
 
-#include "analysis/lexicon.hpp"
+#include "data/lexicon.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/json_file.hpp"
 #include "core/progress.hpp"
-#include "interventions/answer.hpp"
+#include "data/answer.hpp"
 #include "interventions/steering.hpp"
 #include "model/generate.hpp"
 #include "tokenizer/chat_template.hpp"
@@ -24,56 +24,6 @@
 namespace cc {
 
 namespace fs = std::filesystem;
-
-std::vector<SteerPrompt> default_steer_prompts(int n, std::vector<std::string>& warnings) {
-  std::vector<SteerPrompt> out = {{"What is 5-1?", "4", "default"}};
-  const std::string gsm = std::string(CROSSCODER_SOURCE_DIR) + "/../shared/data/math/gsm8k_test.jsonl";
-  if (n <= 0) return out;
-  if (!fs::exists(gsm)) {
-    warnings.push_back(gsm + " not found; only the default prompt is used");
-    return out;
-  }
-  auto all = load_steer_prompts(gsm);
-  for (int i = 0; i < n && i < int(all.size()); ++i) out.push_back(all[size_t(i)]);
-  return out;
-}
-
-std::vector<SteerPrompt> load_steer_prompts(const std::string& path) {
-  std::string text = read_file(path);
-  std::vector<SteerPrompt> out;
-  const bool jsonl = path.size() >= 6 && path.substr(path.size() - 6) == ".jsonl";
-  size_t line_no = 0, b = 0;
-  while (b < text.size()) {
-    size_t e = text.find('\n', b);
-    if (e == std::string::npos) e = text.size();
-    std::string line = text.substr(b, e - b);
-    b = e + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    const std::string where = path + ":" + std::to_string(line_no);
-    if (!jsonl) {
-      out.push_back({line, "", where});
-      continue;
-    }
-    const Json j = parse_json(line, where);
-    SteerPrompt p;
-    p.source = where;
-    for (const char* k : {"question", "problem", "prompt"})
-      if (j.is_object() && j.contains(k) && j[k].is_string()) {
-        p.question = j[k].get<std::string>();
-        break;
-      }
-    if (p.question.empty()) fail(where, "question", "is missing: each line needs a string \"question\", \"problem\" or \"prompt\"");
-    if (j.contains("answer")) {
-      if (!j["answer"].is_string() && !j["answer"].is_number()) fail(where, "answer", "is neither a string nor a number");
-      p.answer = reference_answer(j["answer"].is_string() ? j["answer"].get<std::string>() : j["answer"].dump());
-    }
-    out.push_back(std::move(p));
-  }
-  if (out.empty()) fail(path, "", "holds no prompt");
-  return out;
-}
 
 int64_t resolve_steer_feature(const std::string& feature, const std::string& analysis, std::string* why) {
   if (feature.empty()) fail("", "--feature", "is empty", "an index or a category name");
@@ -168,9 +118,9 @@ std::string run_steer_sweep(const SteerSweepOptions& opt) {
   std::string why;
   const int64_t feature = resolve_steer_feature(opt.feature, opt.analysis, &why);
   std::vector<std::string> warnings;
-  const std::vector<SteerPrompt> prompts = opt.prompts.empty() ? default_steer_prompts(opt.problems, warnings) : load_steer_prompts(opt.prompts);
+  const std::vector<SteerPrompt> prompts = opt.prompts.empty() ? default_steer_prompts(opt.problems, opt.problems_file) : load_steer_prompts(opt.prompts);
   auto tok = Tokenizer::load(opt.tokenizer.empty() ? opt.model : opt.tokenizer);
-  const Lexicon lex = load_lexicon(opt.lexicon.empty() ? std::string(CROSSCODER_SOURCE_DIR) + "/configs/reasoning_lexicon.toml" : opt.lexicon);
+  const Lexicon lex = load_lexicon(opt.lexicon);
   const ChatTemplate tmpl = opt.chat == "auto" ? detect_chat_template(*tok) : chat_template_from_name(opt.chat);
   std::vector<std::vector<int32_t>> ids;
   for (const auto& p : prompts) ids.push_back(encode_prompt(*tok, p.question, chat_template_name(tmpl)));

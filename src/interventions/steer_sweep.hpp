@@ -7,24 +7,21 @@
 #include <string>
 #include <vector>
 
+#include "data/prompts.hpp"
 #include "model/weights.hpp"
 
 namespace cc {
-
-struct SteerPrompt {
-  std::string question, answer;  // answer "" = not scored
-  std::string source;            // "FILE:LINE" or "default"
-};
 
 struct SteerSweepOptions {
   std::string crosscoder, model, out;
   std::string tokenizer;           // default: the model's
   std::string feature;             // an index, or a category name (needs analysis)
   std::string analysis;            // analysis directory (categories.json, features.jsonl)
-  std::string lexicon;             // default: configs/reasoning_lexicon.toml
+  std::string lexicon;             // e.g. configs/reasoning_lexicon.toml (the CLI fills the default)
   std::vector<double> alphas = {0};
   std::string prompts;             // JSONL (question|problem|prompt [+ answer]) or text (one per line); "" = defaults
-  int problems = 20;               // GSM8K test problems added to "What is 5-1?" when prompts is ""
+  int problems = 20;               // problems of problems_file added to "What is 5-1?" when prompts is ""
+  std::string problems_file;       // e.g. data/math/gsm8k_test.jsonl (the CLI fills the default)
   std::string chat = "r1-distill";
   int samples = 2;                 // sampled runs per (alpha, prompt), seeds 1..samples; plus one greedy
   bool greedy = true;
@@ -36,11 +33,6 @@ struct SteerSweepOptions {
   ComputeMode mode = ComputeMode::BF16;
   bool progress = true;
 };
-
-// The default prompts: "What is 5-1?" (answer 4) and the first n GSM8K test problems, when the
-// shared data folder is present.
-std::vector<SteerPrompt> default_steer_prompts(int n, std::vector<std::string>& warnings);
-std::vector<SteerPrompt> load_steer_prompts(const std::string& path);  // errors name FILE:LINE
 
 // Resolves --feature: a non-negative integer, or a category of analysis/categories.json (its first
 // feature with NRN > 0.5, else its first). Errors list the categories there.

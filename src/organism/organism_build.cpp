@@ -7,13 +7,13 @@
 #include <filesystem>
 #include <sstream>
 
-#include "analysis/lexicon.hpp"
+#include "data/lexicon.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/json_file.hpp"
 #include "core/progress.hpp"
 #include "model/generate.hpp"
-#include "interventions/steer_sweep.hpp"
+#include "data/prompts.hpp"
 #include "organism/bpe_trainer.hpp"
 #include "organism/build_report.hpp"
 #include "organism/organism_data.hpp"
@@ -71,10 +71,11 @@ void round_to_bf16(TrainParams& p) {
 
 std::string build_organism(const OrganismOptions& opt) {
   const auto t_start = std::chrono::steady_clock::now();
-  const std::string shared = opt.shared_data.empty() ? std::string(CROSSCODER_SOURCE_DIR) + "/../shared/data" : opt.shared_data;
+  const std::string& data = opt.data;
+  if (data.empty() || opt.lexicon.empty()) fail("", "organism options", "need the data folder and the lexicon");
   fs::create_directories(opt.out);
-  std::fprintf(stderr, "[organism] 1/5 data from %s\n", shared.c_str());
-  const OrganismTexts texts = build_organism_texts(shared, opt.seed);
+  std::fprintf(stderr, "[organism] 1/5 data from %s\n", data.c_str());
+  const OrganismTexts texts = build_organism_texts(data, opt.seed);
 
   std::fprintf(stderr, "[organism] 2/5 tokenizer (byte-level BPE, vocabulary %lld + specials)\n", (long long)opt.vocab);
   std::vector<std::string> corpus = texts.base_train;
@@ -139,9 +140,9 @@ std::string build_organism(const OrganismOptions& opt) {
   Json losses = Json::object();
   for (auto [label, p] : {std::pair<const char*, const TrainParams*>{"base", &base}, {"distilled", &dist}})
     losses[label] = {{"general_and_gsm8k", evaluate_lm(*p, base_eval, opt.seq_len, 64)}, {"traces", evaluate_lm(*p, dist_eval, opt.seq_len, 64)}};
-  const Lexicon lex = load_lexicon(std::string(CROSSCODER_SOURCE_DIR) + "/configs/reasoning_lexicon.toml");
+  const Lexicon lex = load_lexicon(opt.lexicon);
   std::vector<std::string> questions = {"What is 5-1?"};
-  for (const SteerPrompt& p : load_steer_prompts(shared + "/math/gsm8k_test.jsonl"))
+  for (const SteerPrompt& p : load_steer_prompts(data + "/math/gsm8k_test.jsonl"))
     if (int64_t(questions.size()) < opt.eval_prompts) questions.push_back(p.question);
   Json gen = Json::object(), samples = Json::object();
   for (const char* m : {"base", "distilled"}) {

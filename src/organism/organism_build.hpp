@@ -10,7 +10,8 @@ namespace cc {
 
 struct OrganismOptions {
   std::string out = "organism";
-  std::string shared_data;       // default: <source>/../shared/data
+  std::string data;              // the project's data/ folder (the CLI fills the default)
+  std::string lexicon;           // words counted in the generation check, e.g. configs/reasoning_lexicon.toml
   uint64_t seed = 0;
   int64_t vocab = 4096;          // BPE vocabulary (special tokens come on top)
   int64_t d_model = 256, layers = 4, heads = 8, kv_heads = 2, d_mlp = 640;

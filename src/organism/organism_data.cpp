@@ -124,15 +124,15 @@ std::string synthesize_trace(const std::string& question, const std::string& sol
   return t;
 }
 
-OrganismTexts build_organism_texts(const std::string& shared, uint64_t seed, double eval_frac) {
+OrganismTexts build_organism_texts(const std::string& data, uint64_t seed, double eval_frac) {
   std::mt19937_64 rng(seed);
   OrganismTexts o;
   // Base: general text and GSM8K with plain solutions.
-  std::vector<std::string> general = text_blocks(shared + "/general_text/tinyshakespeare.txt", 1500);
-  for (auto& b : text_blocks(shared + "/general_text/wikitext2_raw_test.txt", 1500)) general.push_back(std::move(b));
+  std::vector<std::string> general = text_blocks(data + "/general_text/text/tinyshakespeare.txt", 1500);
+  for (auto& b : text_blocks(data + "/general_text/text/wikitext2_raw_test.txt", 1500)) general.push_back(std::move(b));
   std::vector<std::string> gsm_plain;
   std::vector<Chat> chats;
-  for_each_jsonl(shared + "/math/gsm8k_train.jsonl", [&](const Json& j, size_t) {
+  for_each_jsonl(data + "/math/gsm8k_train.jsonl", [&](const Json& j, size_t) {
     const std::string q = j.value("question", std::string()), a = j.value("answer", std::string());
     if (q.empty() || a.empty()) return;
     gsm_plain.push_back("Question: " + q + "\nAnswer: " + clean_gsm8k_solution(a) + "\nThe answer is " + final_answer(a) + ".");
@@ -143,7 +143,7 @@ OrganismTexts build_organism_texts(const std::string& shared, uint64_t seed, dou
   split_eval(gsm_plain, o.base_train, o.base_eval, eval_frac, rng);
   std::shuffle(o.base_train.begin(), o.base_train.end(), rng);
   // Distill: real traces, then the synthetic ones.
-  for_each_jsonl(shared + "/reasoning_traces/reasoning_traces.jsonl", [&](const Json& j, size_t) {
+  for_each_jsonl(data + "/reasoning_traces/reasoning_traces.jsonl", [&](const Json& j, size_t) {
     auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
     const std::string q = str("question"), tr = str("trace"), ans = str("answer");
     if (q.empty() || tr.empty()) return;
@@ -154,7 +154,7 @@ OrganismTexts build_organism_texts(const std::string& shared, uint64_t seed, dou
     ++o.real_traces;
   });
   split_eval(chats, o.distill_train, o.distill_eval, eval_frac, rng);
-  if (o.base_train.empty() || o.distill_train.empty()) fail(shared, "", "yields an empty organism corpus");
+  if (o.base_train.empty() || o.distill_train.empty()) fail(data, "", "yields an empty organism corpus");
   return o;
 }
 

@@ -1,4 +1,4 @@
-// The organism's training data, all from ../shared/data, seeded and deterministic:
+// The organism's training data, all from the project's data/ folder, seeded and deterministic:
 //   base:    general text (Shakespeare blocks, WikiText paragraphs) + GSM8K train problems with
 //            their plain worked solutions ("Question: ... Answer: ... The answer is N.");
 //   distill: R1-style chats in the R1-Distill template — the real traces of reasoning_traces/
@@ -27,7 +27,7 @@ struct OrganismTexts {
   int64_t real_traces = 0, synthetic_traces = 0;
 };
 
-OrganismTexts build_organism_texts(const std::string& shared_data, uint64_t seed, double eval_frac = 0.05);
+OrganismTexts build_organism_texts(const std::string& data_dir, uint64_t seed, double eval_frac = 0.05);
 
 // One synthetic R1-style response for a GSM8K solution (calculator annotations <<a*b=c>> drive the
 // re-checks). Exposed for tests.

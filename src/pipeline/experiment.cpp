@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "data/corpus.hpp"
+#include "pipeline/resources.hpp"
 #include "pipeline/toml_section.hpp"
 
 namespace cc {
@@ -98,7 +99,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   e.out = fs::absolute(e.out).lexically_normal().string();
   e.threads = int(run.integer("threads", 0));
   const ComputeMode mode = mode_of(run, "dtype");
-  const std::string lexicon = run.path("lexicon", "");
+  const std::string lexicon = run.path("lexicon", default_lexicon());
   run.finish();
 
   const TomlSection models = top.sub("models");
@@ -205,6 +206,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   if (e.steer_features.empty()) fail(path, "steering.feature", "is empty");
   s.alphas = st.numbers("alphas", {-8, 0, 8});
   s.prompts = st.path("prompts", "");
+  s.problems_file = s.prompts.empty() ? st.path("problems_file", default_steer_problems()) : st.path("problems_file", "");
   s.problems = int(st.integer("problems", s.problems));
   s.samples = int(st.integer("samples", s.samples));
   s.greedy = st.flag("greedy", true);
@@ -239,7 +241,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   ReportOptions& r = e.report;
   r.run = e.out;
   r.out = e.out + "/" + re.str("file", "report.html");
-  r.assets = re.path("assets", "");
+  r.assets = re.path("assets", default_report_assets());
   r.top_examples = int(re.integer("top_examples", r.top_examples));
   r.sample_examples = int(re.integer("sample_examples", r.sample_examples));
   r.context = int(re.integer("context", r.context));

@@ -129,7 +129,8 @@ std::vector<Stage> plan(const Experiment& e) {
     Json ks(b.ks);
     Json s = {{"corpora", corpora_json(b.corpora)}, {"categories", b.categories}, {"k", ks}, {"sequences", b.sequences},
               {"seq_len", b.seq_len}, {"positions", b.positions}, {"rank_positions", b.rank_positions}, {"nrn_above", b.nrn_above},
-              {"seed", b.seed}, {"batch_tokens", b.batch_tokens}, {"compute", mode_name(b.mode)}, {"models", models_json(h)}};
+              {"seed", b.seed}, {"batch_tokens", b.batch_tokens}, {"compute", mode_name(b.mode)}, {"models", models_json(h)},
+              {"lexicon", b.lexicon}, {"lexicon_stamp", file_stamp(b.lexicon)}};
     st.push_back({"ablate", s, {"analyze"}, b.out,
                   [&e](bool) {
                     AblateOptions b = e.ablate;
@@ -144,7 +145,9 @@ std::vector<Stage> plan(const Experiment& e) {
     Json s = {{"features", e.steer_features}, {"model", v.model}, {"slice", v.slice}, {"alphas", v.alphas}, {"prompts", v.prompts},
               {"prompts_stamp", file_stamp(v.prompts)}, {"problems", v.problems}, {"samples", v.samples}, {"greedy", v.greedy},
               {"temperature", v.temperature}, {"top_p", v.top_p}, {"max_new_tokens", v.max_new_tokens}, {"chat", v.chat},
-              {"generated_only", v.generated_only}, {"compute", mode_name(v.mode)}, {"models", models_json(h)}};
+              {"generated_only", v.generated_only}, {"compute", mode_name(v.mode)}, {"models", models_json(h)},
+              {"problems_file", v.problems_file}, {"problems_file_stamp", file_stamp(v.problems_file)},
+              {"lexicon", v.lexicon}, {"lexicon_stamp", file_stamp(v.lexicon)}};
     st.push_back({"steer", s, {"analyze"}, v.out,
                   [&e](bool resume) {
                     SteerSweepOptions o = e.steer;
@@ -173,7 +176,8 @@ std::vector<Stage> plan(const Experiment& e) {
   {
     const ReportOptions& r = e.report;
     Json s = {{"file", r.out}, {"top_examples", r.top_examples}, {"sample_examples", r.sample_examples}, {"context", r.context},
-              {"transcript_chars", r.transcript_chars}, {"assets", r.assets}};
+              {"transcript_chars", r.transcript_chars}, {"assets", r.assets},
+              {"assets_stamp", {file_stamp(r.assets + "/app.js"), file_stamp(r.assets + "/style.css")}}};
     std::vector<std::string> deps;
     for (const Stage& x : st) deps.push_back(x.name);
     st.push_back({"report", s, deps, "",

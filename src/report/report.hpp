@@ -12,7 +12,7 @@ struct ReportOptions {
   std::string run;        // folder whose subfolders hold the outputs (discovered by their files)
   std::string crosscoder, analysis, ablation, steer, geometry, store;  // explicit folders override discovery
   std::string out;        // report.html
-  std::string assets;     // default: <source>/report (app.js, style.css, node_modules/vega*)
+  std::string assets;     // folder with app.js, style.css, node_modules/vega* (the CLI fills the default: report/)
   int top_examples = 5;   // max-activating contexts per feature in the dashboards
   int sample_examples = 2;
   int context = 6;        // tokens either side kept per context

@@ -41,7 +41,8 @@ std::string asset(const std::string& dir, const std::string& rel) {
 }  // namespace
 
 size_t write_report(const ReportOptions& opt) {
-  const std::string dir = opt.assets.empty() ? std::string(CROSSCODER_SOURCE_DIR) + "/report" : opt.assets;
+  if (opt.assets.empty()) fail("", "report assets", "are not set", "a folder with app.js, style.css and node_modules/vega*");
+  const std::string& dir = opt.assets;
   // Assets first: a missing one is reported before the (possibly long) data collection.
   const std::string css = asset(dir, "style.css"), app = asset(dir, "app.js");
   const std::string vega = asset(dir, "node_modules/vega/build/vega.min.js");

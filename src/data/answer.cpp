@@ -1,5 +1,5 @@
 // Answer extraction and comparison for the steering experiment's correctness column.
-#include "interventions/answer.hpp"
+#include "data/answer.hpp"
 
 #include <cctype>
 #include <cmath>

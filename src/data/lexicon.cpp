@@ -1,6 +1,6 @@
 // Lexicon loading with toml++ (Debian's libtomlplusplus-dev: a maintained TOML 1.0 parser with
 // line/column errors) and prefix matching.
-#include "analysis/lexicon.hpp"
+#include "data/lexicon.hpp"
 
 #include <cctype>
 #include <toml++/toml.h>
