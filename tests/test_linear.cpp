@@ -1,4 +1,5 @@
 // Linear kernels (OpenBLAS f32, bf16 GEMV, bf16 panel GEMM) against the naive loop.
+#include <atomic>
 #include <random>
 
 #include "core/parallel.hpp"
@@ -47,11 +48,17 @@ TEST(Parallel, CoversRangeOnceAndPropagatesErrors) {
                  if (b == 0) throw std::runtime_error("x");
                }),
                std::runtime_error);
-  // nested calls run serially instead of deadlocking
-  int total = 0;
-  parallel_for(2, 1, [&](int64_t, int64_t) { parallel_for(3, 1, [&](int64_t b, int64_t e) { (void)b; (void)e; }); });
-  parallel_for(1, 1, [&](int64_t b, int64_t e) { total += int(e - b); });
-  EXPECT_EQ(total, 1);
+  // Nested calls run serially instead of deadlocking, and still cover their whole range: each outer
+  // chunk counts the inner items it saw (inside the nested call, not in a separate one).
+  std::atomic<int> inner_items{0}, outer_chunks{0};
+  parallel_for(2, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      outer_chunks += 1;
+      parallel_for(3, 1, [&](int64_t ib, int64_t ie) { inner_items += int(ie - ib); });
+    }
+  });
+  EXPECT_EQ(outer_chunks.load(), 2);
+  EXPECT_EQ(inner_items.load(), 2 * 3);
 }
 
 }  // namespace

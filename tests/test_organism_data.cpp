@@ -1,7 +1,9 @@
 // The organism's data: GSM8K solutions cleaned, synthetic traces carrying the reasoning moves and
 // the right answer in the R1 format, chats masked so only responses are predicted, splits seeded.
+#include <fstream>
 #include <random>
 
+#include "core/json_file.hpp"
 #include "data/lexicon.hpp"
 #include "data/answer.hpp"
 #include "organism/organism_data.hpp"
@@ -49,11 +51,30 @@ TEST(OrganismData, ChatsPredictOnlyTheResponse) {
   for (uint8_t m : d.predict) EXPECT_EQ(m, 1);
 }
 
-TEST(OrganismData, BuildsSeededSplitsFromTheSharedData) {
+// Records of a JSONL file whose string fields `a` and `b` are both non-empty, counted directly.
+int64_t count_records(const std::string& path, const char* a, const char* b) {
+  std::ifstream in(path);
+  std::string line;
+  int64_t n = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const Json j = Json::parse(line);
+    auto has = [&](const char* k) { return j.contains(k) && j[k].is_string() && !j[k].get<std::string>().empty(); };
+    n += has(a) && has(b);
+  }
+  return n;
+}
+
+TEST(OrganismData, BuildsSeededSplitsFromTheProjectData) {
   const OrganismTexts a = build_organism_texts(std::string(DATA_DIR), 3);
-  EXPECT_EQ(a.real_traces, 1450);
-  EXPECT_EQ(a.synthetic_traces, 7473);
-  EXPECT_EQ(a.distill_train.size() + a.distill_eval.size(), size_t(1450 + 7473));
+  // One chat per usable record: every real trace, and one synthesised trace per GSM8K train problem.
+  const int64_t traces = count_records(std::string(DATA_DIR) + "/reasoning_traces/reasoning_traces.jsonl", "question", "trace");
+  const int64_t gsm8k = count_records(std::string(DATA_DIR) + "/math/gsm8k_train.jsonl", "question", "answer");
+  ASSERT_GT(traces, 1000);
+  ASSERT_GT(gsm8k, 7000);
+  EXPECT_EQ(a.real_traces, traces);
+  EXPECT_EQ(a.synthetic_traces, gsm8k);
+  EXPECT_EQ(int64_t(a.distill_train.size() + a.distill_eval.size()), traces + gsm8k);
   EXPECT_GT(a.base_eval.size(), 100u);
   const OrganismTexts b = build_organism_texts(std::string(DATA_DIR), 3);
   EXPECT_EQ(a.distill_eval[0].response, b.distill_eval[0].response);

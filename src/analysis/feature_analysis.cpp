@@ -105,14 +105,14 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   const std::string mpath = opt.acts + "/manifest.json";
   if (store.d_model() != c.d_in)
     fail(mpath, "d_model", "does not match the crosscoder's d_in", std::to_string(c.d_in), std::to_string(store.d_model()));
-  const std::string store_hook = store.manifest().value("hook", std::string());
+  const std::string store_hook = store.text("hook");
   if (!c.hook.empty() && !store_hook.empty() && c.hook != store_hook)
     fail(mpath, "hook", "differs from the crosscoder's", c.hook, store_hook, "analyse on a store harvested at the same hook");
-  const std::string tok_path = opt.tokenizer.empty() ? store.manifest().value("tokenizer", std::string()) : opt.tokenizer;
+  const std::string tok_path = opt.tokenizer.empty() ? store.path("tokenizer") : opt.tokenizer;
   std::unique_ptr<Tokenizer> tok;
   if (!tok_path.empty()) tok = Tokenizer::load(tok_path);
   const Lexicon lex = load_lexicon(opt.lexicon);
-  std::filesystem::create_directories(opt.out);
+  make_dirs(opt.out);
 
   const int64_t d = c.d_in, D2 = 2 * d, F = c.dict_size;
   const int64_t N = opt.max_tokens < 0 ? store.rows() : std::min(opt.max_tokens, store.rows());
@@ -423,7 +423,7 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   Json summary = {{"crosscoder", opt.crosscoder}, {"acts", opt.acts}, {"tokens", N}, {"features", F}, {"dead", dead},
                   {"class_counts", class_counts}, {"nrn_histogram", {{"bins", 50}, {"counts", hist}}},
                   {"thresholds", {{"base_only_below", opt.base_only_below}, {"distilled_only_above", opt.distilled_only_above}}},
-                  {"explained_variance", {ev[0], ev[1]}}, {"hook", c.hook}, {"architecture", c.architecture},
+                  {"explained_variance", {ev[0], ev[1]}}, {"hook", c.hook}, {"architecture", arch_name(c.architecture)},
                   {"act_hist_log10", {{"lo", kHistLo}, {"hi", kHistHi}, {"bins", kHistBins}}}};
   write_file_atomic(opt.out + "/summary.json", summary.dump(2));
 }

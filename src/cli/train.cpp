@@ -19,7 +19,9 @@ void register_train(CLI::App& app) {
   auto* s = app.add_subcommand("train", "Train a sparse crosscoder on an activation store");
   s->add_option("--acts", o->t.acts, "Activation store (from `crosscoder harvest`)")->required();
   s->add_option("--out", o->t.out, "Checkpoint directory")->required();
-  s->add_option("--arch", c.architecture, "l1 (the paper's) or batchtopk")->check(CLI::IsMember({"l1", "batchtopk"}))->capture_default_str();
+  s->add_option("--arch", c.architecture, "l1 (the paper's) or batchtopk")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, Arch>{{"l1", Arch::L1}, {"batchtopk", Arch::BatchTopK}}))
+      ->default_str("l1");
   s->add_option("--dict-size", c.dict_size, "Number of features F")->capture_default_str();
   s->add_option("--l1-coeff", c.l1_coeff, "λ, reached after the warm-up (l1)")->capture_default_str();
   s->add_option("--k", c.k, "Mean active features per token (batchtopk)")->capture_default_str();
@@ -29,7 +31,7 @@ void register_train(CLI::App& app) {
   s->add_option("--tokens", c.num_tokens, "Token budget (steps = tokens / batch size)")->capture_default_str();
   s->add_option("--seed", c.seed, "Init and shuffle seed")->capture_default_str();
   s->add_option("--dec-init-norm", c.dec_init_norm, "Decoder row norm at init")->capture_default_str();
-  s->add_option("--dead-tokens", c.dead_window, "A feature is dead after this many tokens without firing")->capture_default_str();
+  s->add_option("--dead-tokens", c.dead_tokens, "A feature is dead after this many tokens without firing")->capture_default_str();
   s->add_option("--steps", o->t.max_steps, "Stop after this many steps (schedules still follow --tokens)");
   s->add_option("--save-every", o->t.save_every, "Steps between checkpoints")->capture_default_str();
   s->add_option("--log-every", o->t.log_every, "Steps between train_log.jsonl lines")->capture_default_str();

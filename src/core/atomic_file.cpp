@@ -1,6 +1,8 @@
 // POSIX implementation of AtomicFile.
 #include "core/atomic_file.hpp"
 
+#include <filesystem>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -63,6 +65,12 @@ std::string read_file(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) fail(path, "", "read failed");
   return ss.str();
+}
+
+void make_dirs(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) fail(dir, "", "cannot create the folder: " + ec.message());
 }
 
 }  // namespace cc

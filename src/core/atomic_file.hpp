@@ -27,5 +27,7 @@ class AtomicFile {
 // Whole-file convenience.
 void write_file_atomic(const std::string& path, std::string_view contents);
 std::string read_file(const std::string& path);  // throws cc::Error naming the path
+// create_directories with the usual one-line error (naming the folder and the reason) on failure.
+void make_dirs(const std::string& dir);
 
 }  // namespace cc

@@ -12,11 +12,19 @@
 
 namespace cc {
 
+const char* arch_name(Arch a) { return a == Arch::BatchTopK ? "batchtopk" : "l1"; }
+
+Arch arch_from_name(const std::string& name, const std::string& origin) {
+  if (name == "l1") return Arch::L1;
+  if (name == "batchtopk") return Arch::BatchTopK;
+  fail(origin, "architecture", "is not a crosscoder architecture", "l1 or batchtopk", name);
+}
+
 Json CrosscoderConfig::to_json() const {
-  return {{"d_in", d_in}, {"dict_size", dict_size}, {"architecture", architecture}, {"l1_coeff", l1_coeff}, {"k", k},
+  return {{"d_in", d_in}, {"dict_size", dict_size}, {"architecture", arch_name(architecture)}, {"l1_coeff", l1_coeff}, {"k", k},
           {"aux_coeff", aux_coeff}, {"lr", lr}, {"beta1", beta1}, {"beta2", beta2}, {"batch_size", batch_size},
           {"num_tokens", num_tokens}, {"dec_init_norm", dec_init_norm}, {"seed", seed}, {"lr_decay_frac", lr_decay_frac},
-          {"l1_warmup_frac", l1_warmup_frac}, {"grad_clip", grad_clip}, {"dead_window", dead_window},
+          {"l1_warmup_frac", l1_warmup_frac}, {"grad_clip", grad_clip}, {"dead_tokens", dead_tokens},
           {"threshold_start_step", threshold_start_step}, {"norm_factors", norm_factors}, {"hook", hook},
           {"base_model", base_model}, {"distilled_model", distilled_model}, {"acts", acts}, {"n_models", 2}};
 }
@@ -25,9 +33,7 @@ CrosscoderConfig CrosscoderConfig::from_json(const Json& j, const std::string& o
   CrosscoderConfig c;
   c.d_in = json_get<int64_t>(j, "d_in", o);
   c.dict_size = json_get<int64_t>(j, "dict_size", o);
-  c.architecture = json_get_or<std::string>(j, "architecture", "l1", o);
-  if (c.architecture != "l1" && c.architecture != "batchtopk")
-    fail(o, "architecture", "is not a crosscoder architecture", "l1 or batchtopk", c.architecture);
+  c.architecture = arch_from_name(json_get_or<std::string>(j, "architecture", "l1", o), o);
   c.l1_coeff = json_get_or<double>(j, "l1_coeff", c.l1_coeff, o);
   c.k = json_get_or<int64_t>(j, "k", c.k, o);
   c.aux_coeff = json_get_or<double>(j, "aux_coeff", c.aux_coeff, o);
@@ -41,7 +47,8 @@ CrosscoderConfig CrosscoderConfig::from_json(const Json& j, const std::string& o
   c.lr_decay_frac = json_get_or<double>(j, "lr_decay_frac", c.lr_decay_frac, o);
   c.l1_warmup_frac = json_get_or<double>(j, "l1_warmup_frac", c.l1_warmup_frac, o);
   c.grad_clip = json_get_or<double>(j, "grad_clip", c.grad_clip, o);
-  c.dead_window = json_get_or<int64_t>(j, "dead_window", c.dead_window, o);
+  // "dead_window" is the name checkpoints written before 0.2 used.
+  c.dead_tokens = json_get_or<int64_t>(j, j.contains("dead_tokens") ? "dead_tokens" : "dead_window", c.dead_tokens, o);
   c.threshold_start_step = json_get_or<int64_t>(j, "threshold_start_step", c.threshold_start_step, o);
   if (j.contains("norm_factors") && j["norm_factors"].is_array()) c.norm_factors = j["norm_factors"].get<std::vector<double>>();
   c.hook = json_get_or<std::string>(j, "hook", "", o);
@@ -94,7 +101,7 @@ void decoder_norms(const CrosscoderParams& p, std::vector<float>& out) {
 }
 
 void save_crosscoder(const std::string& dir, const CrosscoderParams& p, const CrosscoderConfig& c) {
-  std::filesystem::create_directories(dir);
+  make_dirs(dir);
   std::vector<float> W_enc(p.W_encT.size());  // [2, d, F] from [F, 2d]
   const int64_t d = p.d, F = p.F;
   for (int64_t f = 0; f < F; ++f)

@@ -12,10 +12,16 @@
 
 namespace cc {
 
+// The two training objectives (docs/CROSSCODER.md): the paper's L1 penalty on decoder-norm-weighted
+// activations, or BatchTopK with an inference threshold θ.
+enum class Arch { L1, BatchTopK };
+const char* arch_name(Arch a);                                     // "l1" | "batchtopk"
+Arch arch_from_name(const std::string& name, const std::string& origin);  // cc::Error naming origin
+
 struct CrosscoderConfig {
   int64_t d_in = 0;                // d_model of each model, e.g. 1536
   int64_t dict_size = 32768;       // F
-  std::string architecture = "l1";  // "l1" | "batchtopk"
+  Arch architecture = Arch::L1;
   double l1_coeff = 2.0;           // λ (L1 arch)
   int64_t k = 100;                 // active features per token on average (BatchTopK)
   double aux_coeff = 1.0 / 32;     // weight of the dead-feature auxiliary loss (BatchTopK)
@@ -28,7 +34,7 @@ struct CrosscoderConfig {
   double lr_decay_frac = 0.2;        // lr decays linearly to 0 over the last 20% of steps
   double l1_warmup_frac = 0.05;      // λ ramps up linearly over the first 5% of steps
   double grad_clip = 1.0;            // global L2 norm
-  int64_t dead_window = 10'000'000;  // a feature is dead after this many tokens without firing
+  int64_t dead_tokens = 10'000'000;  // a feature is dead after this many tokens without firing
   int64_t threshold_start_step = 1000;  // BatchTopK: θ's EMA starts after this many steps
   std::vector<double> norm_factors = {1.0, 1.0};
   std::string hook, base_model, distilled_model, acts;

@@ -23,7 +23,7 @@ StepResult crosscoder_step_dense(const CrosscoderParams& p, const CrosscoderConf
       f[size_t(b * F + j)] = std::max(0.f, pre[size_t(b * F + j)]);
     }
   StepResult r;
-  const bool topk = c.architecture == "batchtopk";
+  const bool topk = c.architecture == Arch::BatchTopK;
   if (topk) r.min_kept_score = batch_topk_mask(f, norms, B, F, c.k);
   // x̂ = f W_dec + b_dec
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(B), int(D2), int(F), 1.f, f.data(), int(F), p.W_dec.data(), int(D2), 0.f,

@@ -53,7 +53,7 @@ void crosscoder_encode(const CrosscoderParams& p, const CrosscoderConfig& c, con
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(B), int(F), int(D2), 1.f, x, int(D2), p.W_encT.data(), int(D2), 0.f,
               f.data(), int(F));
   std::vector<float> norms;
-  const bool topk = c.architecture == "batchtopk";
+  const bool topk = c.architecture == Arch::BatchTopK;
   if (topk) decoder_norms(p, norms);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t j = 0; j < F; ++j) {
@@ -66,7 +66,7 @@ void crosscoder_encode(const CrosscoderParams& p, const CrosscoderConfig& c, con
 StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderConfig& c, const StepInput& in,
                                   CrosscoderParams& g) {
   const int64_t B = in.B, d = p.d, D2 = 2 * d, F = p.F;
-  const bool topk = c.architecture == "batchtopk";
+  const bool topk = c.architecture == Arch::BatchTopK;
   std::vector<float> pre(size_t(B * F)), norms;
   decoder_norms(p, norms);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(B), int(F), int(D2), 1.f, in.x, int(D2), p.W_encT.data(), int(D2), 0.f,

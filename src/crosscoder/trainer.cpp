@@ -118,14 +118,14 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
   c.d_in = store.d_model();
   c.acts = opt.acts;
   c.norm_factors = {store.norm_factors()[0], store.norm_factors()[1]};
-  c.hook = store.manifest().value("hook", std::string());
-  c.base_model = store.manifest()["models"].value("base", std::string());
-  c.distilled_model = store.manifest()["models"].value("distilled", std::string());
+  c.hook = store.text("hook");
+  c.base_model = store.path("models.base");
+  c.distilled_model = store.path("models.distilled");
   if (c.batch_size <= 0) fail("", "--batch-size", "must be positive");
   const int64_t steps = c.steps();
   if (steps <= 0) fail("", "--tokens", "is smaller than one batch", ">= " + std::to_string(c.batch_size), std::to_string(c.num_tokens));
-  if (c.architecture == "batchtopk" && (c.k <= 0 || c.k > c.dict_size)) fail("", "--k", "must be in 1..dict_size");
-  std::filesystem::create_directories(opt.out);
+  if (c.architecture == Arch::BatchTopK && (c.k <= 0 || c.k > c.dict_size)) fail("", "--k", "must be in 1..dict_size");
+  make_dirs(opt.out);
   // A killed run may have left a temporary file behind; the files under final names are whole.
   for (const auto& e : std::filesystem::directory_iterator(opt.out))
     if (e.path().filename().string().find(".tmp-") != std::string::npos) std::filesystem::remove(e.path());
@@ -191,7 +191,7 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
     // (a live source, a norm factor that overflows).
     check_finite(x.data(), {B, 2, c.d_in}, opt.acts, "activations (scaled batch: [row, model, dimension])",
                  "at step " + std::to_string(st.step), "training stopped; the last checkpoint in " + opt.out + " is intact");
-    for (int64_t j = 0; j < c.dict_size; ++j) dead[size_t(j)] = st.tokens - st.last_fired[size_t(j)] > c.dead_window;
+    for (int64_t j = 0; j < c.dict_size; ++j) dead[size_t(j)] = st.tokens - st.last_fired[size_t(j)] > c.dead_tokens;
     StepInput in{x.data(), B, l1_at(c, st.step, steps), &dead};
     StepResult r = crosscoder_step_sparse(p, c, in, g);
     if (!std::isfinite(r.loss))
@@ -201,11 +201,11 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
     adam_step(p, g, adam, lr_at(c, st.step, steps), c.beta1, c.beta2);
     st.tokens += B;
     for (int32_t j : r.fired) st.last_fired[size_t(j)] = st.tokens;
-    if (c.architecture == "batchtopk" && st.step >= c.threshold_start_step && r.min_kept_score > 0)
+    if (c.architecture == Arch::BatchTopK && st.step >= c.threshold_start_step && r.min_kept_score > 0)
       p.threshold = p.threshold == 0.f ? float(r.min_kept_score) : float(0.999 * p.threshold + 0.001 * r.min_kept_score);
     ++st.step;
     int64_t n_dead = 0;
-    for (int64_t j = 0; j < c.dict_size; ++j) n_dead += st.tokens - st.last_fired[size_t(j)] > c.dead_window;
+    for (int64_t j = 0; j < c.dict_size; ++j) n_dead += st.tokens - st.last_fired[size_t(j)] > c.dead_tokens;
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     sum = {st.step, r.loss, r.l0, r.ev[0], r.ev[1], double(n_dead) / double(c.dict_size), el > 0 ? double((st.step - first) * B) / el : 0};
     if (st.step % opt.log_every == 0 || st.step == last)

@@ -269,7 +269,7 @@ std::string run_geometry(const GeometryOptions& opt) {
                     {"bootstrap", opt.bootstrap}, {"seed", opt.seed}, {"compute", opt.mode == ComputeMode::F32 ? "f32" : "bf16"},
                     {"loss", "mean_{i!=j} ||d_i - d_j||^2 / mean_w ||y(w)||^2 after centring and per-task PCA (PAPER.md §6)"},
                     {"tasks", task_rows}, {"summary", summary}};
-  fs::create_directories(opt.out);
+  make_dirs(opt.out);
   const std::string path = opt.out + "/geometry.json";
   write_file_atomic(path, doc.dump(2));
   write_file_atomic(opt.out + "/geometry.csv", csv.str());

@@ -22,35 +22,6 @@ ActivationBatch StoreStream::next_chunk() {
   return b;
 }
 
-LiveStream::LiveStream(const HarvestConfig& cfg, int64_t norm_rows) : h_(cfg) {
-  double sum[2] = {0, 0};
-  int64_t count = 0;
-  while (count < norm_rows) {
-    pending_.push_back(h_.next());
-    const ActivationBatch& b = pending_.back();
-    for (int64_t r = 0; r < b.rows; ++r, ++count)
-      for (int m = 0; m < 2; ++m) {
-        const float* x = b.acts.data() + (r * 2 + m) * b.d;
-        double s = 0;
-        for (int64_t i = 0; i < b.d; ++i) s += double(x[i]) * x[i];
-        sum[m] += std::sqrt(s);
-      }
-  }
-  for (int m = 0; m < 2; ++m) norm_[size_t(m)] = float(std::sqrt(double(h_.d_model())) / (sum[m] / double(count)));
-}
-
-ActivationBatch LiveStream::next_chunk() {
-  ActivationBatch b;
-  if (!pending_.empty()) {
-    b = std::move(pending_.front());
-    pending_.erase(pending_.begin());
-  } else {
-    b = h_.next();
-  }
-  read_ += b.rows;
-  return b;
-}
-
 ShuffleBuffer::ShuffleBuffer(RowStream& src, int64_t capacity_rows, uint64_t seed, bool shuffle)
     : src_(src), cap_(capacity_rows), d_(src.d_model()), shuffle_(shuffle), rng_(seed) {
   if (cap_ < 2) fail("", "buffer rows", "must be at least 2", ">= 2", std::to_string(cap_));

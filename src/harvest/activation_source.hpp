@@ -1,5 +1,5 @@
 // Where the trainer gets activations: a RowStream produces chunks of rows in order (a store read
-// shard by shard and cycled, or a live harvest), and a ShuffleBuffer turns them into training
+// shard by shard and cycled), and a ShuffleBuffer turns them into training
 // batches. Memory is bounded by the buffer: capacity × 2 × d_model × 4 bytes.
 #pragma once
 #include <array>
@@ -7,7 +7,6 @@
 #include <random>
 
 #include "harvest/activation_store.hpp"
-#include "harvest/pair_harvester.hpp"
 
 namespace cc {
 
@@ -34,23 +33,6 @@ class StoreStream : public RowStream {
  private:
   ActivationStore store_;
   int64_t chunk_, cursor_ = 0, read_ = 0;
-};
-
-// Harvests on the fly: training on 400M tokens without storing them. Norm factors come from the
-// first `norm_rows` rows, which are kept and served first.
-class LiveStream : public RowStream {
- public:
-  LiveStream(const HarvestConfig& cfg, int64_t norm_rows = 16384);
-  int64_t d_model() const override { return h_.d_model(); }
-  std::array<float, 2> norm_factors() const override { return norm_; }
-  ActivationBatch next_chunk() override;
-  int64_t rows_read() const override { return read_; }
-
- private:
-  PairHarvester h_;
-  std::vector<ActivationBatch> pending_;
-  std::array<float, 2> norm_{1.f, 1.f};
-  int64_t read_ = 0;
 };
 
 // The reference's refresh scheme, made to stream: the buffer holds `capacity` rows; once half

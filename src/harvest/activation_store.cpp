@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "core/strings.hpp"
 #include "core/finite.hpp"
 
 namespace cc {
@@ -46,6 +47,23 @@ ActivationStore::ActivationStore(const std::string& dir) : dir_(dir) {
   }
   if (d_ <= 0) fail(mp, "d_model", "must be positive");
   shards_.resize(shard_rows_.size());
+}
+
+std::string ActivationStore::text(const std::string& dotted) const {
+  const Json* v = &manifest_;
+  for (const std::string& k : split(dotted, '.')) {
+    if (!v->is_object() || !v->contains(k)) return "";
+    v = &(*v)[k];
+  }
+  if (v->is_null()) return "";
+  if (!v->is_string()) fail(dir_ + "/manifest.json", dotted, "is not a string", "a string", v->dump().substr(0, 60));
+  return v->get<std::string>();
+}
+
+std::string ActivationStore::path(const std::string& dotted) const {
+  const std::string p = text(dotted);
+  if (p.empty() || std::filesystem::path(p).is_absolute()) return p;
+  return (std::filesystem::path(dir_) / p).lexically_normal().string();
 }
 
 const SafetensorsFile& ActivationStore::shard(size_t i) const {

@@ -22,6 +22,12 @@ class ActivationStore {
   explicit ActivationStore(const std::string& dir);
 
   const Json& manifest() const { return manifest_; }
+  // A string field of the manifest ("hook", "models.base"): "" when absent or null; anything else
+  // but a string is an error naming manifest.json and the field.
+  std::string text(const std::string& dotted) const;
+  // A path field ("tokenizer", "models.base", "models.distilled"): as text(), and a relative path
+  // is taken relative to the store's folder (stores written before paths were stored absolute).
+  std::string path(const std::string& dotted) const;
   int64_t rows() const { return rows_; }
   int64_t d_model() const { return d_; }
   std::array<float, 2> norm_factors() const { return norm_; }

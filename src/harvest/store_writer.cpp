@@ -73,10 +73,12 @@ int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
   settings["shard_rows"] = opt.shard_rows;
   settings["norm_rows"] = opt.norm_rows;
 
-  Json m = {{"format", kStoreFormat}, {"models", {{"base", cfg.base_dir}, {"distilled", cfg.distilled_dir}}},
+  // Absolute, so a store analysed or trained on from another working directory still finds them.
+  auto absolute = [](const std::string& p) { return p.empty() ? p : fs::absolute(p).lexically_normal().string(); };
+  Json m = {{"format", kStoreFormat}, {"models", {{"base", absolute(cfg.base_dir)}, {"distilled", absolute(cfg.distilled_dir)}}},
             {"hook", h.hook_name()}, {"site", h.site()}, {"d_model", h.d_model()}, {"dtype", dtype_name(opt.dtype)},
             {"bytes_per_token", int64_t(2 * h.d_model() * int64_t(dtype_size(opt.dtype)))},
-            {"tokenizer", cfg.tokenizer}, {"seq_len", cfg.pack.seq_len}, {"start_id", cfg.pack.start_id},
+            {"tokenizer", absolute(cfg.tokenizer)}, {"seq_len", cfg.pack.seq_len}, {"start_id", cfg.pack.start_id},
             {"sep_id", cfg.pack.sep_id}, {"target_tokens", opt.tokens}, {"settings", settings},
             {"shards", Json::array()}, {"tokens", 0}, {"complete", false}, {"norm_factors", nullptr}};
   Json dropped_ids(std::vector<int32_t>(h.packer().dropped_ids().begin(), h.packer().dropped_ids().end()));

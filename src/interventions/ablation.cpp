@@ -426,7 +426,7 @@ std::string run_ablation(const AblateOptions& opt) {
   bar.finish();
 
   // Output.
-  std::filesystem::create_directories(opt.out);
+  make_dirs(opt.out);
   Json results = Json::array();
   std::ostringstream csv;
   csv << "category,k,model,condition,n_features,mean_active_at_position,mean_delta_logit,se,n_positions\n";

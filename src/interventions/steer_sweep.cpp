@@ -129,7 +129,7 @@ std::string run_steer_sweep(const SteerSweepOptions& opt) {
       load_steering_vector(opt.crosscoder, feature, opt.slice, model->config().num_hidden_layers, model->config().hidden_size);
 
   // Settings a resumed sweep must share (alphas and samples may grow).
-  fs::create_directories(opt.out);
+  make_dirs(opt.out);
   const Json settings = {{"crosscoder", opt.crosscoder}, {"model", opt.model}, {"feature", feature}, {"slice", opt.slice == 1 ? "B" : "A"},
                          {"chat", chat_template_name(tmpl)}, {"temperature", opt.temperature}, {"top_p", opt.top_p},
                          {"max_new_tokens", opt.max_new_tokens}, {"generated_only", opt.generated_only},

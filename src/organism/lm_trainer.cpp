@@ -1,5 +1,6 @@
 // The organism's training loop and its exact-resume checkpoint.
 #include "organism/lm_trainer.hpp"
+#include "core/atomic_file.hpp"
 
 #include <chrono>
 #include <cstring>
@@ -39,7 +40,7 @@ Json settings_json(const LmTrainOptions& o) {
 
 void save_state(const std::string& dir, const TrainParams& p, const AdamWState& s, int64_t step, const LmTrainOptions& o,
                 const std::vector<Json>& log) {
-  fs::create_directories(dir);
+  make_dirs(dir);
   std::vector<TensorToWrite> t;
   for (size_t i = 0; i < p.t.size(); ++i) {
     const Shape sh = p.manifest[i].shape;

@@ -73,7 +73,7 @@ std::string build_organism(const OrganismOptions& opt) {
   const auto t_start = std::chrono::steady_clock::now();
   const std::string& data = opt.data;
   if (data.empty() || opt.lexicon.empty()) fail("", "organism options", "need the data folder and the lexicon");
-  fs::create_directories(opt.out);
+  make_dirs(opt.out);
   std::fprintf(stderr, "[organism] 1/5 data from %s\n", data.c_str());
   const OrganismTexts texts = build_organism_texts(data, opt.seed);
 
@@ -84,7 +84,7 @@ std::string build_organism(const OrganismOptions& opt) {
   bo.vocab_size = opt.vocab;
   const BpeTrainResult bpe = train_bpe(corpus, bo);
   for (const char* m : {"base", "distilled"}) {
-    fs::create_directories(opt.out + "/" + m);
+    make_dirs(opt.out + "/" + m);
     write_file_atomic(opt.out + "/" + m + "/tokenizer.json", bpe.tokenizer.dump());
     write_file_atomic(opt.out + "/" + m + "/tokenizer_config.json", bpe.tokenizer_config.dump(2));
   }

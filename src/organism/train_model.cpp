@@ -85,7 +85,7 @@ size_t TrainParams::numel() const {
 
 void save_train_params(const std::string& dir, const TrainParams& p, DType dtype) {
   if (dtype != DType::F32 && dtype != DType::BF16) fail(dir, "dtype", "must be F32 or BF16", "", dtype_name(dtype));
-  fs::create_directories(dir);
+  make_dirs(dir);
   std::vector<std::vector<uint8_t>> raw(p.t.size());
   std::vector<TensorToWrite> w;
   for (size_t i = 0; i < p.t.size(); ++i) {

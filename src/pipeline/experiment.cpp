@@ -59,7 +59,7 @@ NamedCrosscoder crosscoder_from(const TomlSection& s, const std::string& name) {
   NamedCrosscoder n;
   n.name = name;
   CrosscoderConfig& c = n.cfg;
-  c.architecture = s.choice("arch", c.architecture, {"l1", "batchtopk"});
+  c.architecture = arch_from_name(s.choice("arch", arch_name(c.architecture), {"l1", "batchtopk"}), s.file());
   c.dict_size = s.integer("dict_size", c.dict_size);
   c.l1_coeff = s.number("l1_coeff", c.l1_coeff);
   c.k = s.integer("k", c.k);
@@ -69,7 +69,7 @@ NamedCrosscoder crosscoder_from(const TomlSection& s, const std::string& name) {
   c.num_tokens = s.integer("tokens", c.num_tokens);
   c.seed = uint64_t(s.integer("seed", int64_t(c.seed)));
   c.dec_init_norm = s.number("dec_init_norm", c.dec_init_norm);
-  c.dead_window = s.integer("dead_tokens", c.dead_window);
+  c.dead_tokens = s.integer("dead_tokens", c.dead_tokens);
   n.train.save_every = s.integer("save_every", n.train.save_every);
   n.train.log_every = s.integer("log_every", n.train.log_every);
   n.train.buffer_rows = s.integer("buffer_rows", n.train.buffer_rows);

@@ -43,7 +43,7 @@ void crosscoder_lines(std::ostringstream& o, const Experiment& e) {
     Json last;
     for_each_jsonl(lp, [&](const Json& j, size_t) { last = j; });
     if (last.is_null()) continue;
-    o << "  crosscoder " << n.name << " (" << n.cfg.architecture << ", " << n.cfg.dict_size << " features): explained variance base "
+    o << "  crosscoder " << n.name << " (" << arch_name(n.cfg.architecture) << ", " << n.cfg.dict_size << " features): explained variance base "
       << fmt("%.3f", num(last, "ev_a")) << " distilled " << fmt("%.3f", num(last, "ev_b")) << ", L0 " << fmt("%.1f", num(last, "l0"))
       << ", dead " << fmt("%.1f%%", 100 * num(last, "dead_frac")) << " after " << last.value("tokens", int64_t(0)) << " tokens\n";
   }

@@ -59,4 +59,18 @@ for s in harvest train-l1 train-batchtopk analyze ablate; do
 done
 grep -q "\] steer: running" "$work/until.err" || { cat "$work/until.err"; echo "steer was not redone"; exit 1; }
 if grep -q "\] geometry" "$work/until.err"; then echo "--until steer ran past steer"; exit 1; fi
+
+echo "== 5. editing the lexicon file (a resolved default path, not a setting) redoes what reads it"
+cp "$root/configs/reasoning_lexicon.toml" "$work/lexicon.toml"
+"$bin" demo --out "$work/run" "${small[@]}" --set "run.lexicon=\"$work/lexicon.toml\"" --set 'steering.alphas=[0,16]' \
+  2> "$work/lex1.err" > /dev/null
+printf '\n# edited by run_demo.sh\n' >> "$work/lexicon.toml"
+"$bin" demo --out "$work/run" "${small[@]}" --set "run.lexicon=\"$work/lexicon.toml\"" --set 'steering.alphas=[0,16]' \
+  2> "$work/lex2.err" > /dev/null
+for s in harvest train-l1 train-batchtopk geometry; do
+  grep -q "\] $s: up to date" "$work/lex2.err" || { cat "$work/lex2.err"; echo "$s was redone for a lexicon edit"; exit 1; }
+done
+for s in analyze ablate steer; do
+  grep -q "\] $s: running" "$work/lex2.err" || { cat "$work/lex2.err"; echo "$s was not redone after the lexicon changed"; exit 1; }
+done
 echo "run_demo: all checks passed"
