@@ -132,9 +132,7 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   for (int64_t r0 = 0; r0 < N; r0 += opt.chunk_rows) {
     const int64_t n = std::min(opt.chunk_rows, N - r0);
     ActivationBatch b = store.read(r0, n);
-    for (int64_t r = 0; r < n; ++r)
-      for (int m = 0; m < 2; ++m)
-        for (int64_t i = 0; i < d; ++i) b.acts[size_t(r * D2 + m * d + i)] *= float(c.norm_factors[size_t(m)]);
+    crosscoder_scale_inputs(c, b.acts.data(), n);
     crosscoder_encode(p, c, b.acts.data(), n, f);
     for (int64_t r = 0; r < n; ++r) {
       const float* x = b.acts.data() + r * D2;
@@ -226,8 +224,7 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
       const int64_t r = it->first;
       const float* x = b.acts.data() + (r - r0) * D2;
       std::vector<float> xs(x, x + D2);
-      for (int m = 0; m < 2; ++m)
-        for (int64_t i = 0; i < d; ++i) xs[size_t(m * d + i)] *= float(c.norm_factors[size_t(m)]);
+      crosscoder_scale_inputs(c, xs.data(), 1);
       for (const Need& nd : it->second) {
         auto cd = center_doc.find(nd.center);
         if (cd == center_doc.end()) cd = center_doc.emplace(nd.center, store.read(nd.center, 1).doc[0]).first;

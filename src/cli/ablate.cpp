@@ -25,7 +25,7 @@ void register_ablate(CLI::App& app) {
   s->add_option("--distilled", a.distilled, "Distilled model directory (model B)")->required();
   s->add_option("--corpus", o->corpora, "PATH[:FIELD][@WEIGHT][#TEMPLATE], repeatable (as for harvest)")->required();
   s->add_option("--out", a.out, "Output directory (ablation.json, ablation.csv)")->required();
-  s->add_option("--analysis", a.analysis, "Analysis directory: take the shared NRN range from its summary.json");
+  s->add_option("--analysis", a.analysis, "Analysis directory: take the shared NRN range from its summary.json (default: the shared range [0.3, 0.7])");
   s->add_option("--tokenizer", a.tokenizer, "tokenizer.json or its folder (default: the base model's)");
   s->add_option("--lexicon", a.lexicon, "Categories and their target tokens (default: configs/reasoning_lexicon.toml)");
   s->add_option("--category", a.categories, "Only these categories (repeatable; default: all with a target)");

@@ -29,11 +29,11 @@ void register_analyze(CLI::App& app) {
   s->add_option("--base-only-below", a.base_only_below, "NRN below this: base-only")->capture_default_str();
   s->add_option("--distilled-only-above", a.distilled_only_above, "NRN above this: distilled-only")->capture_default_str();
   s->add_option("--majority", a.category_majority, "Share of top examples on one category to label a feature")->capture_default_str();
-  s->add_option("--base", a.base_model, "Base model directory: list the next tokens each feature promotes/suppresses in A");
-  s->add_option("--distilled", a.distilled_model, "Distilled model directory: the same for B");
+  s->add_option("--base", a.base_model, "Base model directory: list the next tokens each feature promotes/suppresses in A (default: no logit lens)");
+  s->add_option("--distilled", a.distilled_model, "Distilled model directory: the same for B (default: no logit lens)");
   s->add_option("--logit-tokens", a.logit_tokens, "Promoted and suppressed tokens listed per feature")->capture_default_str();
-  s->add_option("--export-prompts", a.export_prompts, "Write one LLM-labelling prompt per alive feature to this JSONL");
-  s->add_option("--labels", a.labels, "Merge labels from this JSONL ({\"feature\": i, \"label\": \"...\"} per line)");
+  s->add_option("--export-prompts", a.export_prompts, "Write one LLM-labelling prompt per alive feature to this JSONL (default: not written)");
+  s->add_option("--labels", a.labels, "Merge labels from this JSONL ({\"feature\": i, \"label\": \"...\"} per line) (default: none)");
   s->add_flag("--quiet", o->quiet, "No progress bar");
   s->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
   s->callback([o] {

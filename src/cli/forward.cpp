@@ -22,13 +22,13 @@ void register_forward(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("forward", "Run one forward pass and dump logits / residual streams");
   c->add_option("--model", o->model, "Hugging Face model directory (config.json + safetensors)")->required();
-  auto* ids = c->add_option("--token-ids", o->ids, "Comma-separated token ids, e.g. 151643,785,3974");
-  auto* prompt = c->add_option("--prompt", o->prompt, "Text prompt (encoded with --tokenizer)");
+  auto* ids = c->add_option("--token-ids", o->ids, "Comma-separated token ids, e.g. 151643,785,3974; give it or --prompt (no default)");
+  auto* prompt = c->add_option("--prompt", o->prompt, "Text prompt (encoded with --tokenizer); give it or --token-ids (no default)");
   ids->excludes(prompt);
   c->add_option("--chat", o->chat, "Wrap --prompt in a chat template: auto, plain, chatml, r1-distill (default: none)");
   c->add_option("--tokenizer", o->tokenizer, "tokenizer.json or its directory (default: the model directory)");
-  c->add_option("--dump-logits", o->logits_path, "Write logits of every position to this .npy [T, vocab]");
-  c->add_option("--dump-resid", o->resid, "SITE:FILE.npy, SITE = layer L (resid_pre) or blocks.L.hook_resid_pre|post; writes [T, d]");
+  c->add_option("--dump-logits", o->logits_path, "Write logits of every position to this .npy [T, vocab] (default: not written)");
+  c->add_option("--dump-resid", o->resid, "SITE:FILE.npy, SITE = layer L (resid_pre) or blocks.L.hook_resid_pre|post; writes [T, d] (default: none)");
   c->add_option("--dtype", o->dtype, "Compute mode: f32 (weights converted once) or bf16 (weights kept BF16)")
       ->check(CLI::IsMember({"f32", "bf16"}))->capture_default_str();
   c->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();

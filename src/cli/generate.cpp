@@ -23,8 +23,8 @@ void register_generate(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("generate", "Generate a continuation (greedy or sampled) with a KV cache");
   c->add_option("--model", o->model, "Hugging Face model directory")->required();
-  auto* ids = c->add_option("--token-ids", o->ids, "Prompt as comma-separated token ids");
-  auto* prompt = c->add_option("--prompt", o->prompt, "Text prompt (encoded with --tokenizer)");
+  auto* ids = c->add_option("--token-ids", o->ids, "Prompt as comma-separated token ids; give it or --prompt (no default)");
+  auto* prompt = c->add_option("--prompt", o->prompt, "Text prompt (encoded with --tokenizer); give it or --token-ids (no default)");
   ids->excludes(prompt);
   c->add_option("--chat", o->chat, "Wrap --prompt in a chat template: auto, plain, chatml, r1-distill (default: none)");
   c->add_option("--tokenizer", o->tokenizer, "tokenizer.json or its directory (default: the model directory)");
@@ -35,7 +35,7 @@ void register_generate(CLI::App& app) {
   c->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
   c->add_flag("--ignore-eos", o->ignore_eos, "Do not stop on the model's EOS ids");
   c->add_option("--steer", o->steer,
-                "CKPT:FEATURE:ALPHA[:A|B]: add ALPHA * W_dec[FEATURE, B] / s_B at the crosscoder's hook (repeatable)");
+                "CKPT:FEATURE:ALPHA[:A|B]: add ALPHA * W_dec[FEATURE, B] / s_B at the crosscoder's hook (repeatable; default: no steering)");
   c->add_flag("--steer-generated-only", o->steer_generated_only, "Steer generated positions only, not the prompt");
   c->add_option("--dtype", o->dtype, "Compute mode: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}))->capture_default_str();
   c->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();

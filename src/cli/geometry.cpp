@@ -19,7 +19,7 @@ void register_geometry(CLI::App& app) {
   auto* c = app.add_subcommand("geometry", "Parallelogram loss of function-vector word pairs per task, base vs distilled");
   c->add_option("--base", g.base, "Base model directory")->required();
   c->add_option("--distilled", g.distilled, "Distilled model directory")->required();
-  c->add_option("--more-models", g.more, "More models; consecutive ones are also compared as (base, distilled) pairs");
+  c->add_option("--more-models", g.more, "More models; consecutive ones are also compared as (base, distilled) pairs (default: none)");
   c->add_option("--layer,--hook", g.layer, "Hook: layer L (= blocks.L.hook_resid_pre) or a hook name (default: each model's half depth)");
   c->add_option("--datasets", g.datasets, "Folder of word-pair task files ([{\"input\": a, \"output\": b}, ...])")->required();
   c->add_option("--task", g.tasks, "Only these tasks (file stems; repeatable; default: all)");

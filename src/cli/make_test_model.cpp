@@ -39,7 +39,7 @@ void register_make_test_model(CLI::App& app) {
   s->add_option("--rms-eps", c.rms_norm_eps, "rms_norm_eps")->capture_default_str();
   s->add_option("--max-pos", c.max_position_embeddings, "max_position_embeddings")->capture_default_str();
   s->add_flag("--tied", c.tie_word_embeddings, "tie_word_embeddings = true (no lm_head.weight)");
-  s->add_option("--eos", c.eos_token_ids, "EOS token id(s)");
+  s->add_option("--eos", c.eos_token_ids, "EOS token id(s) (default: none)");
   s->add_option("--dtype", o->dtype, "Weight dtype")->check(CLI::IsMember({"F32", "F16", "BF16"}))->capture_default_str();
   s->add_option("--shards", o->spec.shards, "Number of safetensors shards (> 1 writes an index)")->capture_default_str();
   s->add_option("--seed", o->spec.seed, "Random seed")->capture_default_str();

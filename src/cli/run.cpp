@@ -21,8 +21,8 @@ struct RunOpts {
 };
 
 void add_common(CLI::App* c, RunOpts& o) {
-  c->add_option("--set", o.sets, "Override a setting: SECTION.KEY=VALUE in TOML syntax (repeatable), e.g. harvest.tokens=20000");
-  c->add_option("--until", o.until, "Stop after this stage (harvest, train-NAME, analyze, ablate, steer, geometry, report)");
+  c->add_option("--set", o.sets, "Override a setting: SECTION.KEY=VALUE in TOML syntax (repeatable), e.g. harvest.tokens=20000 (default: none)");
+  c->add_option("--until", o.until, "Stop after this stage (harvest, train-NAME, analyze, ablate, steer, geometry, report) (default: every stage)");
   c->add_flag("--force", o.force, "Redo every stage even when its outputs are up to date");
   c->add_flag("--list", o.list, "List the stages and whether each is up to date, then exit");
   c->add_flag("--quiet", o.quiet, "No progress bars inside the stages (stage lines are still printed)");

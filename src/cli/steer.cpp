@@ -24,7 +24,7 @@ void register_steer(CLI::App& app) {
   c->add_option("--feature", s.feature, "Feature index, or a category name (its top feature in --analysis)")->required();
   c->add_option("--alpha", s.alphas, "Steering strengths, comma-separated")->delimiter(',')->capture_default_str();
   c->add_option("--out", s.out, "Output directory (steer.json, steer.csv, transcripts.jsonl)")->required();
-  c->add_option("--analysis", s.analysis, "Analysis directory (needed when --feature is a category)");
+  c->add_option("--analysis", s.analysis, "Analysis directory (needed when --feature is a category) (default: none)");
   c->add_option("--prompts", s.prompts,
                 "JSONL with question|problem|prompt and optional answer (GSM8K's '#### N' understood), or text with one "
                 "prompt per line (default: \"What is 5-1?\" and the first --problems of --problems-file)");

@@ -19,8 +19,8 @@ void register_tokenize(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("tokenize", "Encode text with a Hugging Face tokenizer.json");
   c->add_option("--tokenizer", o->tokenizer, "tokenizer.json or a directory holding it")->required();
-  auto* t = c->add_option("--text", o->text, "Text to encode");
-  auto* f = c->add_option("--file", o->file, "Encode this file's contents");
+  auto* t = c->add_option("--text", o->text, "Text to encode; give it or --file (no default)");
+  auto* f = c->add_option("--file", o->file, "Encode this file's contents; give it or --text (no default)");
   t->excludes(f);
   c->add_option("--chat", o->chat, "Wrap in a chat template: auto, plain, chatml, r1-distill (default: none)");
   c->add_flag("--no-special", o->no_special, "Do not let the post-processor add special tokens (e.g. BOS)");

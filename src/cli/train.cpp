@@ -13,15 +13,14 @@ void register_train(CLI::App& app) {
     TrainOptions t;
     int threads = 0;
     bool quiet = false, no_shuffle = false;
+    std::string arch = "l1";
   };
   auto o = std::make_shared<Opts>();
   CrosscoderConfig& c = o->cfg;
   auto* s = app.add_subcommand("train", "Train a sparse crosscoder on an activation store");
   s->add_option("--acts", o->t.acts, "Activation store (from `crosscoder harvest`)")->required();
   s->add_option("--out", o->t.out, "Checkpoint directory")->required();
-  s->add_option("--arch", c.architecture, "l1 (the paper's) or batchtopk")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, Arch>{{"l1", Arch::L1}, {"batchtopk", Arch::BatchTopK}}))
-      ->default_str("l1");
+  s->add_option("--arch", o->arch, "l1 (the paper's) or batchtopk")->check(CLI::IsMember({"l1", "batchtopk"}))->capture_default_str();
   s->add_option("--dict-size", c.dict_size, "Number of features F")->capture_default_str();
   s->add_option("--l1-coeff", c.l1_coeff, "λ, reached after the warm-up (l1)")->capture_default_str();
   s->add_option("--k", c.k, "Mean active features per token (batchtopk)")->capture_default_str();
@@ -32,11 +31,11 @@ void register_train(CLI::App& app) {
   s->add_option("--seed", c.seed, "Init and shuffle seed")->capture_default_str();
   s->add_option("--dec-init-norm", c.dec_init_norm, "Decoder row norm at init")->capture_default_str();
   s->add_option("--dead-tokens", c.dead_tokens, "A feature is dead after this many tokens without firing")->capture_default_str();
-  s->add_option("--steps", o->t.max_steps, "Stop after this many steps (schedules still follow --tokens)");
+  s->add_option("--steps", o->t.max_steps, "Stop after this many steps (schedules still follow --tokens) (default: every step of --tokens)");
   s->add_option("--save-every", o->t.save_every, "Steps between checkpoints")->capture_default_str();
   s->add_option("--log-every", o->t.log_every, "Steps between train_log.jsonl lines")->capture_default_str();
   s->add_option("--buffer-rows", o->t.buffer_rows, "Shuffle buffer rows (memory: rows x 2 x d x 4 bytes)")->capture_default_str();
-  s->add_option("--init", o->t.init, "Start from this checkpoint's weights");
+  s->add_option("--init", o->t.init, "Start from this checkpoint's weights (default: the random init)");
   s->add_flag("--resume", o->t.resume, "Continue a killed run in --out");
   s->add_flag("--no-shuffle", o->no_shuffle, "Read the store in order");
   s->add_flag("--quiet", o->quiet, "No progress bar");
@@ -44,6 +43,7 @@ void register_train(CLI::App& app) {
   s->callback([o] {
     set_num_threads(o->threads);
     o->t.shuffle = !o->no_shuffle;
+    o->cfg.architecture = arch_from_name(o->arch, "--arch");
     o->t.progress = !o->quiet;
     TrainSummary r = train_crosscoder(o->cfg, o->t);
     std::printf("trained %lld steps: loss %.4f  L0 %.1f  explained variance A %.3f B %.3f  dead %.1f%%  %.0f tok/s\n",

@@ -60,6 +60,14 @@ CrosscoderConfig CrosscoderConfig::from_json(const Json& j, const std::string& o
   return c;
 }
 
+void crosscoder_scale_inputs(const CrosscoderConfig& c, float* x, int64_t B) {
+  const int64_t d = c.d_in;
+  const float s[2] = {float(c.norm_factors[0]), float(c.norm_factors[1])};
+  for (int64_t b = 0; b < B; ++b)
+    for (int m = 0; m < 2; ++m)
+      for (int64_t i = 0; i < d; ++i) x[(b * 2 + m) * d + i] *= s[m];
+}
+
 void CrosscoderParams::resize(int64_t d_, int64_t F_) {
   d = d_;
   F = F_;

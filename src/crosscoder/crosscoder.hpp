@@ -62,6 +62,10 @@ struct CrosscoderParams {
 // dec_init_norm; W_enc[m,:,f] = W_dec[f,m,:]; biases zero.
 void crosscoder_init(CrosscoderParams& p, int64_t d, int64_t F, double dec_norm, uint64_t seed);
 
+// The crosscoder's input units: x [B, 2d] of raw residuals scaled in place by the store's norm
+// factors, x[b, m, :] *= s_m (s_m = sqrt(d) / mean ||x_m||, docs/CROSSCODER.md).
+void crosscoder_scale_inputs(const CrosscoderConfig& c, float* x, int64_t B);
+
 // ||W_dec[f, m, :]|| for m = 0, 1: out [F, 2].
 void decoder_norms(const CrosscoderParams& p, std::vector<float>& out);
 

@@ -184,9 +184,7 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
     } catch (const Error& e) {
       throw stopped(e);
     }
-    for (int64_t b = 0; b < B; ++b)
-      for (int m = 0; m < 2; ++m)
-        for (int64_t i = 0; i < c.d_in; ++i) x[size_t(b * D2 + m * c.d_in + i)] *= float(c.norm_factors[size_t(m)]);
+    crosscoder_scale_inputs(c, x.data(), B);
     // Store rows are checked as they are read (naming shard and row); this catches the rest
     // (a live source, a norm factor that overflows).
     check_finite(x.data(), {B, 2, c.d_in}, opt.acts, "activations (scaled batch: [row, model, dimension])",

@@ -55,5 +55,15 @@ echo "== 2. cpack -G DEB, unpacked into a temporary root"
 deb=$(ls "$work"/pkg/*.deb)
 dpkg-deb --info "$deb" | grep -E "Package|Depends"
 dpkg-deb -x "$deb" "$work/root"
+# Every library the binary links directly (ELF NEEDED) belongs to a package the .deb depends on.
+depends=$(dpkg-deb -f "$deb" Depends)
+for lib in $(objdump -p "$work/root/usr/bin/crosscoder" | awk '/NEEDED/ {print $2}'); do
+  path=$(ldd "$work/root/usr/bin/crosscoder" | awk -v l="$lib" '$1 == l {print $3}')
+  pkg=$(dpkg -S "$path" 2> /dev/null || dpkg -S "$(realpath "$path")" 2> /dev/null || dpkg -S "/usr$path" 2> /dev/null || true)
+  pkg=${pkg%%:*}
+  [[ -n "$pkg" ]] || { echo "no Debian package owns $lib ($path)"; exit 1; }
+  [[ ",$depends," == *[\ ,\|]"$pkg"[\ ,]* ]] || { echo "the package does not depend on $pkg, which provides $lib"; exit 1; }
+done
+echo "the package depends on every library the binary links: $depends"
 check_installed "$work/root/usr/bin/crosscoder" "$work/root/usr/share/crosscoder" deb
 echo "installed copies run the demo from any folder"
