@@ -139,6 +139,28 @@ TEST(Analysis, ClassesCategoriesAndLatentScaling) {
   EXPECT_LT(s["explained_variance"][0].get<double>(), 0.9);    // A's half of e0 is not
 }
 
+// One rule for a feature whose two decoders are zero (decoder_nrn: no NRN): analysis writes a null
+// NRN and the class "zero-norm", and keeps it out of the histogram; before, it was called shared (0.5).
+TEST(Analysis, ZeroNormFeatureHasNoNrnAndNoClass) {
+  EXPECT_FALSE(decoder_nrn(0.0, 0.0).has_value());
+  EXPECT_DOUBLE_EQ(*decoder_nrn(3.0, 1.0), 0.25);
+  Fixture fx;
+  AnalyzeOptions o = fx.options();
+  CrosscoderParams p;
+  CrosscoderConfig c;
+  load_crosscoder(o.crosscoder, p, c);
+  for (int64_t i = 0; i < 16; ++i) p.W_dec[size_t(1 * 16 + i)] = 0.f;  // feature 1: both decoders zero
+  save_crosscoder(o.crosscoder, p, c);
+  analyze_crosscoder(o);
+  auto f = features(o.out);
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_TRUE(f[1]["nrn"].is_null()) << f[1].dump();
+  EXPECT_EQ(f[1]["class"], "zero-norm");
+  EXPECT_NEAR(f[0]["nrn"].get<double>(), 1.0, 1e-6);  // the others unchanged
+  const std::string csv = read_file(o.out + "/features.csv");
+  EXPECT_NE(csv.find("\n1,0,0,,zero-norm,"), std::string::npos) << csv.substr(0, 400);
+}
+
 TEST(Analysis, MismatchesAndBadFilesAreRefused) {
   Fixture fx;
   AnalyzeOptions o = fx.options();

@@ -287,17 +287,20 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   for (int64_t j = 0; j < F; ++j) {
     const FeatureAcc& a = acc[size_t(j)];
     const double na = norms[size_t(2 * j)], nb = norms[size_t(2 * j + 1)];
-    const double nrn = na + nb > 0 ? nb / (na + nb) : 0.5;
-    const std::string cls = nrn < opt.base_only_below ? "base-only" : nrn > opt.distilled_only_above ? "distilled-only" : "shared";
+    const std::optional<double> nrn_opt = decoder_nrn(na, nb);
+    const double nrn = nrn_opt.value_or(0.0);  // only read where nrn_opt is set
+    const Json nrn_json = nrn_opt ? Json(nrn) : Json(nullptr);
+    const std::string cls = !nrn_opt ? "zero-norm"
+                            : nrn < opt.base_only_below ? "base-only" : nrn > opt.distilled_only_above ? "distilled-only" : "shared";
     const double cosab = na > 0 && nb > 0 ? dot(p.W_dec.data() + j * D2, p.W_dec.data() + j * D2 + d, d) / (na * nb) : 0.0;
     const double enc = std::sqrt(dot(p.W_encT.data() + j * D2, p.W_encT.data() + j * D2, D2));
     const bool is_dead = a.count == 0;
     dead += is_dead;
     if (!is_dead) {
-      hist[size_t(std::min(49, int(nrn * 50)))]++;
+      if (nrn_opt) hist[size_t(std::min(49, int(nrn * 50)))]++;
       class_counts[cls]++;
     }
-    by_nrn.push_back({nrn, j});
+    if (nrn_opt) by_nrn.push_back({nrn, j});
     // Category: the lexicon match of the text starting at each top example's token.
     std::vector<int> votes(lex.categories.size(), 0);
     std::map<int32_t, int> token_count;
@@ -333,7 +336,7 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
     const double br[2] = {denom > 0 ? a.sr[0] / denom : 0, denom > 0 ? a.sr[1] / denom : 0};
     const Json nu_e = be[1] != 0 ? Json(be[0] / be[1]) : Json(nullptr), nu_r = br[1] != 0 ? Json(br[0] / br[1]) : Json(nullptr);
     const std::string cat = category[size_t(j)] >= 0 ? lex.categories[size_t(category[size_t(j)])] : "";
-    Json row = {{"feature", j}, {"norm_a", na}, {"norm_b", nb}, {"nrn", nrn}, {"class", cls}, {"cos_ab", cosab},
+    Json row = {{"feature", j}, {"norm_a", na}, {"norm_b", nb}, {"nrn", nrn_json}, {"class", cls}, {"cos_ab", cosab},
                 {"enc_norm", enc}, {"freq", double(a.count) / double(std::max<int64_t>(N, 1))},
                 {"mean_act", a.count ? a.sum / double(a.count) : 0.0}, {"max_act", a.max}, {"dead", is_dead},
                 {"category", cat}, {"category_share", category_share[size_t(j)]}, {"top_tokens", top_tokens},
@@ -349,7 +352,9 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
       row[m == 0 ? "suppresses_a" : "suppresses_b"] = sup;
     }
     jsonl << row.dump() << "\n";
-    csv << j << "," << na << "," << nb << "," << nrn << "," << cls << "," << cosab << "," << enc << "," << row["freq"].get<double>()
+    csv << j << "," << na << "," << nb << ",";
+    if (nrn_opt) csv << nrn;  // empty for a zero-norm feature
+    csv << "," << cls << "," << cosab << "," << enc << "," << row["freq"].get<double>()
         << "," << row["mean_act"].get<double>() << "," << a.max << "," << (is_dead ? 1 : 0) << "," << cat << ","
         << category_share[size_t(j)] << "," << csv_escape(top_str) << "," << be[0] << "," << be[1] << "," << br[0] << ","
         << br[1] << "," << nu_e.dump() << "," << nu_r.dump() << "," << csv_escape(labels.count(j) ? labels[j] : "") << "\n";
@@ -364,7 +369,7 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
         }
         ctx += "\n";
       }
-      prompts << Json({{"feature", j}, {"nrn", nrn}, {"class", cls},
+      prompts << Json({{"feature", j}, {"nrn", nrn_json}, {"class", cls},
                        {"prompt", "Below are text excerpts where one feature of a sparse dictionary over a language model's "
                                   "activations fires most strongly; the token it fires on is marked <<like this>>.\n" + ctx +
                                   "In a few words, what does the feature detect? If it marks a reasoning move (self-reflection, "

@@ -60,6 +60,11 @@ CrosscoderConfig CrosscoderConfig::from_json(const Json& j, const std::string& o
   return c;
 }
 
+std::optional<double> decoder_nrn(double norm_a, double norm_b) {
+  if (!(norm_a + norm_b > 0)) return std::nullopt;
+  return norm_b / (norm_a + norm_b);
+}
+
 void crosscoder_scale_inputs(const CrosscoderConfig& c, float* x, int64_t B) {
   const int64_t d = c.d_in;
   const float s[2] = {float(c.norm_factors[0]), float(c.norm_factors[1])};

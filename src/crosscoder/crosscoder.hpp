@@ -5,6 +5,7 @@
 // sparse encoder gradient touches one contiguous row per active feature.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,10 @@ void crosscoder_init(CrosscoderParams& p, int64_t d, int64_t F, double dec_norm,
 // The crosscoder's input units: x [B, 2d] of raw residuals scaled in place by the store's norm
 // factors, x[b, m, :] *= s_m (s_m = sqrt(d) / mean ||x_m||, docs/CROSSCODER.md).
 void crosscoder_scale_inputs(const CrosscoderConfig& c, float* x, int64_t B);
+
+// NRN = ||d_B|| / (||d_A|| + ||d_B||) of one feature. A feature whose two decoders are both zero has
+// none (nullopt): it writes nothing to either model, so it belongs to no NRN class and no pool.
+std::optional<double> decoder_nrn(double norm_a, double norm_b);
 
 // ||W_dec[f, m, :]|| for m = 0, 1: out [F, 2].
 void decoder_norms(const CrosscoderParams& p, std::vector<float>& out);

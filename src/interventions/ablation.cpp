@@ -296,9 +296,9 @@ std::string run_ablation(const AblateOptions& opt) {
   std::vector<int64_t> pool, shared;
   std::vector<double> nrn(static_cast<size_t>(F), -1);
   for (int64_t i = 0; i < F; ++i) {
-    const double na = norms[size_t(2 * i)], nb = norms[size_t(2 * i + 1)];
-    if (na + nb <= 0) continue;
-    nrn[size_t(i)] = nb / (na + nb);
+    const std::optional<double> r = decoder_nrn(norms[size_t(2 * i)], norms[size_t(2 * i + 1)]);
+    if (!r) continue;
+    nrn[size_t(i)] = *r;
     if (nrn[size_t(i)] > opt.nrn_above) pool.push_back(i);
     if (nrn[size_t(i)] >= shared_low && nrn[size_t(i)] <= shared_high) shared.push_back(i);
   }
