@@ -97,10 +97,222 @@ std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> logit_lens(co
 
 }  // namespace
 
-void analyze_crosscoder(const AnalyzeOptions& opt) {
+namespace {
+
+// What the phases share: the crosscoder, its decoder norms and the rows analysed.
+struct Subject {
   CrosscoderParams p;
   CrosscoderConfig c;
-  load_crosscoder(opt.crosscoder, p, c);
+  std::vector<float> norms;  // [F, 2] decoder norms
+  int64_t N = 0;             // store rows analysed
+  int64_t d = 0, D2 = 0, F = 0;
+};
+
+struct Pass1 {
+  std::vector<FeatureAcc> acc;  // [F]
+  double ev[2] = {0, 0};        // explained variance per model over the analysed rows
+};
+
+void keep_example(FeatureAcc& a, const Example& ex, const AnalyzeOptions& opt, std::mt19937_64& rng) {
+  if (int(a.top.size()) < opt.top_n) {
+    a.top.push_back(ex);
+    std::push_heap(a.top.begin(), a.top.end(), std::greater<Example>());
+  } else if (ex > a.top.front()) {
+    std::pop_heap(a.top.begin(), a.top.end(), std::greater<Example>());
+    a.top.back() = ex;
+    std::push_heap(a.top.begin(), a.top.end(), std::greater<Example>());
+  }
+  ++a.seen_for_sample;  // reservoir sample over all activating rows
+  if (int(a.sample.size()) < opt.samples) a.sample.push_back(ex);
+  else if (const uint64_t k = rng() % uint64_t(a.seen_for_sample); k < uint64_t(opt.samples)) a.sample[k] = ex;
+}
+
+// One active feature j at one scaled row x with reconstruction o: frequency, histogram, the Latent
+// Scaling sums (dBdm: d_B · d_m) and the example lists.
+void add_activation(FeatureAcc& a, const Subject& s, int64_t j, float v, const float* x, const float* o, const double* dBdm) {
+  ++a.count;
+  a.hist[size_t(std::clamp(int((std::log10(double(v)) - kHistLo) / (kHistHi - kHistLo) * kHistBins), 0, kHistBins - 1))]++;
+  a.sum += v;
+  a.max = std::max(a.max, double(v));
+  const float* dB = s.p.W_dec.data() + j * s.D2 + s.d;
+  a.sff += double(v) * v;
+  for (int m = 0; m < 2; ++m) {
+    const double dx = dot(dB, x + m * s.d, s.d), dxh = dot(dB, o + m * s.d, s.d);
+    a.se[m] += v * (dx - dxh + v * dBdm[m]);
+    a.sr[m] += v * dxh;
+  }
+}
+
+// Pass 1 over the store: encode, decode, accumulate per-feature statistics and the explained variance.
+Pass1 accumulate(const Subject& s, const ActivationStore& store, const AnalyzeOptions& opt, Progress& bar) {
+  const int64_t d = s.d, D2 = s.D2, F = s.F;
+  std::vector<double> dBdm(size_t(F * 2));  // d_B · d_m for each feature
+  for (int64_t j = 0; j < F; ++j)
+    for (int m = 0; m < 2; ++m) dBdm[size_t(2 * j + m)] = dot(s.p.W_dec.data() + j * D2 + d, s.p.W_dec.data() + j * D2 + m * d, d);
+  Pass1 r;
+  r.acc.resize(size_t(F));
+  std::mt19937_64 rng(s.c.seed);
+  double err[2] = {0, 0}, sq[2] = {0, 0};
+  std::vector<double> mean(static_cast<size_t>(D2), 0.0);
+  std::vector<float> f, xh(size_t(opt.chunk_rows * D2));
+  for (int64_t r0 = 0; r0 < s.N; r0 += opt.chunk_rows) {
+    const int64_t n = std::min(opt.chunk_rows, s.N - r0);
+    ActivationBatch b = store.read(r0, n);
+    crosscoder_scale_inputs(s.c, b.acts.data(), n);
+    crosscoder_encode(s.p, s.c, b.acts.data(), n, f);
+    crosscoder_decode(s.p, f.data(), n, xh.data());
+    for (int64_t row = 0; row < n; ++row) {
+      const float* x = b.acts.data() + row * D2;
+      const float* o = xh.data() + row * D2;
+      for (int64_t q = 0; q < D2; ++q) {
+        const double e = double(o[q]) - x[q];
+        err[q / d] += e * e;
+        sq[q / d] += double(x[q]) * x[q];
+        mean[size_t(q)] += x[q];
+      }
+      const float* fr = f.data() + row * F;
+      for (int64_t j = 0; j < F; ++j) {
+        if (!(fr[j] > 0)) continue;
+        add_activation(r.acc[size_t(j)], s, j, fr[j], x, o, dBdm.data() + 2 * j);
+        keep_example(r.acc[size_t(j)], {fr[j], r0 + row}, opt, rng);
+      }
+    }
+    bar.add(n);
+  }
+  // Explained variance per model: 1 − Σ err² / Σ ||x − mean||².
+  double var[2] = {sq[0], sq[1]};
+  for (int64_t q = 0; q < D2; ++q) var[q / d] -= mean[size_t(q)] * mean[size_t(q)] / double(std::max<int64_t>(s.N, 1));
+  for (int m = 0; m < 2; ++m) r.ev[m] = var[m] > 0 ? 1 - err[m] / var[m] : 0;
+  return r;
+}
+
+struct Window {
+  std::vector<int32_t> tokens;
+  std::vector<float> acts;
+  int center = 0;
+};
+
+struct Contexts {
+  std::vector<std::vector<Example>> examples;  // [F]: the top examples, then the samples not among them
+  std::vector<int> n_top;                      // [F]
+  std::vector<std::vector<Window>> windows;    // [F][example]
+};
+
+// Pass 2: the context window (±opt.context rows inside the same document) of every example, with
+// the feature's activation at each row (the inference encoder, θ included).
+Contexts collect_contexts(const Subject& s, const ActivationStore& store, const AnalyzeOptions& opt, std::vector<FeatureAcc>& acc,
+                          Progress& bar) {
+  struct Need {
+    int32_t feature;
+    int32_t example;  // index into that feature's example list
+    int64_t center;
+  };
+  Contexts cx;
+  cx.examples.resize(size_t(s.F));
+  cx.n_top.resize(size_t(s.F));
+  cx.windows.resize(size_t(s.F));
+  std::map<int64_t, std::vector<Need>> needs;  // row → needs (the window rows of each example)
+  for (int64_t j = 0; j < s.F; ++j) {
+    auto& a = acc[size_t(j)];
+    auto& ex = cx.examples[size_t(j)];
+    std::sort(a.top.begin(), a.top.end(), std::greater<Example>());
+    ex = a.top;
+    cx.n_top[size_t(j)] = int(a.top.size());
+    for (const Example& x : a.sample)
+      if (std::none_of(a.top.begin(), a.top.end(), [&](const Example& t) { return t.row == x.row; })) ex.push_back(x);
+    cx.windows[size_t(j)].resize(ex.size());
+    for (size_t e = 0; e < ex.size(); ++e) {
+      const int64_t c0 = ex[e].row;
+      for (int64_t r = std::max<int64_t>(0, c0 - opt.context); r <= std::min(s.N - 1, c0 + opt.context); ++r)
+        needs[r].push_back({int32_t(j), int32_t(e), c0});
+    }
+  }
+  std::map<int64_t, int32_t> center_doc;
+  for (auto it = needs.begin(); it != needs.end();) {
+    const int64_t r0 = it->first;
+    const int64_t n = std::min<int64_t>(opt.chunk_rows, s.N - r0);
+    ActivationBatch b = store.read(r0, n);
+    for (; it != needs.end() && it->first < r0 + n; ++it) {
+      const int64_t r = it->first;
+      std::vector<float> xs(b.acts.begin() + (r - r0) * s.D2, b.acts.begin() + (r - r0 + 1) * s.D2);
+      crosscoder_scale_inputs(s.c, xs.data(), 1);
+      for (const Need& nd : it->second) {
+        // The centre's document (a centre may lie in another chunk: read it directly).
+        auto cd = center_doc.find(nd.center);
+        if (cd == center_doc.end()) cd = center_doc.emplace(nd.center, store.read(nd.center, 1).doc[0]).first;
+        if (b.doc[size_t(r - r0)] != cd->second) continue;  // another document: not context
+        Window& w = cx.windows[size_t(nd.feature)][size_t(nd.example)];
+        if (r == nd.center) w.center = int(w.tokens.size());
+        w.tokens.push_back(b.tokens[size_t(r - r0)]);
+        w.acts.push_back(crosscoder_encode_one(s.p, s.c, xs.data(), nd.feature, s.norms));
+      }
+    }
+    bar.add(n);
+  }
+  return cx;
+}
+
+// Optional labels from an LLM (or a person): {"feature": i, "label": "..."} per line.
+std::map<int64_t, std::string> read_labels(const std::string& path, int64_t F) {
+  std::map<int64_t, std::string> labels;
+  if (path.empty()) return labels;
+  for_each_jsonl(path, [&](const Json& j, size_t line) {
+    const std::string at = path + ":" + std::to_string(line);
+    if (!j.is_object() || !j.contains("feature") || !j["feature"].is_number_integer() || !j.contains("label") || !j["label"].is_string())
+      fail(at, "", "needs {\"feature\": integer, \"label\": string}");
+    const int64_t id = j["feature"].get<int64_t>();
+    if (id < 0 || id >= F) fail(at, "feature", "is out of range", "0.." + std::to_string(F - 1), std::to_string(id));
+    labels[id] = j["label"].get<std::string>();
+  });
+  return labels;
+}
+
+// A feature's category: the lexicon category that starts the text at the activating token (it and
+// the next two) in more than opt.category_majority of its top examples; -1 when none.
+std::pair<int, double> category_of(const std::vector<Window>& windows, int n_top, const Lexicon& lex, const Tokenizer* tok,
+                                   double majority) {
+  if (n_top == 0 || !tok) return {-1, 0.0};
+  std::vector<int> votes(lex.categories.size(), 0);
+  for (int e = 0; e < n_top; ++e) {
+    const Window& w = windows[size_t(e)];
+    if (w.tokens.empty()) continue;
+    std::vector<int32_t> ahead(w.tokens.begin() + w.center, w.tokens.begin() + std::min<long>(long(w.tokens.size()), w.center + 3));
+    if (const int m = lex.match(tok->decode(ahead)); m >= 0) votes[size_t(m)]++;
+  }
+  const auto best = std::max_element(votes.begin(), votes.end());
+  if (best == votes.end()) return {-1, 0.0};
+  const double share = double(*best) / double(n_top);
+  return share > majority ? std::pair<int, double>{int(best - votes.begin()), share} : std::pair<int, double>{-1, 0.0};
+}
+
+// The (up to five) most frequent activating tokens of the top examples, with their shares.
+std::vector<std::pair<int32_t, double>> top_tokens_of(const std::vector<Window>& windows, int n_top) {
+  std::map<int32_t, int> count;
+  for (int e = 0; e < n_top; ++e)
+    if (!windows[size_t(e)].tokens.empty()) count[windows[size_t(e)].tokens[size_t(windows[size_t(e)].center)]]++;
+  std::vector<std::pair<int, int32_t>> tc;
+  for (auto& [t, n] : count) tc.push_back({n, t});
+  std::sort(tc.rbegin(), tc.rend());
+  std::vector<std::pair<int32_t, double>> out;
+  for (size_t k = 0; k < std::min<size_t>(5, tc.size()); ++k) out.push_back({tc[k].second, double(tc[k].first) / double(n_top)});
+  return out;
+}
+
+std::string labelling_prompt(int64_t j, const std::string& contexts) {
+  return "Below are text excerpts where one feature of a sparse dictionary over a language model's "
+         "activations fires most strongly; the token it fires on is marked <<like this>>.\n" + contexts +
+         "In a few words, what does the feature detect? If it marks a reasoning move (self-reflection, "
+         "verification, deduction, an alternative, a contrast), say which. Answer as JSON "
+         "{\"feature\": " + std::to_string(j) + ", \"label\": \"...\"}.";
+}
+
+}  // namespace
+
+void analyze_crosscoder(const AnalyzeOptions& opt) {
+  Subject s;
+  load_crosscoder(opt.crosscoder, s.p, s.c);
+  const CrosscoderParams& p = s.p;
+  const CrosscoderConfig& c = s.c;
   ActivationStore store(opt.acts);
   const std::string mpath = opt.acts + "/manifest.json";
   if (store.d_model() != c.d_in)
@@ -112,133 +324,20 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   std::unique_ptr<Tokenizer> tok;
   if (!tok_path.empty()) tok = Tokenizer::load(tok_path);
   const Lexicon lex = load_lexicon(opt.lexicon);
+  const std::map<int64_t, std::string> labels = read_labels(opt.labels, c.dict_size);
   make_dirs(opt.out);
 
-  const int64_t d = c.d_in, D2 = 2 * d, F = c.dict_size;
-  const int64_t N = opt.max_tokens < 0 ? store.rows() : std::min(opt.max_tokens, store.rows());
-  std::vector<float> norms;
-  decoder_norms(p, norms);
-  std::vector<double> dBdm(size_t(F * 2));  // d_B · d_m for each feature
-  for (int64_t j = 0; j < F; ++j)
-    for (int m = 0; m < 2; ++m) dBdm[size_t(2 * j + m)] = dot(p.W_dec.data() + j * D2 + d, p.W_dec.data() + j * D2 + m * d, d);
-  std::vector<FeatureAcc> acc(static_cast<size_t>(F));
-  std::mt19937_64 rng(c.seed);
-  double err[2] = {0, 0}, sq[2] = {0, 0};
-  std::vector<double> mean(static_cast<size_t>(D2), 0.0);
+  s.d = c.d_in;
+  s.D2 = 2 * s.d;
+  s.F = c.dict_size;
+  s.N = opt.max_tokens < 0 ? store.rows() : std::min(opt.max_tokens, store.rows());
+  decoder_norms(p, s.norms);
+  const int64_t d = s.d, D2 = s.D2, F = s.F, N = s.N;
 
-  // Pass 1.
   Progress bar("analyze", 2 * N, "tok", opt.progress);
-  std::vector<float> f, xh(size_t(opt.chunk_rows * D2));
-  for (int64_t r0 = 0; r0 < N; r0 += opt.chunk_rows) {
-    const int64_t n = std::min(opt.chunk_rows, N - r0);
-    ActivationBatch b = store.read(r0, n);
-    crosscoder_scale_inputs(c, b.acts.data(), n);
-    crosscoder_encode(p, c, b.acts.data(), n, f);
-    for (int64_t r = 0; r < n; ++r) {
-      const float* x = b.acts.data() + r * D2;
-      float* o = xh.data() + r * D2;
-      std::copy(p.b_dec.begin(), p.b_dec.end(), o);
-      const float* fr = f.data() + r * F;
-      for (int64_t j = 0; j < F; ++j)
-        if (fr[j] > 0)
-          for (int64_t q = 0; q < D2; ++q) o[q] += fr[j] * p.W_dec[size_t(j * D2 + q)];
-      for (int64_t q = 0; q < D2; ++q) {
-        const double e = double(o[q]) - x[q];
-        err[q / d] += e * e;
-        sq[q / d] += double(x[q]) * x[q];
-        mean[size_t(q)] += x[q];
-      }
-      for (int64_t j = 0; j < F; ++j) {
-        const float v = fr[j];
-        if (!(v > 0)) continue;
-        FeatureAcc& a = acc[size_t(j)];
-        ++a.count;
-        a.hist[size_t(std::clamp(int((std::log10(double(v)) - kHistLo) / (kHistHi - kHistLo) * kHistBins), 0, kHistBins - 1))]++;
-        a.sum += v;
-        a.max = std::max(a.max, double(v));
-        const float* dB = p.W_dec.data() + j * D2 + d;
-        a.sff += double(v) * v;
-        for (int m = 0; m < 2; ++m) {
-          const double dx = dot(dB, x + m * d, d), dxh = dot(dB, o + m * d, d);
-          a.se[m] += v * (dx - dxh + v * dBdm[size_t(2 * j + m)]);
-          a.sr[m] += v * dxh;
-        }
-        const Example ex{v, r0 + r};
-        if (int(a.top.size()) < opt.top_n) {
-          a.top.push_back(ex);
-          std::push_heap(a.top.begin(), a.top.end(), std::greater<Example>());
-        } else if (ex > a.top.front()) {
-          std::pop_heap(a.top.begin(), a.top.end(), std::greater<Example>());
-          a.top.back() = ex;
-          std::push_heap(a.top.begin(), a.top.end(), std::greater<Example>());
-        }
-        ++a.seen_for_sample;  // reservoir sample over all activating rows
-        if (int(a.sample.size()) < opt.samples) a.sample.push_back(ex);
-        else if (const uint64_t k = rng() % uint64_t(a.seen_for_sample); k < uint64_t(opt.samples)) a.sample[k] = ex;
-      }
-    }
-    bar.add(n);
-  }
-  // Explained variance per model: 1 − Σ err² / Σ ||x − mean||².
-  double var[2] = {sq[0], sq[1]};
-  for (int64_t q = 0; q < D2; ++q) var[q / d] -= mean[size_t(q)] * mean[size_t(q)] / double(std::max<int64_t>(N, 1));
-  const double ev[2] = {var[0] > 0 ? 1 - err[0] / var[0] : 0, var[1] > 0 ? 1 - err[1] / var[1] : 0};
-
-  // Pass 2: context windows. Which rows are needed, and by which (feature, example).
-  struct Need {
-    int32_t feature;
-    int32_t example;  // index into that feature's example list
-    int64_t center;
-  };
-  std::vector<std::vector<Example>> examples(static_cast<size_t>(F));
-  std::vector<int> n_top(static_cast<size_t>(F));
-  std::map<int64_t, std::vector<Need>> needs;  // row → needs (the window rows of each example)
-  for (int64_t j = 0; j < F; ++j) {
-    auto& a = acc[size_t(j)];
-    std::sort(a.top.begin(), a.top.end(), std::greater<Example>());
-    examples[size_t(j)] = a.top;
-    n_top[size_t(j)] = int(a.top.size());
-    for (const Example& s : a.sample)
-      if (std::none_of(a.top.begin(), a.top.end(), [&](const Example& t) { return t.row == s.row; })) examples[size_t(j)].push_back(s);
-    for (size_t e = 0; e < examples[size_t(j)].size(); ++e) {
-      const int64_t c0 = examples[size_t(j)][e].row;
-      for (int64_t r = std::max<int64_t>(0, c0 - opt.context); r <= std::min(N - 1, c0 + opt.context); ++r)
-        needs[r].push_back({int32_t(j), int32_t(e), c0});
-    }
-  }
-  struct Window {
-    std::vector<int32_t> tokens;
-    std::vector<float> acts;
-    int center = 0;
-  };
-  std::vector<std::vector<Window>> windows(static_cast<size_t>(F));
-  for (int64_t j = 0; j < F; ++j) windows[size_t(j)].resize(examples[size_t(j)].size());
-  std::vector<int32_t> doc_of;  // docs of the chunk, to cut windows at document boundaries
-  std::map<int64_t, int32_t> center_doc;
-  for (auto it = needs.begin(); it != needs.end();) {
-    const int64_t r0 = it->first;
-    const int64_t n = std::min<int64_t>(opt.chunk_rows, N - r0);
-    ActivationBatch b = store.read(r0, n);
-    // Centre rows' documents (a centre may lie in another chunk: read it directly).
-    for (; it != needs.end() && it->first < r0 + n; ++it) {
-      const int64_t r = it->first;
-      const float* x = b.acts.data() + (r - r0) * D2;
-      std::vector<float> xs(x, x + D2);
-      crosscoder_scale_inputs(c, xs.data(), 1);
-      for (const Need& nd : it->second) {
-        auto cd = center_doc.find(nd.center);
-        if (cd == center_doc.end()) cd = center_doc.emplace(nd.center, store.read(nd.center, 1).doc[0]).first;
-        if (b.doc[size_t(r - r0)] != cd->second) continue;  // another document: not context
-        const int64_t j = nd.feature;
-        const float pre = float(dot(p.W_encT.data() + j * D2, xs.data(), D2)) + p.b_enc[size_t(j)];
-        Window& w = windows[size_t(j)][size_t(nd.example)];
-        if (r == nd.center) w.center = int(w.tokens.size());
-        w.tokens.push_back(b.tokens[size_t(r - r0)]);
-        w.acts.push_back(std::max(0.f, pre));
-      }
-    }
-    bar.add(n);
-  }
+  Pass1 pass1 = accumulate(s, store, opt, bar);
+  const std::vector<FeatureAcc>& acc = pass1.acc;
+  const Contexts cx = collect_contexts(s, store, opt, pass1.acc, bar);
   bar.set(2 * N);
   bar.finish();
 
@@ -248,36 +347,12 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
     const std::string& dir = m == 0 ? opt.base_model : opt.distilled_model;
     if (!dir.empty()) lens[m] = logit_lens(dir, p, m, c.norm_factors[size_t(m)], opt.logit_tokens);
   }
-  // Optional labels from an LLM (or a person): {"feature": i, "label": "..."} per line.
-  std::map<int64_t, std::string> labels;
-  if (!opt.labels.empty()) {
-    std::ifstream in(opt.labels);
-    if (!in) fail(opt.labels, "", "cannot open");
-    std::string line;
-    int ln = 0;
-    while (std::getline(in, line)) {
-      ++ln;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      Json j = parse_json(line, opt.labels + ":" + std::to_string(ln));
-      if (!j.is_object() || !j.contains("feature") || !j["feature"].is_number_integer() || !j.contains("label") || !j["label"].is_string())
-        fail(opt.labels + ":" + std::to_string(ln), "", "needs {\"feature\": integer, \"label\": string}");
-      const int64_t id = j["feature"].get<int64_t>();
-      if (id < 0 || id >= F) fail(opt.labels + ":" + std::to_string(ln), "feature", "is out of range", "0.." + std::to_string(F - 1), std::to_string(id));
-      labels[id] = j["label"].get<std::string>();
-    }
-  }
-  std::ofstream prompts;
-  if (!opt.export_prompts.empty()) {
-    prompts.open(opt.export_prompts + ".tmp");
-    if (!prompts) fail(opt.export_prompts, "", "cannot be written");
-  }
 
   // Per-feature tables.
   auto decode1 = [&](int32_t t) { return tok ? tok->decode({t}) : std::to_string(t); };
   std::vector<int> category(static_cast<size_t>(F), -1);
   std::vector<double> category_share(static_cast<size_t>(F), 0.0);
-  std::ofstream ex_out(opt.out + "/examples.jsonl.tmp");
-  std::ostringstream csv, jsonl;
+  std::ostringstream csv, jsonl, examples_out, prompts;
   csv << "feature,norm_a,norm_b,nrn,class,cos_ab,enc_norm,freq,mean_act,max_act,dead,category,category_share,top_tokens,"
          "ls_beta_eps_a,ls_beta_eps_b,ls_beta_r_a,ls_beta_r_b,ls_nu_eps,ls_nu_r,label\n";
   std::vector<int64_t> hist(50, 0);
@@ -286,7 +361,10 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   std::vector<std::pair<double, int64_t>> by_nrn;
   for (int64_t j = 0; j < F; ++j) {
     const FeatureAcc& a = acc[size_t(j)];
-    const double na = norms[size_t(2 * j)], nb = norms[size_t(2 * j + 1)];
+    const std::vector<Window>& windows = cx.windows[size_t(j)];
+    const std::vector<Example>& examples = cx.examples[size_t(j)];
+    const int n_top = cx.n_top[size_t(j)];
+    const double na = s.norms[size_t(2 * j)], nb = s.norms[size_t(2 * j + 1)];
     const std::optional<double> nrn_opt = decoder_nrn(na, nb);
     const double nrn = nrn_opt.value_or(0.0);  // only read where nrn_opt is set
     const Json nrn_json = nrn_opt ? Json(nrn) : Json(nullptr);
@@ -301,34 +379,12 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
       class_counts[cls]++;
     }
     if (nrn_opt) by_nrn.push_back({nrn, j});
-    // Category: the lexicon match of the text starting at each top example's token.
-    std::vector<int> votes(lex.categories.size(), 0);
-    std::map<int32_t, int> token_count;
-    for (int e = 0; e < n_top[size_t(j)]; ++e) {
-      const Window& w = windows[size_t(j)][size_t(e)];
-      if (w.tokens.empty()) continue;
-      token_count[w.tokens[size_t(w.center)]]++;
-      std::vector<int32_t> ahead(w.tokens.begin() + w.center, w.tokens.begin() + std::min<long>(long(w.tokens.size()), w.center + 3));
-      const int m = tok ? lex.match(tok->decode(ahead)) : -1;
-      if (m >= 0) votes[size_t(m)]++;
-    }
-    if (n_top[size_t(j)] > 0) {
-      const auto best = std::max_element(votes.begin(), votes.end());
-      const double share = double(*best) / double(n_top[size_t(j)]);
-      if (share > opt.category_majority) {
-        category[size_t(j)] = int(best - votes.begin());
-        category_share[size_t(j)] = share;
-      }
-    }
-    std::vector<std::pair<int, int32_t>> tc;
-    for (auto& [t, n] : token_count) tc.push_back({n, t});
-    std::sort(tc.rbegin(), tc.rend());
+    std::tie(category[size_t(j)], category_share[size_t(j)]) = category_of(windows, n_top, lex, tok.get(), opt.category_majority);
     Json top_tokens = Json::array();
     std::string top_str;
-    for (size_t k = 0; k < std::min<size_t>(5, tc.size()); ++k) {
-      const double share = double(tc[k].first) / double(n_top[size_t(j)]);
-      top_tokens.push_back({{"token", tc[k].second}, {"text", decode1(tc[k].second)}, {"share", share}});
-      top_str += (k ? " | " : "") + decode1(tc[k].second);
+    for (const auto& [t, share] : top_tokens_of(windows, n_top)) {
+      top_str += (top_tokens.empty() ? "" : " | ") + decode1(t);
+      top_tokens.push_back({{"token", t}, {"text", decode1(t)}, {"share", share}});
     }
     // Latent Scaling: β = Σ f d·y / (||d||² Σ f²); ν = β_A / β_B.
     const double denom = nb * nb * a.sff;
@@ -336,13 +392,14 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
     const double br[2] = {denom > 0 ? a.sr[0] / denom : 0, denom > 0 ? a.sr[1] / denom : 0};
     const Json nu_e = be[1] != 0 ? Json(be[0] / be[1]) : Json(nullptr), nu_r = br[1] != 0 ? Json(br[0] / br[1]) : Json(nullptr);
     const std::string cat = category[size_t(j)] >= 0 ? lex.categories[size_t(category[size_t(j)])] : "";
+    const std::string label = labels.count(j) ? labels.at(j) : "";
     Json row = {{"feature", j}, {"norm_a", na}, {"norm_b", nb}, {"nrn", nrn_json}, {"class", cls}, {"cos_ab", cosab},
                 {"enc_norm", enc}, {"freq", double(a.count) / double(std::max<int64_t>(N, 1))},
                 {"mean_act", a.count ? a.sum / double(a.count) : 0.0}, {"max_act", a.max}, {"dead", is_dead},
                 {"category", cat}, {"category_share", category_share[size_t(j)]}, {"top_tokens", top_tokens},
                 {"ls_beta_eps", {be[0], be[1]}}, {"ls_beta_r", {br[0], br[1]}}, {"ls_nu_eps", nu_e}, {"ls_nu_r", nu_r},
                 {"act_hist", a.hist}};
-    if (labels.count(j)) row["label"] = labels[j];
+    if (labels.count(j)) row["label"] = label;
     for (int m = 0; m < 2; ++m) {
       if (lens[m].empty()) continue;
       Json pro = Json::array(), sup = Json::array();
@@ -357,46 +414,31 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
     csv << "," << cls << "," << cosab << "," << enc << "," << row["freq"].get<double>()
         << "," << row["mean_act"].get<double>() << "," << a.max << "," << (is_dead ? 1 : 0) << "," << cat << ","
         << category_share[size_t(j)] << "," << csv_escape(top_str) << "," << be[0] << "," << be[1] << "," << br[0] << ","
-        << br[1] << "," << nu_e.dump() << "," << nu_r.dump() << "," << csv_escape(labels.count(j) ? labels[j] : "") << "\n";
-    if (prompts.is_open() && !is_dead) {
+        << br[1] << "," << nu_e.dump() << "," << nu_r.dump() << "," << csv_escape(label) << "\n";
+    if (!opt.export_prompts.empty() && !is_dead) {
       std::string ctx;
-      for (size_t e = 0; e < examples[size_t(j)].size() && e < 10; ++e) {
-        const Window& w = windows[size_t(j)][e];
+      for (size_t e = 0; e < examples.size() && e < 10; ++e) {
         ctx += "- ";
-        for (size_t k = 0; k < w.tokens.size(); ++k) {
-          const std::string t = decode1(w.tokens[k]);
-          ctx += int(k) == w.center ? "<<" + t + ">>" : t;
+        for (size_t k = 0; k < windows[e].tokens.size(); ++k) {
+          const std::string t = decode1(windows[e].tokens[k]);
+          ctx += int(k) == windows[e].center ? "<<" + t + ">>" : t;
         }
         ctx += "\n";
       }
-      prompts << Json({{"feature", j}, {"nrn", nrn_json}, {"class", cls},
-                       {"prompt", "Below are text excerpts where one feature of a sparse dictionary over a language model's "
-                                  "activations fires most strongly; the token it fires on is marked <<like this>>.\n" + ctx +
-                                  "In a few words, what does the feature detect? If it marks a reasoning move (self-reflection, "
-                                  "verification, deduction, an alternative, a contrast), say which. Answer as JSON "
-                                  "{\"feature\": " + std::to_string(j) + ", \"label\": \"...\"}."}})
-                     .dump()
-              << "\n";
+      prompts << Json({{"feature", j}, {"nrn", nrn_json}, {"class", cls}, {"prompt", labelling_prompt(j, ctx)}}).dump() << "\n";
     }
-    for (size_t e = 0; e < examples[size_t(j)].size(); ++e) {
-      const Window& w = windows[size_t(j)][e];
+    for (size_t e = 0; e < examples.size(); ++e) {
+      const Window& w = windows[e];
       Json texts = Json::array();
       for (int32_t t : w.tokens) texts.push_back(decode1(t));
-      ex_out << Json({{"feature", j}, {"kind", int(e) < n_top[size_t(j)] ? "top" : "sample"}, {"rank", e},
-                      {"value", examples[size_t(j)][e].value}, {"row", examples[size_t(j)][e].row}, {"center", w.center},
-                      {"tokens", w.tokens}, {"texts", texts}, {"acts", w.acts}})
-                    .dump()
-             << "\n";
+      examples_out << Json({{"feature", j}, {"kind", int(e) < n_top ? "top" : "sample"}, {"rank", e}, {"value", examples[e].value},
+                            {"row", examples[e].row}, {"center", w.center}, {"tokens", w.tokens}, {"texts", texts}, {"acts", w.acts}})
+                          .dump()
+                   << "\n";
     }
   }
-  ex_out.close();
-  if (prompts.is_open()) {
-    prompts.close();
-    if (!prompts) fail(opt.export_prompts, "", "write failed");
-    std::filesystem::rename(opt.export_prompts + ".tmp", opt.export_prompts);
-  }
-  if (!ex_out) fail(opt.out + "/examples.jsonl", "", "write failed");
-  std::filesystem::rename(opt.out + "/examples.jsonl.tmp", opt.out + "/examples.jsonl");
+  if (!opt.export_prompts.empty()) write_file_atomic(opt.export_prompts, prompts.str());
+  write_file_atomic(opt.out + "/examples.jsonl", examples_out.str());
   write_file_atomic(opt.out + "/features.csv", csv.str());
   write_file_atomic(opt.out + "/features.jsonl", jsonl.str());
 
@@ -412,7 +454,7 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
       if (category[size_t(j)] == int(k)) members.push_back({category_share[size_t(j)], j});
     std::sort(members.rbegin(), members.rend());
     Json ids = Json::array();
-    for (auto& [s, j] : members) ids.push_back(j);
+    for (auto& [sh, j] : members) ids.push_back(j);
     cats[lex.categories[k]] = ids;
   }
   Json hi = Json::array(), lo = Json::array();
@@ -425,7 +467,7 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   Json summary = {{"crosscoder", opt.crosscoder}, {"acts", opt.acts}, {"tokens", N}, {"features", F}, {"dead", dead},
                   {"class_counts", class_counts}, {"nrn_histogram", {{"bins", 50}, {"counts", hist}}},
                   {"thresholds", {{"base_only_below", opt.base_only_below}, {"distilled_only_above", opt.distilled_only_above}}},
-                  {"explained_variance", {ev[0], ev[1]}}, {"hook", c.hook}, {"architecture", arch_name(c.architecture)},
+                  {"explained_variance", {pass1.ev[0], pass1.ev[1]}}, {"hook", c.hook}, {"architecture", arch_name(c.architecture)},
                   {"act_hist_log10", {{"lo", kHistLo}, {"hi", kHistHi}, {"bins", kHistBins}}}};
   write_file_atomic(opt.out + "/summary.json", summary.dump(2));
 }

@@ -31,7 +31,7 @@ void for_each_jsonl(const std::string& path, const std::function<void(const Json
   while (std::getline(in, line)) {
     ++n;
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) f(parse_json(line, path + ":" + std::to_string(n)), n);
+    if (line.find_first_not_of(" \t") != std::string::npos) f(parse_json(line, path + ":" + std::to_string(n)), n);
   }
 }
 

@@ -1,26 +1,15 @@
-// Adam and clipping, threaded over parameter chunks.
+// Adam and clipping over CrosscoderParams::tensors() (the kernels: core/optim).
 #include "crosscoder/adam.hpp"
 
 #include <cmath>
 
 #include "core/error.hpp"
 #include "core/finite.hpp"
-#include "core/parallel.hpp"
+#include "core/optim.hpp"
 
 namespace cc {
 
-double clip_grad_norm(CrosscoderParams& g, double max_norm) {
-  double ss = 0;
-  for (auto& [ptr, n] : g.tensors())
-    for (size_t i = 0; i < n; ++i) ss += double(ptr[i]) * ptr[i];
-  const double norm = std::sqrt(ss);
-  if (norm > max_norm && std::isfinite(norm)) {  // a non-finite norm is the caller's to report
-    const float s = float(max_norm / (norm + 1e-6));
-    for (auto& [ptr, n] : g.tensors())
-      for (size_t i = 0; i < n; ++i) ptr[i] *= s;
-  }
-  return norm;
-}
+double clip_grad_norm(CrosscoderParams& g, double max_norm) { return clip_grad_norm(g.tensors(), max_norm); }
 
 void check_grad_norm(double norm, const CrosscoderParams& g, int64_t step, const std::string& out) {
   if (std::isfinite(norm)) return;
@@ -35,26 +24,15 @@ void check_grad_norm(double norm, const CrosscoderParams& g, int64_t step, const
 }
 
 void adam_step(CrosscoderParams& p, CrosscoderParams& g, AdamState& s, double lr, double b1, double b2, double eps) {
-  ++s.t;
-  const double c1 = 1.0 - std::pow(b1, double(s.t)), c2 = 1.0 - std::pow(b2, double(s.t));
-  const float step = float(lr / c1), inv_c2 = float(1.0 / c2), fb1 = float(b1), fb2 = float(b2), feps = float(eps);
+  std::vector<OptimTensor> ts;
   size_t off = 0;
   auto gt = g.tensors();
   auto pt = p.tensors();
   for (size_t k = 0; k < pt.size(); ++k) {
-    float* w = pt[k].first;
-    const float* gr = gt[k].first;
-    float* m = s.m.data() + off;
-    float* v = s.v.data() + off;
-    parallel_for(int64_t(pt[k].second), 1 << 16, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        m[i] = fb1 * m[i] + (1.f - fb1) * gr[i];
-        v[i] = fb2 * v[i] + (1.f - fb2) * gr[i] * gr[i];
-        w[i] -= step * m[i] / (std::sqrt(v[i] * inv_c2) + feps);
-      }
-    });
+    ts.push_back({pt[k].first, gt[k].first, s.m.data() + off, s.v.data() + off, pt[k].second, false});
     off += pt[k].second;
   }
+  adamw_update(ts, s.t, lr, b1, b2, 0.0, eps);
 }
 
 }  // namespace cc

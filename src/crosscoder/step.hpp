@@ -32,5 +32,11 @@ StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderCon
 
 // Inference: features of x [B, 2d] (L1: ReLU; BatchTopK: ReLU kept where score > threshold).
 void crosscoder_encode(const CrosscoderParams& p, const CrosscoderConfig& c, const float* x, int64_t B, std::vector<float>& f);
+// The same rule for one feature j of one scaled row x [2d] (norms: decoder_norms of p), for callers
+// that need a few features at a few rows.
+float crosscoder_encode_one(const CrosscoderParams& p, const CrosscoderConfig& c, const float* x, int64_t j, const std::vector<float>& norms);
+// Reconstruction x̂ [B, 2d] = b_dec + Σ_j f[b, j] W_dec[j] over the active features (f > 0), summed in
+// feature order.
+void crosscoder_decode(const CrosscoderParams& p, const float* f, int64_t B, float* xhat);
 
 }  // namespace cc

@@ -63,6 +63,28 @@ void crosscoder_encode(const CrosscoderParams& p, const CrosscoderConfig& c, con
     }
 }
 
+float crosscoder_encode_one(const CrosscoderParams& p, const CrosscoderConfig& c, const float* x, int64_t j, const std::vector<float>& norms) {
+  const int64_t D2 = 2 * p.d;
+  const float* w = p.W_encT.data() + j * D2;
+  double s = 0;
+  for (int64_t q = 0; q < D2; ++q) s += double(w[q]) * x[q];
+  const float v = std::max(0.f, float(s) + p.b_enc[size_t(j)]);
+  if (c.architecture == Arch::BatchTopK && v > 0 && v * (norms[size_t(2 * j)] + norms[size_t(2 * j + 1)]) <= p.threshold) return 0.f;
+  return v;
+}
+
+void crosscoder_decode(const CrosscoderParams& p, const float* f, int64_t B, float* xhat) {
+  const int64_t D2 = 2 * p.d, F = p.F;
+  for (int64_t b = 0; b < B; ++b) {
+    float* o = xhat + b * D2;
+    std::copy(p.b_dec.begin(), p.b_dec.end(), o);
+    const float* fr = f + b * F;
+    for (int64_t j = 0; j < F; ++j)
+      if (fr[j] > 0)
+        for (int64_t q = 0; q < D2; ++q) o[q] += fr[j] * p.W_dec[size_t(j * D2 + q)];
+  }
+}
+
 StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderConfig& c, const StepInput& in,
                                   CrosscoderParams& g) {
   const int64_t B = in.B, d = p.d, D2 = 2 * d, F = p.F;

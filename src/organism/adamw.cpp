@@ -1,7 +1,9 @@
-// AdamW and the learning-rate schedule of the organism trainer.
+// AdamW over TrainParams (the kernel: core/optim) and the learning-rate schedule of the organism trainer.
 #include "organism/adamw.hpp"
 
 #include <cmath>
+
+#include "core/optim.hpp"
 
 namespace cc {
 
@@ -16,36 +18,16 @@ void AdamWState::init(const TrainParams& p) {
 }
 
 void adamw_step(TrainParams& p, const TrainParams& g, AdamWState& s, double lr, double b1, double b2, double wd, double eps) {
-  ++s.t;
-  const double c1 = 1.0 - std::pow(b1, double(s.t)), c2 = 1.0 - std::pow(b2, double(s.t));
-  const float step = float(lr / c1), inv_c2 = float(1.0 / c2), fb1 = float(b1), fb2 = float(b2), feps = float(eps);
-  for (size_t k = 0; k < p.t.size(); ++k) {
-    const bool decay = p.manifest[k].shape.size() == 2;
-    const float keep = decay ? float(1.0 - lr * wd) : 1.f;
-    float* w = p.t[k].data();
-    const float* gr = g.t[k].data();
-    float* m = s.m[k].data();
-    float* v = s.v[k].data();
-    for (size_t i = 0; i < p.t[k].size(); ++i) {
-      w[i] *= keep;
-      m[i] = fb1 * m[i] + (1.f - fb1) * gr[i];
-      v[i] = fb2 * v[i] + (1.f - fb2) * gr[i] * gr[i];
-      w[i] -= step * m[i] / (std::sqrt(v[i] * inv_c2) + feps);
-    }
-  }
+  std::vector<OptimTensor> ts;
+  for (size_t k = 0; k < p.t.size(); ++k)
+    ts.push_back({p.t[k].data(), g.t[k].data(), s.m[k].data(), s.v[k].data(), p.t[k].size(), p.manifest[k].shape.size() == 2});
+  adamw_update(ts, s.t, lr, b1, b2, wd, eps);
 }
 
 double clip_grad_norm(TrainParams& g, double max_norm) {
-  double ss = 0;
-  for (const auto& x : g.t)
-    for (float v : x) ss += double(v) * v;
-  const double norm = std::sqrt(ss);
-  if (norm > max_norm && std::isfinite(norm)) {  // a non-finite norm is the caller's to report
-    const float s = float(max_norm / (norm + 1e-6));
-    for (auto& x : g.t)
-      for (float& v : x) v *= s;
-  }
-  return norm;
+  std::vector<std::pair<float*, size_t>> ts;
+  for (auto& x : g.t) ts.push_back({x.data(), x.size()});
+  return clip_grad_norm(ts, max_norm);
 }
 
 double warmup_cosine_lr(int64_t step, int64_t total, int64_t warmup, double max_lr, double min_lr) {
