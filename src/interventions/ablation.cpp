@@ -129,50 +129,27 @@ std::vector<Category> plan_categories(const AblateOptions& opt, const Lexicon& l
 
 }  // namespace
 
-std::string run_ablation(const AblateOptions& opt) {
-  if (opt.positions < 1) fail("", "--positions", "must be >= 1");
-  if (opt.sequences < 1 || opt.seq_len < 2) fail("", "--sequences/--seq-len", "must be >= 1 and >= 2");
-  for (double k : opt.ks)
-    if (!(k > 0 && k <= 100)) fail("", "--k", "must lie in (0, 100]", "a percentage", std::to_string(k));
-  CrosscoderParams p;
-  CrosscoderConfig c;
-  load_crosscoder(opt.crosscoder, p, c);
-  const std::string ccfg = opt.crosscoder + "/config.json";
-  if (c.hook.empty()) fail(ccfg, "hook", "is not recorded; cannot tell where to ablate");
-  double shared_low = opt.shared_low, shared_high = opt.shared_high;
-  if (!opt.analysis.empty()) {
-    const std::string sp = opt.analysis + "/summary.json";
-    const Json s = read_json_file(sp);
-    const Json th = s.value("thresholds", Json::object());
-    shared_low = json_get_or<double>(th, "base_only_below", shared_low, sp);
-    shared_high = json_get_or<double>(th, "distilled_only_above", shared_high, sp);
-    const std::string hook = s.value("hook", std::string());
-    if (!hook.empty() && hook != c.hook) fail(sp, "hook", "differs from the crosscoder's", c.hook, hook, "pass the analysis of this crosscoder");
-  }
+namespace {
 
-  HarvestConfig hc;
-  hc.base_dir = opt.base;
-  hc.distilled_dir = opt.distilled;
-  hc.tokenizer = opt.tokenizer;
-  hc.hook = c.hook;
-  hc.corpora = opt.corpora;
-  hc.pack.seq_len = opt.seq_len;
-  hc.pack.seed = opt.seed;
-  hc.mode = opt.mode;
-  PairHarvester pair(hc);
-  if (pair.d_model() != c.d_in)
-    fail(ccfg, "d_in", "does not match the models' hidden_size", std::to_string(pair.d_model()), std::to_string(c.d_in));
-  std::vector<std::string> warnings = pair.warnings();
-  const std::string& lex_path = opt.lexicon;
-  const Lexicon lex = load_lexicon(lex_path);
-  std::vector<Category> cats = plan_categories(opt, lex, lex_path, pair.tokenizer(), warnings);
-  const int64_t d = c.d_in, D2 = 2 * d, F = c.dict_size;
-  const int site = pair.site();
+// The NRN band of the "shared" control: the analysis's class thresholds when given, else the options'.
+std::pair<double, double> shared_range(const AblateOptions& opt, const CrosscoderConfig& c) {
+  double lo = opt.shared_low, hi = opt.shared_high;
+  if (opt.analysis.empty()) return {lo, hi};
+  const std::string sp = opt.analysis + "/summary.json";
+  const Json s = read_json_file(sp);
+  const Json th = s.value("thresholds", Json::object());
+  lo = json_get_or<double>(th, "base_only_below", lo, sp);
+  hi = json_get_or<double>(th, "distilled_only_above", hi, sp);
+  const std::string hook = s.value("hook", std::string());
+  if (!hook.empty() && hook != c.hook) fail(sp, "hook", "differs from the crosscoder's", c.hook, hook, "pass the analysis of this crosscoder");
+  return {lo, hi};
+}
 
-  // Phase 1: sequences and positions. Every position is a real token (kept by the packer) whose
-  // successor is a target; both models read exactly these ids.
-  std::vector<PackedSequence> seqs;
-  for (int64_t i = 0; i < opt.sequences; ++i) seqs.push_back(pair.packer().next());
+// Phase 1: every position whose successor is one of a category's targets (a real token, kept by
+// the packer), shuffled; the first opt.positions are evaluated, the next opt.rank_positions rank
+// features. Categories without any position are dropped with a warning.
+void pick_positions(std::vector<Category>& cats, const std::vector<PackedSequence>& seqs, const AblateOptions& opt, int64_t F,
+                    std::vector<std::string>& warnings) {
   std::mt19937_64 rng(opt.seed);
   for (Category& cat : cats) {
     std::vector<Position> cand;
@@ -200,211 +177,282 @@ std::string run_ablation(const AblateOptions& opt) {
     return true;
   });
   if (cats.empty()) fail("", "--corpus", "holds no position followed by any category's target token", "", "", "use more --sequences or other corpora");
+}
 
-  // Prefix length each sequence needs.
+// The evaluation prefix length of each sequence in one category: seq → last evaluated position + 1.
+std::map<int32_t, int64_t> eval_lengths(const Category& cat) {
+  std::map<int32_t, int64_t> len;
+  for (const Position& q : cat.eval) len[q.seq] = std::max<int64_t>(len[q.seq], q.pos + 1);
+  return len;
+}
+
+// Phase 2: both models up to the hook over every sequence prefix a position needs, batched; the
+// crosscoder's features there count firings on ranking positions, and the evaluation prefixes keep
+// their raw streams and sparse features for phase 3.
+std::vector<Prefix> encode_prefixes(PairHarvester& pair, const CrosscoderParams& p, const CrosscoderConfig& c, std::vector<Category>& cats,
+                                    const std::vector<PackedSequence>& seqs, const AblateOptions& opt, Progress& bar) {
+  const int64_t d = c.d_in, D2 = 2 * d, F = c.dict_size;
+  const int site = pair.site();
   std::vector<int64_t> need(seqs.size(), 0), need_eval(seqs.size(), 0);
   for (const Category& cat : cats) {
     for (const Position& q : cat.eval) need_eval[size_t(q.seq)] = std::max<int64_t>(need_eval[size_t(q.seq)], q.pos + 1);
     for (const Position& q : cat.rank) need[size_t(q.seq)] = std::max<int64_t>(need[size_t(q.seq)], q.pos + 1);
   }
   for (size_t s = 0; s < seqs.size(); ++s) need[s] = std::max(need[s], need_eval[s]);
-
-  int64_t phase2_rows = 0;
-  for (int64_t n : need) phase2_rows += n;
-  int64_t phase3_rows = 0;
-  for (const Category& cat : cats) {
-    std::map<int32_t, int64_t> len;
-    for (const Position& q : cat.eval) len[q.seq] = std::max<int64_t>(len[q.seq], q.pos + 1);
-    int64_t rows = 0;
-    for (auto& [s, n] : len) rows += n;
-    phase3_rows += rows * 2 * int64_t(1 + 3 * opt.ks.size());
-  }
-  Progress bar("ablate", 2 * phase2_rows + phase3_rows, "tok", opt.progress);
-
-  // Phase 2.
   std::vector<Prefix> prefix(seqs.size());
   std::vector<std::vector<std::pair<int, int32_t>>> rank_at(seqs.size());  // (category, pos) to count
   for (size_t ci = 0; ci < cats.size(); ++ci)
     for (const Position& q : cats[ci].rank) rank_at[size_t(q.seq)].push_back({int(ci), q.pos});
-  {
-    std::vector<float> xs[2], X, f;
-    size_t s0 = 0;
-    while (s0 < seqs.size()) {
-      std::vector<size_t> group;
-      int64_t T = 0;
-      for (size_t s = s0; s < seqs.size(); ++s, ++s0) {
-        if (need[s] == 0) continue;
-        if (!group.empty() && T + need[s] > opt.batch_tokens) break;
-        group.push_back(s);
-        T += need[s];
+  std::vector<float> xs[2], X, f;
+  size_t s0 = 0;
+  while (s0 < seqs.size()) {
+    std::vector<size_t> group;
+    int64_t T = 0;
+    for (size_t s = s0; s < seqs.size(); ++s, ++s0) {
+      if (need[s] == 0) continue;
+      if (!group.empty() && T + need[s] > opt.batch_tokens) break;
+      group.push_back(s);
+      T += need[s];
+    }
+    if (group.empty()) break;
+    std::vector<SeqInput> in;
+    for (size_t s : group) in.push_back({std::span<const int32_t>(seqs[s].tokens.data(), size_t(need[s])), nullptr});
+    std::vector<int32_t> seen[2];
+    for (int m = 0; m < 2; ++m) {
+      Hooks h;
+      h.add(site, [&, m](HookContext& ctx) {
+        xs[m].assign(ctx.x, ctx.x + ctx.rows * ctx.d);
+        for (const RowInfo& r : ctx.info) seen[m].push_back(r.token);
+      });
+      ForwardOptions fo;
+      fo.logits = LogitsMode::None;
+      fo.stop_at_site = site;
+      fo.hooks = &h;
+      (m == 0 ? pair.base_model() : pair.distilled_model()).forward(in, fo);
+      bar.add(T);
+    }
+    if (seen[0] != seen[1]) fail("", "ablation", "the two models were fed different tokens (internal error)");
+    int64_t r0 = 0;
+    for (size_t s : group) {
+      const int64_t n = need[s];
+      X.resize(size_t(n * D2));
+      for (int64_t r = 0; r < n; ++r)
+        for (int m = 0; m < 2; ++m) std::copy_n(xs[m].begin() + (r0 + r) * d, d, X.begin() + r * D2 + m * d);
+      crosscoder_scale_inputs(c, X.data(), n);
+      crosscoder_encode(p, c, X.data(), n, f);
+      for (float v : f)
+        if (!std::isfinite(v)) fail(opt.crosscoder, "features", "are not finite on these activations (NaN/Inf in the crosscoder or the models)");
+      for (auto [ci, q] : rank_at[s]) {
+        const float* fr = f.data() + int64_t(q) * F;
+        for (int64_t i = 0; i < F; ++i) cats[size_t(ci)].fired[size_t(i)] += fr[i] > 0;
       }
-      if (group.empty()) break;
-      std::vector<SeqInput> in;
-      for (size_t s : group) in.push_back({std::span<const int32_t>(seqs[s].tokens.data(), size_t(need[s])), nullptr});
-      std::vector<int32_t> seen[2];
-      for (int m = 0; m < 2; ++m) {
-        Hooks h;
-        h.add(site, [&, m](HookContext& ctx) {
-          xs[m].assign(ctx.x, ctx.x + ctx.rows * ctx.d);
-          for (const RowInfo& r : ctx.info) seen[m].push_back(r.token);
-        });
-        ForwardOptions fo;
-        fo.logits = LogitsMode::None;
-        fo.stop_at_site = site;
-        fo.hooks = &h;
-        (m == 0 ? pair.base_model() : pair.distilled_model()).forward(in, fo);
-        bar.add(T);
-      }
-      if (seen[0] != seen[1]) fail("", "ablation", "the two models were fed different tokens (internal error)");
-      int64_t r0 = 0;
-      for (size_t s : group) {
-        const int64_t n = need[s];
-        X.resize(size_t(n * D2));
-        for (int64_t r = 0; r < n; ++r)
-          for (int m = 0; m < 2; ++m)
-            for (int64_t q = 0; q < d; ++q)
-              X[size_t(r * D2 + m * d + q)] = xs[m][size_t((r0 + r) * d + q)] * float(c.norm_factors[size_t(m)]);
-        crosscoder_encode(p, c, X.data(), n, f);
-        for (float v : f)
-          if (!std::isfinite(v)) fail(opt.crosscoder, "features", "are not finite on these activations (NaN/Inf in the crosscoder or the models)");
-        for (auto [ci, q] : rank_at[s]) {
-          const float* fr = f.data() + int64_t(q) * F;
-          for (int64_t i = 0; i < F; ++i) cats[size_t(ci)].fired[size_t(i)] += fr[i] > 0;
+      if (need_eval[s] > 0) {
+        Prefix& P = prefix[s];
+        P.len = need_eval[s];
+        for (int m = 0; m < 2; ++m) P.x[m].assign(xs[m].begin() + r0 * d, xs[m].begin() + (r0 + P.len) * d);
+        P.ptr.assign(1, 0);
+        for (int64_t r = 0; r < P.len; ++r) {
+          for (int64_t i = 0; i < F; ++i)
+            if (f[size_t(r * F + i)] > 0) {
+              P.idx.push_back(int32_t(i));
+              P.val.push_back(f[size_t(r * F + i)]);
+            }
+          P.ptr.push_back(int64_t(P.idx.size()));
         }
-        if (need_eval[s] > 0) {
-          Prefix& P = prefix[s];
-          P.len = need_eval[s];
-          for (int m = 0; m < 2; ++m) P.x[m].assign(xs[m].begin() + r0 * d, xs[m].begin() + (r0 + P.len) * d);
-          P.ptr.assign(1, 0);
-          for (int64_t r = 0; r < P.len; ++r) {
-            for (int64_t i = 0; i < F; ++i)
-              if (f[size_t(r * F + i)] > 0) {
-                P.idx.push_back(int32_t(i));
-                P.val.push_back(f[size_t(r * F + i)]);
-              }
-            P.ptr.push_back(int64_t(P.idx.size()));
-          }
-        }
-        r0 += n;
       }
+      r0 += n;
     }
   }
+  return prefix;
+}
 
-  // Feature pools by NRN.
+struct Pools {
+  std::vector<int64_t> pool;    // NRN > opt.nrn_above: the features ablated (and the random control's pool)
+  std::vector<int64_t> shared;  // NRN inside the shared band: the shared control's pool
+};
+
+Pools nrn_pools(const CrosscoderParams& p, const AblateOptions& opt, std::pair<double, double> band, std::vector<std::string>& warnings) {
   std::vector<float> norms;
   decoder_norms(p, norms);
-  std::vector<int64_t> pool, shared;
-  std::vector<double> nrn(static_cast<size_t>(F), -1);
-  for (int64_t i = 0; i < F; ++i) {
+  Pools out;
+  for (int64_t i = 0; i < p.F; ++i) {
     const std::optional<double> r = decoder_nrn(norms[size_t(2 * i)], norms[size_t(2 * i + 1)]);
-    if (!r) continue;
-    nrn[size_t(i)] = *r;
-    if (nrn[size_t(i)] > opt.nrn_above) pool.push_back(i);
-    if (nrn[size_t(i)] >= shared_low && nrn[size_t(i)] <= shared_high) shared.push_back(i);
+    if (!r) continue;  // zero-norm: no NRN, in no pool
+    if (*r > opt.nrn_above) out.pool.push_back(i);
+    if (*r >= band.first && *r <= band.second) out.shared.push_back(i);
   }
-  if (pool.empty()) fail(opt.crosscoder, "features", "none has NRN > " + std::to_string(opt.nrn_above) + "; nothing to ablate");
-  if (shared.empty()) warnings.push_back("no shared feature (NRN in [" + std::to_string(shared_low) + ", " + std::to_string(shared_high) + "]); the shared control is empty");
+  if (out.pool.empty()) fail(opt.crosscoder, "features", "none has NRN > " + std::to_string(opt.nrn_above) + "; nothing to ablate");
+  if (out.shared.empty())
+    warnings.push_back("no shared feature (NRN in [" + std::to_string(band.first) + ", " + std::to_string(band.second) + "]); the shared control is empty");
+  return out;
+}
 
-  // Phase 3.
+struct Cond {
+  double k;
+  std::string name;  // none (the baseline), top, random, shared
+  std::vector<int64_t> features;
+};
+
+// For each k: the top k% of the pool by firing frequency on the category's ranking positions, as
+// many random pool features, and as many of the most frequent shared features.
+std::vector<Cond> conditions(const Category& cat, size_t ci, const Pools& pools, const AblateOptions& opt) {
+  auto by_freq = [&](std::vector<int64_t> v) {
+    std::stable_sort(v.begin(), v.end(), [&](int64_t a, int64_t b) { return cat.fired[size_t(a)] > cat.fired[size_t(b)]; });
+    return v;
+  };
+  const std::vector<int64_t> pool_ranked = by_freq(pools.pool), shared_ranked = by_freq(pools.shared);
+  std::vector<Cond> conds = {{0, "none", {}}};
+  for (size_t ki = 0; ki < opt.ks.size(); ++ki) {
+    const double k = opt.ks[ki];
+    const size_t n = std::max<size_t>(1, size_t(std::llround(k / 100.0 * double(pools.pool.size()))));
+    std::vector<int64_t> top(pool_ranked.begin(), pool_ranked.begin() + long(std::min(n, pool_ranked.size())));
+    std::vector<int64_t> rnd = pools.pool;
+    std::mt19937_64 r2(opt.seed * 1000003 + ci * 101 + ki);
+    std::shuffle(rnd.begin(), rnd.end(), r2);
+    rnd.resize(std::min(n, rnd.size()));
+    std::vector<int64_t> sh(shared_ranked.begin(), shared_ranked.begin() + long(std::min(n, shared_ranked.size())));
+    conds.push_back({k, "top", top});
+    conds.push_back({k, "random", rnd});
+    conds.push_back({k, "shared", sh});
+  }
+  return conds;
+}
+
+// Phase 3, one (category, model, condition): the forward resumed at the hook from the kept streams
+// of the evaluation prefixes, with the masked features' decoder terms subtracted at every position;
+// returns the target logit at each evaluation position, in cat.eval's order.
+std::vector<double> target_logits(Qwen2Model& model, int m, int site, const CrosscoderParams& p, const CrosscoderConfig& c,
+                                  const Category& cat, const std::vector<PackedSequence>& seqs, const std::vector<Prefix>& prefix,
+                                  const std::vector<uint8_t>& mask, bool ablate, int64_t batch_tokens, Progress& bar) {
+  const int64_t d = c.d_in;
+  const std::map<int32_t, int64_t> len = eval_lengths(cat);
+  std::vector<std::vector<int32_t>> batches(1);
+  int64_t T = 0;
+  for (auto& [s, n] : len) {
+    if (!batches.back().empty() && T + n > batch_tokens) {
+      batches.emplace_back();
+      T = 0;
+    }
+    batches.back().push_back(s);
+    T += n;
+  }
+  std::map<std::pair<int32_t, int32_t>, double> logit;  // (seq, pos) → target logit
+  for (const auto& batch : batches) {
+    std::vector<SeqInput> in;
+    std::vector<float> x0;
+    std::vector<int64_t> rows;
+    std::vector<std::pair<int32_t, int32_t>> row_pos;
+    int64_t r0 = 0;
+    for (int32_t s : batch) {
+      const int64_t n = len.at(s);
+      in.push_back({std::span<const int32_t>(seqs[size_t(s)].tokens.data(), size_t(n)), nullptr});
+      x0.insert(x0.end(), prefix[size_t(s)].x[m].begin(), prefix[size_t(s)].x[m].begin() + n * d);
+      for (const Position& q : cat.eval)
+        if (q.seq == s) {
+          rows.push_back(r0 + q.pos);
+          row_pos.push_back({s, q.pos});
+        }
+      r0 += n;
+    }
+    Hooks h;
+    if (ablate)
+      h.add(site, [&](HookContext& ctx) {
+        for (int64_t r = 0; r < ctx.rows; ++r) {
+          const Prefix& P = prefix[size_t(batch[size_t(ctx.info[size_t(r)].seq)])];
+          const size_t q = size_t(ctx.info[size_t(r)].pos), b = size_t(P.ptr[q]), n = size_t(P.ptr[q + 1]) - b;
+          subtract_features(p, c, m, std::span(P.idx).subspan(b, n), std::span(P.val).subspan(b, n), mask.data(), ctx.x + r * d);
+        }
+      });
+    ForwardOptions fo;
+    fo.logits = LogitsMode::Rows;
+    fo.logit_rows = rows;
+    fo.start_at_site = site;
+    fo.start_x = x0.data();
+    fo.hooks = &h;
+    const ForwardOutput out = model.forward(in, fo);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const auto [s, q] = row_pos[i];
+      logit[{s, q}] = out.logits[size_t(int64_t(i) * out.vocab + seqs[size_t(s)].tokens[size_t(q + 1)])];
+    }
+    bar.add(r0);
+  }
+  std::vector<double> vals;
+  for (const Position& q : cat.eval) vals.push_back(logit.at({q.seq, q.pos}));
+  return vals;
+}
+
+}  // namespace
+
+std::string run_ablation(const AblateOptions& opt) {
+  if (opt.positions < 1) fail("", "--positions", "must be >= 1");
+  if (opt.sequences < 1 || opt.seq_len < 2) fail("", "--sequences/--seq-len", "must be >= 1 and >= 2");
+  for (double k : opt.ks)
+    if (!(k > 0 && k <= 100)) fail("", "--k", "must lie in (0, 100]", "a percentage", std::to_string(k));
+  CrosscoderParams p;
+  CrosscoderConfig c;
+  load_crosscoder(opt.crosscoder, p, c);
+  const std::string ccfg = opt.crosscoder + "/config.json";
+  if (c.hook.empty()) fail(ccfg, "hook", "is not recorded; cannot tell where to ablate");
+  const std::pair<double, double> band = shared_range(opt, c);
+
+  HarvestConfig hc;
+  hc.base_dir = opt.base;
+  hc.distilled_dir = opt.distilled;
+  hc.tokenizer = opt.tokenizer;
+  hc.hook = c.hook;
+  hc.corpora = opt.corpora;
+  hc.pack.seq_len = opt.seq_len;
+  hc.pack.seed = opt.seed;
+  hc.mode = opt.mode;
+  PairHarvester pair(hc);
+  if (pair.d_model() != c.d_in)
+    fail(ccfg, "d_in", "does not match the models' hidden_size", std::to_string(pair.d_model()), std::to_string(c.d_in));
+  std::vector<std::string> warnings = pair.warnings();
+  const Lexicon lex = load_lexicon(opt.lexicon);
+  std::vector<Category> cats = plan_categories(opt, lex, opt.lexicon, pair.tokenizer(), warnings);
+  const int64_t F = c.dict_size;
+  const int site = pair.site();
+
+  std::vector<PackedSequence> seqs;
+  for (int64_t i = 0; i < opt.sequences; ++i) seqs.push_back(pair.packer().next());
+  pick_positions(cats, seqs, opt, F, warnings);
+
+  // Progress over both phases' rows: phase 2 runs both models over every needed prefix; phase 3
+  // resumes both over each category's evaluation prefixes once per condition (baseline + 3 per k).
+  int64_t phase2_rows = 0, phase3_rows = 0;
+  {
+    std::vector<int64_t> need(seqs.size(), 0);
+    for (const Category& cat : cats)
+      for (const auto* v : {&cat.eval, &cat.rank})
+        for (const Position& q : *v) need[size_t(q.seq)] = std::max<int64_t>(need[size_t(q.seq)], q.pos + 1);
+    for (int64_t n : need) phase2_rows += n;
+    for (const Category& cat : cats)
+      for (auto& [s, n] : eval_lengths(cat)) phase3_rows += n * 2 * int64_t(1 + 3 * opt.ks.size());
+  }
+  Progress bar("ablate", 2 * phase2_rows + phase3_rows, "tok", opt.progress);
+  const std::vector<Prefix> prefix = encode_prefixes(pair, p, c, cats, seqs, opt, bar);
+  const Pools pools = nrn_pools(p, opt, band, warnings);
+
   std::vector<Cell> cells;
   Json positions_json = Json::object();
   Json baseline_json = Json::object();
   std::vector<uint8_t> mask(static_cast<size_t>(F));
   for (size_t ci = 0; ci < cats.size(); ++ci) {
     const Category& cat = cats[ci];
-    auto by_freq = [&](std::vector<int64_t> v) {
-      std::stable_sort(v.begin(), v.end(), [&](int64_t a, int64_t b) { return cat.fired[size_t(a)] > cat.fired[size_t(b)]; });
-      return v;
-    };
-    const std::vector<int64_t> pool_ranked = by_freq(pool), shared_ranked = by_freq(shared);
-    // Conditions: (k, name, features).
-    struct Cond {
-      double k;
-      std::string name;
-      std::vector<int64_t> features;
-    };
-    std::vector<Cond> conds = {{0, "none", {}}};
-    for (size_t ki = 0; ki < opt.ks.size(); ++ki) {
-      const double k = opt.ks[ki];
-      const size_t n = std::max<size_t>(1, size_t(std::llround(k / 100.0 * double(pool.size()))));
-      std::vector<int64_t> top(pool_ranked.begin(), pool_ranked.begin() + long(std::min(n, pool_ranked.size())));
-      std::vector<int64_t> rnd = pool;
-      std::mt19937_64 r2(opt.seed * 1000003 + ci * 101 + ki);
-      std::shuffle(rnd.begin(), rnd.end(), r2);
-      rnd.resize(std::min(n, rnd.size()));
-      std::vector<int64_t> sh(shared_ranked.begin(), shared_ranked.begin() + long(std::min(n, shared_ranked.size())));
-      conds.push_back({k, "top", top});
-      conds.push_back({k, "random", rnd});
-      conds.push_back({k, "shared", sh});
-    }
-    // The evaluation prefixes of this category, grouped into batches.
-    std::map<int32_t, int64_t> len;
-    for (const Position& q : cat.eval) len[q.seq] = std::max<int64_t>(len[q.seq], q.pos + 1);
-    std::vector<std::vector<int32_t>> batches(1);
-    int64_t T = 0;
-    for (auto& [s, n] : len) {
-      if (!batches.back().empty() && T + n > opt.batch_tokens) {
-        batches.emplace_back();
-        T = 0;
-      }
-      batches.back().push_back(s);
-      T += n;
-    }
+    const std::vector<Cond> conds = conditions(cat, ci, pools, opt);
     Json pj = Json::array();
     for (const Position& q : cat.eval)
       pj.push_back({{"seq", q.seq}, {"pos", q.pos}, {"doc", seqs[size_t(q.seq)].doc[size_t(q.pos)]},
                     {"doc_pos", seqs[size_t(q.seq)].pos[size_t(q.pos)]}, {"target", q.target}});
     positions_json[cat.name] = pj;
-
     for (int m = 0; m < 2; ++m) {
       Qwen2Model& model = m == 0 ? pair.base_model() : pair.distilled_model();
       std::vector<double> base_logit;
       for (const Cond& cond : conds) {
         std::fill(mask.begin(), mask.end(), 0);
         for (int64_t i : cond.features) mask[size_t(i)] = 1;
-        std::map<std::pair<int32_t, int32_t>, double> logit;  // (seq, pos) → target logit
-        for (const auto& batch : batches) {
-          std::vector<SeqInput> in;
-          std::vector<float> x0;
-          std::vector<int64_t> rows;
-          std::vector<std::pair<int32_t, int32_t>> row_pos;
-          int64_t r0 = 0;
-          for (int32_t s : batch) {
-            const Prefix& P = prefix[size_t(s)];
-            const int64_t n = len[s];
-            in.push_back({std::span<const int32_t>(seqs[size_t(s)].tokens.data(), size_t(n)), nullptr});
-            x0.insert(x0.end(), P.x[m].begin(), P.x[m].begin() + n * d);
-            for (const Position& q : cat.eval)
-              if (q.seq == s) {
-                rows.push_back(r0 + q.pos);
-                row_pos.push_back({s, q.pos});
-              }
-            r0 += n;
-          }
-          Hooks h;
-          if (!cond.features.empty())
-            h.add(site, [&](HookContext& ctx) {
-              for (int64_t r = 0; r < ctx.rows; ++r) {
-                const Prefix& P = prefix[size_t(batch[size_t(ctx.info[size_t(r)].seq)])];
-                const size_t q = size_t(ctx.info[size_t(r)].pos), b = size_t(P.ptr[q]), n = size_t(P.ptr[q + 1]) - b;
-                subtract_features(p, c, m, std::span(P.idx).subspan(b, n), std::span(P.val).subspan(b, n), mask.data(), ctx.x + r * d);
-              }
-            });
-          ForwardOptions fo;
-          fo.logits = LogitsMode::Rows;
-          fo.logit_rows = rows;
-          fo.start_at_site = site;
-          fo.start_x = x0.data();
-          fo.hooks = &h;
-          const ForwardOutput out = model.forward(in, fo);
-          for (size_t i = 0; i < rows.size(); ++i) {
-            const auto [s, q] = row_pos[i];
-            logit[{s, q}] = out.logits[size_t(int64_t(i) * out.vocab + seqs[size_t(s)].tokens[size_t(q + 1)])];
-          }
-          bar.add(r0);
-        }
-        std::vector<double> vals;
-        for (const Position& q : cat.eval) vals.push_back(logit.at({q.seq, q.pos}));
+        const std::vector<double> vals = target_logits(model, m, site, p, c, cat, seqs, prefix, mask, !cond.features.empty(),
+                                                       opt.batch_tokens, bar);
         if (cond.name == "none") {
           base_logit = vals;
           for (size_t i = 0; i < vals.size(); ++i) positions_json[cat.name][i][m == 0 ? "logit_base" : "logit_distilled"] = vals[i];
@@ -449,8 +497,8 @@ std::string run_ablation(const AblateOptions& opt) {
   const Json doc = {
       {"crosscoder", opt.crosscoder}, {"base", opt.base}, {"distilled", opt.distilled}, {"hook", c.hook},
       {"corpora", corpora}, {"sequences", opt.sequences}, {"seq_len", opt.seq_len}, {"seed", opt.seed},
-      {"ks", opt.ks}, {"nrn_above", opt.nrn_above}, {"shared_range", {shared_low, shared_high}},
-      {"pool_size", pool.size()}, {"shared_size", shared.size()}, {"categories", cat_json},
+      {"ks", opt.ks}, {"nrn_above", opt.nrn_above}, {"shared_range", {band.first, band.second}},
+      {"pool_size", pools.pool.size()}, {"shared_size", pools.shared.size()}, {"categories", cat_json},
       {"baseline_logit", baseline_json}, {"positions", positions_json}, {"results", results}, {"warnings", warnings}};
   const std::string path = opt.out + "/ablation.json";
   write_file_atomic(path, doc.dump(1));
