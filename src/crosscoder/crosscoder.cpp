@@ -82,8 +82,21 @@ void CrosscoderParams::resize(int64_t d_, int64_t F_) {
   b_dec.assign(size_t(2 * d), 0.f);
 }
 
+size_t CrosscoderParams::Named::size() const {
+  size_t n = 1;
+  for (int64_t s : shape) n *= size_t(s);
+  return n;
+}
+
+std::vector<CrosscoderParams::Named> CrosscoderParams::named_tensors() {
+  const int64_t D2 = 2 * d;
+  return {{"W_encT", {F, D2}, W_encT.data()}, {"b_enc", {F}, b_enc.data()}, {"W_dec", {F, D2}, W_dec.data()}, {"b_dec", {D2}, b_dec.data()}};
+}
+
 std::vector<std::pair<float*, size_t>> CrosscoderParams::tensors() {
-  return {{W_encT.data(), W_encT.size()}, {b_enc.data(), b_enc.size()}, {W_dec.data(), W_dec.size()}, {b_dec.data(), b_dec.size()}};
+  std::vector<std::pair<float*, size_t>> out;
+  for (const Named& t : named_tensors()) out.push_back({t.data, t.size()});
+  return out;
 }
 
 void crosscoder_init(CrosscoderParams& p, int64_t d, int64_t F, double dec_norm, uint64_t seed) {

@@ -55,8 +55,16 @@ struct CrosscoderParams {
 
   void resize(int64_t d, int64_t F);
   size_t num_params() const { return W_encT.size() + b_enc.size() + W_dec.size() + b_dec.size(); }
-  // Pointers to every parameter tensor in a fixed order (drives Adam, clipping, checkpoints).
-  std::vector<std::pair<float*, size_t>> tensors();
+  // Every parameter tensor, named and shaped, in one fixed order: the one list that drives Adam,
+  // clipping and the trainer's state file.
+  struct Named {
+    const char* name;  // "W_encT", "b_enc", "W_dec", "b_dec"
+    std::vector<int64_t> shape;
+    float* data;
+    size_t size() const;
+  };
+  std::vector<Named> named_tensors();
+  std::vector<std::pair<float*, size_t>> tensors();  // named_tensors() as (pointer, count)
 };
 
 // The paper's init: W_dec rows ~ N(0,1) rescaled so each (feature, model) row has norm

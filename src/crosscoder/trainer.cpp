@@ -39,14 +39,11 @@ struct LoopState {
   std::vector<int64_t> last_fired;  // [F] token count when each feature last fired
 };
 
-void save_state(const std::string& dir, const CrosscoderParams& p, const AdamState& a, const LoopState& st,
+void save_state(const std::string& dir, CrosscoderParams& p, const AdamState& a, const LoopState& st,
                 const CrosscoderConfig& c) {
   std::vector<TensorToWrite> t;
-  const int64_t F = p.F, D2 = 2 * p.d;
-  t.push_back({"W_encT", DType::F32, {F, D2}, p.W_encT.data()});
-  t.push_back({"b_enc", DType::F32, {F}, p.b_enc.data()});
-  t.push_back({"W_dec", DType::F32, {F, D2}, p.W_dec.data()});
-  t.push_back({"b_dec", DType::F32, {D2}, p.b_dec.data()});
+  const int64_t F = p.F;
+  for (const auto& x : p.named_tensors()) t.push_back({x.name, DType::F32, x.shape, x.data});
   t.push_back({"adam_m", DType::F32, {int64_t(a.m.size())}, a.m.data()});
   t.push_back({"adam_v", DType::F32, {int64_t(a.v.size())}, a.v.data()});
   t.push_back({"last_fired", DType::I64, {F}, st.last_fired.data()});
@@ -75,10 +72,7 @@ void load_state(const std::string& dir, CrosscoderParams& p, AdamState& a, LoopS
     if (dtype == DType::F32) check_finite(DType::F32, t->data, t->shape, path, name, "", "the saved state is corrupt; start without --resume");
     std::memcpy(dst, t->data, bytes);
   };
-  get("W_encT", DType::F32, p.W_encT.data(), p.W_encT.size() * 4);
-  get("b_enc", DType::F32, p.b_enc.data(), p.b_enc.size() * 4);
-  get("W_dec", DType::F32, p.W_dec.data(), p.W_dec.size() * 4);
-  get("b_dec", DType::F32, p.b_dec.data(), p.b_dec.size() * 4);
+  for (const auto& x : p.named_tensors()) get(x.name, DType::F32, x.data, x.size() * 4);
   get("adam_m", DType::F32, a.m.data(), a.m.size() * 4);
   get("adam_v", DType::F32, a.v.data(), a.v.size() * 4);
   get("last_fired", DType::I64, st.last_fired.data(), st.last_fired.size() * 8);
