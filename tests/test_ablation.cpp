@@ -1,6 +1,8 @@
 // Feature ablation: ablating every active feature leaves the crosscoder's error term (plus the
 // decoder bias) at the hook; the experiment's numbers equal an independent recomputation with full
 // forward passes from the embeddings; bad categories and pairs are refused.
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <random>
 
@@ -175,8 +177,13 @@ TEST(Ablation, EqualsFullForwardPassesWithTheFeaturesSubtracted) {
       };
       const double clean = logit(false), ablated = logit(true);
       const double base_logit = pos[e][m == 0 ? "logit_base" : "logit_distilled"];
-      EXPECT_NEAR(base_logit, clean, 1e-4) << "position " << e;
-      EXPECT_NEAR(cell["delta_logit"][e].get<double>(), ablated - clean, 2e-4) << cell["condition"] << " position " << e;
+      // Both sides are float32 forwards of the same prefix, batched differently (the experiment
+      // resumes at the hook over several sequences; this runs one from the start): they agree to
+      // float32 rounding, ~1e-6 of the logits' scale. 1e-5 relative (floor 1e-4) leaves margin and
+      // is far below what ablating a wrong feature or position changes.
+      const double tol = 1e-5 * std::max({1.0, std::abs(clean), std::abs(ablated)});
+      EXPECT_NEAR(base_logit, clean, 10 * tol) << "position " << e;
+      EXPECT_NEAR(cell["delta_logit"][e].get<double>(), ablated - clean, 20 * tol) << cell["condition"] << " position " << e;
       ++checked;
     }
   }

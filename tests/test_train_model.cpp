@@ -56,7 +56,11 @@ TEST(TrainModel, ForwardEqualsTheInferenceEngineOnTheSavedCheckpoint) {
     ForwardOptions fo;
     fo.logits = LogitsMode::All;
     const ForwardOutput out = engine->forward(std::span<const SeqInput>(&in, 1), fo);
-    for (int64_t i = 0; i < T * 40; ++i) EXPECT_NEAR(tm.logits()[size_t(b * T * 40 + i)], out.logits[size_t(i)], 1e-5) << "b " << b << " i " << i;
+    // Two float32 forwards with different batching and kernels: they agree to float32 rounding,
+    // relative to the logit's size (floor 1 for logits near 0).
+    for (int64_t i = 0; i < T * 40; ++i)
+      EXPECT_NEAR(tm.logits()[size_t(b * T * 40 + i)], out.logits[size_t(i)], 1e-5 * std::max(1.0, std::abs(double(out.logits[size_t(i)]))))
+          << "b " << b << " i " << i;
   }
 }
 
