@@ -216,6 +216,14 @@ TEST(Geometry, WordRepresentationsEqualSingleSequenceForwardPasses) {
   EXPECT_EQ(opp["pairs"], 4);
   EXPECT_EQ(opp["skipped_pairs"], 1);  // the empty word
   EXPECT_EQ(r["summary"][0]["tasks"], 2);
+  // The paired tests count the tasks' own differences: with two tasks the smallest two-sided sign
+  // test p is 0.5 (both on one side), so nothing here can be significant.
+  int lower = 0, higher = 0;
+  for (const Json& t : r["tasks"]) (t["comparisons"][0]["diff"].get<double>() < 0 ? lower : higher)++;
+  EXPECT_EQ(r["summary"][0]["distilled_lower"], lower);
+  EXPECT_EQ(r["summary"][0]["distilled_higher"], higher);
+  EXPECT_DOUBLE_EQ(r["summary"][0]["sign_test_p"].get<double>(), lower == 1 ? 1.0 : 0.5);
+  EXPECT_DOUBLE_EQ(r["summary"][0]["wilcoxon_p"].get<double>(), lower == 1 ? 1.0 : 0.5);
   // Independent: each word alone through the model from <|endoftext|>, the stream at layer 2.
   auto tok = Tokenizer::load(pair.a);
   const std::vector<std::pair<std::string, std::string>> kept = {{"hot", "cold"}, {"up", "down"}, {"big", "small"}, {"left", "right"}};

@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/stats.hpp"
 #include "core/json_file.hpp"
 #include "core/progress.hpp"
 #include "geometry/parallelogram.hpp"
@@ -106,16 +107,6 @@ void compute_reps(ModelReps& m, const GeometryOptions& opt, const std::vector<st
   }
 }
 
-struct Interval {
-  double lo = 0, hi = 0;
-};
-Interval percentile_95(std::vector<double> v) {
-  if (v.empty()) return {NAN, NAN};
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) { return v[size_t(std::clamp(q * double(v.size() - 1), 0.0, double(v.size() - 1)))]; };
-  return {at(0.025), at(0.975)};
-}
-
 Json number_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
 
 }  // namespace
@@ -154,6 +145,7 @@ std::string run_geometry(const GeometryOptions& opt) {
   csv << "task,model,pairs,words,pca_k,loss,loss_lo,loss_hi,loss_no_pca,loss_shuffled,ratio_to_shuffled,explained_variance\n";
   std::vector<int> lower(comparisons.size(), 0), lower_raw(comparisons.size(), 0), compared(comparisons.size(), 0);
   std::vector<double> diff_sum(comparisons.size(), 0.0);
+  std::vector<std::vector<double>> task_diffs(comparisons.size());  // per comparison: distilled − base loss, one per task
   for (size_t ti = 0; ti < tasks.size(); ++ti) {
     const WordPairTask& task = tasks[ti];
     // Pairs every model can represent; word rows shared across models.
@@ -247,6 +239,7 @@ std::string run_geometry(const GeometryOptions& opt) {
       lower[ci] += diff < 0;
       lower_raw[ci] += loss_raw[b] < loss_raw[a];
       diff_sum[ci] += diff;
+      task_diffs[ci].push_back(diff);
       crows.push_back({{"base", models[a].label}, {"distilled", models[b].label}, {"diff", diff},
                        {"ci95", {number_or_null(iv.lo), number_or_null(iv.hi)}}, {"distilled_lower", diff < 0},
                        {"diff_no_pca", loss_raw[b] - loss_raw[a]}});
@@ -260,7 +253,14 @@ std::string run_geometry(const GeometryOptions& opt) {
     summary.push_back({{"base", models[a].label}, {"distilled", models[b].label}, {"tasks", compared[ci]},
                        {"fraction_distilled_lower", compared[ci] ? double(lower[ci]) / compared[ci] : 0.0},
                        {"fraction_distilled_lower_no_pca", compared[ci] ? double(lower_raw[ci]) / compared[ci] : 0.0},
-                       {"mean_diff", compared[ci] ? diff_sum[ci] / compared[ci] : 0.0}});
+                       {"mean_diff", compared[ci] ? diff_sum[ci] / compared[ci] : 0.0},
+                       // Paired tests across tasks (the unit is the task): is the distilled model's loss
+                       // systematically lower or higher? Two-sided; ties (equal losses) dropped.
+                       {"distilled_lower", lower[ci]},
+                       {"distilled_higher", int64_t(std::count_if(task_diffs[ci].begin(), task_diffs[ci].end(), [](double x) { return x > 0; }))},
+                       {"sign_test_p", sign_test_p(std::count_if(task_diffs[ci].begin(), task_diffs[ci].end(), [](double x) { return x < 0; }),
+                                                   std::count_if(task_diffs[ci].begin(), task_diffs[ci].end(), [](double x) { return x > 0; }))},
+                       {"wilcoxon_p", wilcoxon_signed_rank_p(task_diffs[ci])}});
   }
   Json mj = Json::array();
   for (const auto& m : models)

@@ -102,8 +102,14 @@ void geometry_lines(std::ostringstream& o, const Experiment& e) {
   const Json g = read_json_file(gp);
   if (!g.contains("summary") || g["summary"].empty()) return;
   const Json& s = g["summary"][0];
-  o << "  geometry: parallelogram loss lower in the distilled model on " << fmt("%.0f%%", 100 * num(s, "fraction_distilled_lower")) << " of "
-    << s.value("tasks", 0) << " tasks (mean difference distilled - base " << fmt("%+.4f", num(s, "mean_diff")) << ")\n";
+  const double ps = num(s, "sign_test_p"), pw = num(s, "wilcoxon_p");
+  o << "  geometry: parallelogram loss lower in the distilled model on " << s.value("distilled_lower", 0) << " of "
+    << s.value("tasks", 0) << " tasks (" << fmt("%.0f%%", 100 * num(s, "fraction_distilled_lower")) << "; mean difference distilled - base "
+    << fmt("%+.4f", num(s, "mean_diff")) << ")";
+  if (s.contains("sign_test_p") && s.contains("wilcoxon_p"))
+    o << "; paired across tasks: sign test p = " << fmt("%.3f", ps) << ", Wilcoxon p = " << fmt("%.3f", pw)
+      << (std::max(ps, pw) < 0.05 ? " (significant at 0.05)" : std::min(ps, pw) < 0.05 ? " (the two tests disagree at 0.05)" : " (not significant at 0.05)");
+  o << "\n";
 }
 
 }  // namespace
