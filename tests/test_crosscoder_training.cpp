@@ -2,7 +2,10 @@
 // distilled-only), bit-identical resume, and a clean stop on non-finite data.
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <random>
+
+#include "analysis/feature_analysis.hpp"
 
 #include "core/atomic_file.hpp"
 #include "crosscoder/trainer.hpp"
@@ -193,6 +196,62 @@ TEST(CrosscoderTraining, NonFiniteDataStopsWithTheCheckpointIntact) {
   CrosscoderParams p;
   CrosscoderConfig lc;
   EXPECT_NO_THROW(load_crosscoder(o.out, p, lc));  // the last checkpoint before it, all finite
+}
+
+// A run far shorter than the old fixed 1000-step θ warm-up (30 steps) still ends with θ > 0 and a
+// dead window the run can reach; the analysis counts a feature active exactly where the inference
+// encoder (θ included) says so, which here is fewer rows than plain ReLU would count.
+TEST(CrosscoderTraining, ShortBatchTopKRunLearnsThetaAndTheAnalysisUsesIt) {
+  test::TempDir d;
+  make_store(d / "store", 3000, 4);
+  CrosscoderConfig c;
+  c.architecture = Arch::BatchTopK;
+  c.dict_size = 32;
+  c.batch_size = 100;
+  c.num_tokens = 3000;
+  c.k = 3;
+  TrainOptions o;
+  o.acts = d / "store";
+  o.out = d / "ckpt";
+  o.progress = false;
+  train_crosscoder(c, o);
+  CrosscoderParams p;
+  CrosscoderConfig lc;
+  load_crosscoder(o.out, p, lc);
+  EXPECT_EQ(lc.threshold_start_step, 1);  // 5% of 30 steps
+  EXPECT_EQ(lc.dead_tokens, 300);         // a tenth of 3000 tokens
+  ASSERT_GT(p.threshold, 0.f);
+
+  AnalyzeOptions a;
+  a.crosscoder = o.out;
+  a.acts = o.acts;
+  a.out = d / "analysis";
+  a.lexicon = std::string(SOURCE_DIR) + "/configs/reasoning_lexicon.toml";
+  a.progress = false;
+  analyze_crosscoder(a);
+  auto rows = ActivationStore(o.acts).read(0, 3000);
+  crosscoder_scale_inputs(lc, rows.acts.data(), 3000);
+  std::vector<float> f, relu;
+  crosscoder_encode(p, lc, rows.acts.data(), 3000, f);
+  CrosscoderParams no_theta = p;
+  no_theta.threshold = 0.f;
+  crosscoder_encode(no_theta, lc, rows.acts.data(), 3000, relu);
+  std::vector<int64_t> active(32, 0);
+  int64_t n_theta = 0, n_relu = 0;
+  for (int64_t i = 0; i < 3000 * 32; ++i) {
+    active[size_t(i % 32)] += f[size_t(i)] > 0;
+    n_theta += f[size_t(i)] > 0;
+    n_relu += relu[size_t(i)] > 0;
+  }
+  EXPECT_LT(n_theta, n_relu);
+  std::ifstream in(a.out + "/features.jsonl");
+  std::string line;
+  int64_t j = 0;
+  for (; std::getline(in, line); ++j) {
+    const Json row = Json::parse(line);
+    EXPECT_NEAR(row["freq"].get<double>(), double(active[size_t(j)]) / 3000.0, 1e-12) << "feature " << j;
+  }
+  EXPECT_EQ(j, 32);
 }
 
 }  // namespace

@@ -30,7 +30,10 @@ void register_train(CLI::App& app) {
   s->add_option("--tokens", c.num_tokens, "Token budget (steps = tokens / batch size)")->capture_default_str();
   s->add_option("--seed", c.seed, "Init and shuffle seed")->capture_default_str();
   s->add_option("--dec-init-norm", c.dec_init_norm, "Decoder row norm at init")->capture_default_str();
-  s->add_option("--dead-tokens", c.dead_tokens, "A feature is dead after this many tokens without firing")->capture_default_str();
+  s->add_option("--dead-tokens", c.dead_tokens, "A feature is dead after this many tokens without firing (-1 = a tenth of --tokens, at most 10M)")
+      ->capture_default_str();
+  s->add_option("--threshold-start", c.threshold_start_step, "BatchTopK: steps before θ's running estimate starts (-1 = 5% of the run, at most 1000)")
+      ->capture_default_str();
   s->add_option("--steps", o->t.max_steps, "Stop after this many steps (schedules still follow --tokens) (default: every step of --tokens)");
   s->add_option("--save-every", o->t.save_every, "Steps between checkpoints")->capture_default_str();
   s->add_option("--log-every", o->t.log_every, "Steps between train_log.jsonl lines")->capture_default_str();

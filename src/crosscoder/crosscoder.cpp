@@ -1,6 +1,7 @@
 // Parameter storage, init and checkpoint I/O.
 #include "crosscoder/crosscoder.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -63,6 +64,11 @@ CrosscoderConfig CrosscoderConfig::from_json(const Json& j, const std::string& o
 std::optional<double> decoder_nrn(double norm_a, double norm_b) {
   if (!(norm_a + norm_b > 0)) return std::nullopt;
   return norm_b / (norm_a + norm_b);
+}
+
+void CrosscoderConfig::resolve_schedule() {
+  if (dead_tokens < 0) dead_tokens = std::min<int64_t>(10'000'000, std::max<int64_t>(batch_size, num_tokens / 10));
+  if (threshold_start_step < 0) threshold_start_step = std::min<int64_t>(1000, steps() / 20);
 }
 
 void crosscoder_scale_inputs(const CrosscoderConfig& c, float* x, int64_t B) {

@@ -35,8 +35,14 @@ struct CrosscoderConfig {
   double lr_decay_frac = 0.2;        // lr decays linearly to 0 over the last 20% of steps
   double l1_warmup_frac = 0.05;      // λ ramps up linearly over the first 5% of steps
   double grad_clip = 1.0;            // global L2 norm
-  int64_t dead_tokens = 10'000'000;  // a feature is dead after this many tokens without firing
-  int64_t threshold_start_step = 1000;  // BatchTopK: θ's EMA starts after this many steps
+  // A feature is dead after this many tokens without firing; -1 = auto: a tenth of the run, at most
+  // 10M (the paper's window), so the auxiliary loss can act in a short run too.
+  int64_t dead_tokens = -1;
+  // BatchTopK: θ's EMA starts after this many steps; -1 = auto: 5% of the run, at most 1000, so a
+  // short run ends with a learned θ rather than inferring with plain ReLU.
+  int64_t threshold_start_step = -1;
+  // The run-length-dependent defaults above, resolved for a run of steps() steps (idempotent).
+  void resolve_schedule();
   std::vector<double> norm_factors = {1.0, 1.0};
   std::string hook, base_model, distilled_model, acts;
 

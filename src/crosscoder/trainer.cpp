@@ -119,6 +119,7 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
   const int64_t steps = c.steps();
   if (steps <= 0) fail("", "--tokens", "is smaller than one batch", ">= " + std::to_string(c.batch_size), std::to_string(c.num_tokens));
   if (c.architecture == Arch::BatchTopK && (c.k <= 0 || c.k > c.dict_size)) fail("", "--k", "must be in 1..dict_size");
+  c.resolve_schedule();  // saved resolved in the checkpoint's config
   make_dirs(opt.out);
   // A killed run may have left a temporary file behind; the files under final names are whole.
   for (const auto& e : std::filesystem::directory_iterator(opt.out))

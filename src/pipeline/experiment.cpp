@@ -70,6 +70,7 @@ NamedCrosscoder crosscoder_from(const TomlSection& s, const std::string& name) {
   c.seed = uint64_t(s.integer("seed", int64_t(c.seed)));
   c.dec_init_norm = s.number("dec_init_norm", c.dec_init_norm);
   c.dead_tokens = s.integer("dead_tokens", c.dead_tokens);
+  c.threshold_start_step = s.integer("threshold_start", c.threshold_start_step);
   n.train.save_every = s.integer("save_every", n.train.save_every);
   n.train.log_every = s.integer("log_every", n.train.log_every);
   n.train.buffer_rows = s.integer("buffer_rows", n.train.buffer_rows);
