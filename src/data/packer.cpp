@@ -1,5 +1,5 @@
-// Token-share mixing: the next document comes from the corpus furthest below its share of the
-// tokens taken so far, so shares hold to within one document whatever the document lengths.
+// Token-share mixing: the next chunk comes from the corpus furthest below its share of the tokens
+// taken so far, so shares hold to within one chunk (seq_len - 1 tokens) whatever the document lengths.
 #include "data/packer.hpp"
 
 #include <algorithm>
@@ -34,6 +34,8 @@ Packer::Packer(const std::vector<std::unique_ptr<Corpus>>& corpora, const Tokeni
   cursor_.assign(corpora_.size(), 0);
   perm_.resize(corpora_.size());
   perm_epoch_.assign(corpora_.size(), UINT64_MAX);
+  aside_.resize(corpora_.size());
+  cur_cursor_.assign(corpora_.size(), 0);
   drop_ = {opt_.start_id, opt_.sep_id};
   for (const auto& a : tok_.added().tokens())
     if (a.special) drop_.insert(a.id);
@@ -52,8 +54,8 @@ size_t Packer::doc_index(size_t c, uint64_t cursor) const {
   return perm_[c][cursor % n];
 }
 
-void Packer::load_next_document() {
-  int64_t total = std::accumulate(taken_.begin(), taken_.end(), int64_t(0));
+size_t Packer::neediest_corpus() const {
+  const int64_t total = std::accumulate(taken_.begin(), taken_.end(), int64_t(0));
   size_t best = 0;
   double best_deficit = -1e300;
   for (size_t c = 0; c < corpora_.size(); ++c) {
@@ -63,15 +65,27 @@ void Packer::load_next_document() {
       best = c;
     }
   }
-  for (size_t tries = 0;; ++tries) {
-    const size_t di = doc_index(best, cursor_[best]++);
-    cur_ = tok_.encode(corpora_[best]->document(di), /*add_special_tokens=*/false);
-    if (!cur_.empty()) break;
-    if (tries > corpora_[best]->size())
-      fail(corpora_[best]->spec().path, "", "has no document that encodes to any token");
+  return best;
+}
+
+void Packer::start_document(size_t c) {
+  SetAside& a = aside_[c];
+  if (a.has) {
+    cur_ = std::move(a.tokens);
+    cur_off_ = a.off;
+    cur_cursor_[c] = a.cursor;
+    a = SetAside{};
+  } else {
+    for (size_t tries = 0;; ++tries) {
+      cur_cursor_[c] = cursor_[c];
+      const size_t di = doc_index(c, cursor_[c]++);
+      cur_ = tok_.encode(corpora_[c]->document(di), /*add_special_tokens=*/false);
+      if (!cur_.empty()) break;
+      if (tries > corpora_[c]->size()) fail(corpora_[c]->spec().path, "", "has no document that encodes to any token");
+    }
+    cur_off_ = 0;
   }
-  cur_corpus_ = int(best);
-  cur_off_ = 0;
+  cur_corpus_ = int(c);
   ++doc_counter_;
 }
 
@@ -87,10 +101,19 @@ PackedSequence Packer::next() {
     s.keep.push_back(keep && !drop_.count(t));
   };
   push(opt_.start_id, int32_t(std::max<int64_t>(doc_counter_, 0)), -1, false);
+  const size_t chunk = L - 1;
   while (s.tokens.size() < L) {
     if (cur_corpus_ < 0 || cur_off_ >= cur_.size()) {
       if (cur_corpus_ >= 0) need_sep_ = true;
-      load_next_document();
+      start_document(neediest_corpus());
+    } else if (cur_off_ % chunk == 0 && need_sep_ == false) {
+      // A chunk boundary inside a document: continue it only if its corpus is still the neediest.
+      const size_t best = neediest_corpus();
+      if (best != size_t(cur_corpus_)) {
+        aside_[size_t(cur_corpus_)] = {true, cur_cursor_[size_t(cur_corpus_)], cur_off_, std::move(cur_)};
+        need_sep_ = true;
+        start_document(best);
+      }
     }
     if (need_sep_) {
       need_sep_ = false;
@@ -107,8 +130,10 @@ PackedSequence Packer::next() {
 }
 
 Json Packer::state() const {
+  Json aside = Json::array();
+  for (const SetAside& a : aside_) aside.push_back(a.has ? Json({{"cursor", a.cursor}, {"off", a.off}}) : Json(nullptr));
   return {{"taken", taken_}, {"cursor", cursor_}, {"doc_counter", doc_counter_}, {"cur_corpus", cur_corpus_},
-          {"cur_off", cur_off_}, {"need_sep", need_sep_}};
+          {"cur_off", cur_off_}, {"need_sep", need_sep_}, {"cur_cursor", cur_cursor_}, {"aside", aside}};
 }
 
 void Packer::restore(const Json& s) {
@@ -124,16 +149,38 @@ void Packer::restore(const Json& s) {
     cur_corpus_ = s.at("cur_corpus").get<int>();
     cur_off_ = s.at("cur_off").get<size_t>();
     need_sep_ = s.at("need_sep").get<bool>();
+    // Written by versions that set documents aside (absent before: nothing was set aside and the
+    // document in progress was the corpus's last loaded one).
+    cur_cursor_.assign(corpora_.size(), 0);
+    aside_.assign(corpora_.size(), SetAside{});
+    if (s.contains("cur_cursor")) cur_cursor_ = s.at("cur_cursor").get<std::vector<uint64_t>>();
+    else if (cur_corpus_ >= 0 && size_t(cur_corpus_) < cursor_.size() && cursor_[size_t(cur_corpus_)] > 0)
+      cur_cursor_[size_t(cur_corpus_)] = cursor_[size_t(cur_corpus_)] - 1;
+    if (cur_cursor_.size() != corpora_.size()) fail(where, "cur_cursor", "does not match the corpora");
+    if (s.contains("aside")) {
+      const Json& a = s.at("aside");
+      if (!a.is_array() || a.size() != corpora_.size()) fail(where, "aside", "does not match the corpora");
+      for (size_t c = 0; c < a.size(); ++c)
+        if (!a[c].is_null()) aside_[c] = {true, a[c].at("cursor").get<uint64_t>(), a[c].at("off").get<size_t>(), {}};
+    }
   } catch (const Json::exception& e) {
     fail(where, "", std::string("is malformed: ") + e.what());
   }
+  // Re-tokenise the document in progress and the set-aside ones.
+  auto tokens_of = [&](size_t c, uint64_t cursor, size_t off, const char* what) {
+    if (cursor >= cursor_[c]) fail(where, what, "names a document not yet loaded (corpus changed?)");
+    std::vector<int32_t> t = tok_.encode(corpora_[c]->document(doc_index(c, cursor)), false);
+    if (off > t.size()) fail(where, what, "is beyond the document (corpus changed?)");
+    return t;
+  };
   cur_.clear();
-  if (cur_corpus_ >= 0) {  // re-tokenise the document in progress
+  if (cur_corpus_ >= 0) {
     const size_t c = size_t(cur_corpus_);
-    if (c >= corpora_.size() || cursor_[c] == 0) fail(where, "cur_corpus", "is out of range");
-    cur_ = tok_.encode(corpora_[c]->document(doc_index(c, cursor_[c] - 1)), false);
-    if (cur_off_ > cur_.size()) fail(where, "cur_off", "is beyond the document (corpus changed?)");
+    if (c >= corpora_.size()) fail(where, "cur_corpus", "is out of range");
+    cur_ = tokens_of(c, cur_cursor_[c], cur_off_, "cur_off");
   }
+  for (size_t c = 0; c < corpora_.size(); ++c)
+    if (aside_[c].has) aside_[c].tokens = tokens_of(c, aside_[c].cursor, aside_[c].off, "aside");
 }
 
 }  // namespace cc

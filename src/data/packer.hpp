@@ -1,6 +1,9 @@
 // Mixes corpora by token share and packs their documents into fixed-length sequences:
 //   [start] doc tokens [sep] doc tokens ... (a document cut at the end continues after the next
-//   sequence's start token). Positions holding the start/separator token or any special token are
+//   sequence's start token). Mixing is decided per chunk of seq_len - 1 tokens, not per document:
+//   at each chunk boundary inside a long document, when another corpus has fallen further below its
+//   share, the document is set aside and resumed later (after a separator, under a new document
+//   index, its positions continuing), so one 300k-token document cannot swamp the mix. Positions holding the start/separator token or any special token are
 //   marked not-kept: the harvest drops them. Fully deterministic for a seed, with a saveable state.
 #pragma once
 #include <cstdint>
@@ -46,7 +49,8 @@ class Packer {
   const std::unordered_set<int32_t>& dropped_ids() const { return drop_; }
 
  private:
-  void load_next_document();
+  size_t neediest_corpus() const;      // the corpus furthest below its share of the tokens taken
+  void start_document(size_t corpus);  // resume that corpus's set-aside document, else its next one
   size_t doc_index(size_t corpus, uint64_t cursor) const;  // permuted order for the cursor's epoch
 
   const std::vector<std::unique_ptr<Corpus>>& corpora_;
@@ -65,6 +69,16 @@ class Packer {
   std::vector<int32_t> cur_;
   size_t cur_off_ = 0;
   bool need_sep_ = false;
+
+  // Per corpus: a document set aside at a chunk boundary (its cursor, to re-tokenise on restore).
+  struct SetAside {
+    bool has = false;
+    uint64_t cursor = 0;  // the corpus cursor that loaded it (doc_index(c, cursor))
+    size_t off = 0;
+    std::vector<int32_t> tokens;
+  };
+  std::vector<SetAside> aside_;
+  std::vector<uint64_t> cur_cursor_;  // per corpus: cursor of the document being packed
 };
 
 }  // namespace cc

@@ -142,6 +142,19 @@ int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
     Json taken = Json::array();
     for (size_t c = 0; c < cfg.corpora.size(); ++c) taken.push_back(h.packer().tokens_taken()[c]);
     m["corpus_tokens_taken"] = taken;
+    // Asked vs got: each corpus's weight as a share, and its share of the tokens taken.
+    double wsum = 0, tsum = 0;
+    for (size_t c = 0; c < cfg.corpora.size(); ++c) {
+      wsum += cfg.corpora[c].weight;
+      tsum += double(h.packer().tokens_taken()[c]);
+    }
+    Json asked = Json::array(), got = Json::array();
+    for (size_t c = 0; c < cfg.corpora.size(); ++c) {
+      asked.push_back(cfg.corpora[c].weight / wsum);
+      got.push_back(tsum > 0 ? double(h.packer().tokens_taken()[c]) / tsum : 0.0);
+    }
+    m["corpus_share_asked"] = asked;
+    m["corpus_share_got"] = got;
     if (norm.count >= norm.target || complete) m["norm_factors"] = norm.factors(h.d_model());
     write_file_atomic(mpath, m.dump(2));
   };

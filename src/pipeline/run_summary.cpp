@@ -30,8 +30,13 @@ void store_lines(std::ostringstream& o, const Experiment& e) {
   o << "  store: " << m.value("tokens", int64_t(0)) << " tokens x 2 models at " << m.value("hook", std::string()) << ", d " << m.value("d_model", 0);
   if (m.contains("corpus_tokens_taken") && m.contains("corpora")) {
     o << "; tokens per corpus:";
-    for (size_t i = 0; i < m["corpora"].size() && i < m["corpus_tokens_taken"].size(); ++i)
+    const bool shares = m.contains("corpus_share_asked") && m.contains("corpus_share_got");
+    for (size_t i = 0; i < m["corpora"].size() && i < m["corpus_tokens_taken"].size(); ++i) {
       o << " " << fs::path(m["corpora"][i].value("path", std::string())).filename().string() << " " << m["corpus_tokens_taken"][i];
+      if (shares && i < m["corpus_share_asked"].size() && i < m["corpus_share_got"].size())
+        o << " (asked " << fmt("%.1f%%", 100 * m["corpus_share_asked"][i].get<double>()) << ", got "
+          << fmt("%.1f%%", 100 * m["corpus_share_got"][i].get<double>()) << ")";
+    }
   }
   o << "\n";
 }
