@@ -93,9 +93,10 @@ struct AblationFixture {
     o.distilled = pair.b;
     o.lexicon = lexicon;
     o.out = out;
+    o.eval_fraction = 0.5;  // the fixture's corpora are small: half the documents held out
     o.corpora = {parse_corpus_spec(pair.jsonl + ":question+trace@1"), parse_corpus_spec(pair.txt + "@1")};
     o.ks = {10, 50};
-    o.sequences = 12;
+    o.sequences = 40;  // enough held-out documents for 6 positions
     o.seq_len = 64;
     o.positions = 6;
     o.rank_positions = 20;
@@ -115,6 +116,7 @@ TEST(Ablation, EqualsFullForwardPassesWithTheFeaturesSubtracted) {
   EXPECT_FALSE(r["categories"].contains("nothing"));  // no target: skipped with a warning
   EXPECT_EQ(r["categories"]["reflect"]["targets"].size(), 1u);  // "Wait," is two tokens: skipped
   EXPECT_EQ(r["positions"]["reflect"].size(), 6u);
+  for (const Json& q : r["positions"]["reflect"]) EXPECT_TRUE(q["held_out"].get<bool>()) << q.dump();
 
   // The same sequences, packed independently.
   auto tok = Tokenizer::load(fx.pair.a + "/tokenizer.json");

@@ -12,6 +12,8 @@
 #include "harvest/activation_store.hpp"
 #include "harvest/store_writer.hpp"
 #include "crosscoder/step.hpp"
+#include "core/json_file.hpp"
+#include "pair_fixture.hpp"
 #include "test_util.hpp"
 
 namespace cc {
@@ -196,6 +198,52 @@ TEST(CrosscoderTraining, NonFiniteDataStopsWithTheCheckpointIntact) {
   CrosscoderParams p;
   CrosscoderConfig lc;
   EXPECT_NO_THROW(load_crosscoder(o.out, p, lc));  // the last checkpoint before it, all finite
+}
+
+// The held-out metrics (OUT/eval.json) against a direct numpy computation on a harvested store with
+// a split (tests/python/eval_checkpoint.py): the same rows, FVU per model, L0, never-active share.
+TEST(CrosscoderTraining, HeldOutMetricsEqualNumpy) {
+  test::PairFixture f;
+  HarvestConfig hc = f.config();
+  hc.pack.eval_fraction = 0.3;
+  StoreOptions so;
+  so.out = f.dir / "store";
+  so.tokens = 3000;
+  so.dtype = DType::F32;
+  so.progress = false;
+  harvest_to_store(hc, so);
+  for (Arch arch : {Arch::L1, Arch::BatchTopK}) {
+    CrosscoderConfig c;
+    c.architecture = arch;
+    c.dict_size = 64;
+    c.batch_size = 100;
+    c.num_tokens = 6000;
+    c.k = 4;
+    TrainOptions o;
+    o.acts = so.out;
+    o.out = f.dir / (std::string("ckpt-") + arch_name(arch));
+    o.progress = false;
+    const TrainSummary s = train_crosscoder(c, o);
+    const Json ev = read_json_file(o.out + "/eval.json");
+    EXPECT_EQ(ev["rows"].get<int64_t>(), s.eval.rows);
+    EXPECT_TRUE(ev["held_out"].get<bool>());
+    std::string out;
+    FILE* pipe = popen(("/usr/bin/python3 " + std::string(SOURCE_DIR) + "/tests/python/eval_checkpoint.py " + o.out + " " + so.out).c_str(), "r");
+    char buf[4096];
+    while (fgets(buf, sizeof buf, pipe)) out += buf;
+    ASSERT_EQ(pclose(pipe), 0) << out;
+    const Json py = Json::parse(out);
+    EXPECT_EQ(py["rows"].get<int64_t>(), s.eval.rows) << arch_name(arch);
+    EXPECT_EQ(py["rows"].get<int64_t>(), ActivationStore(so.out).manifest()["eval_tokens"].get<int64_t>());
+    for (int m = 0; m < 2; ++m) {
+      // float32 encode/decode vs float64: relative error ~1e-6 of the error sums.
+      const double want = py["fvu"][size_t(m)].get<double>();
+      EXPECT_NEAR(s.eval.fvu[m], want, 1e-4 * want + 1e-7) << arch_name(arch) << " model " << m;
+    }
+    // Counts of f > 0 may differ only where a score sits within float32 rounding of 0 or θ.
+    EXPECT_NEAR(s.eval.l0, py["l0"].get<double>(), 0.01 * py["l0"].get<double>() + 1e-3) << arch_name(arch);
+    EXPECT_NEAR(s.eval.inactive_frac, py["inactive_frac"].get<double>(), 1.0 / 64 + 1e-12) << arch_name(arch);
+  }
 }
 
 // A run far shorter than the old fixed 1000-step θ warm-up (30 steps) still ends with θ > 0 and a

@@ -104,13 +104,16 @@ struct Subject {
   CrosscoderParams p;
   CrosscoderConfig c;
   std::vector<float> norms;  // [F, 2] decoder norms
-  int64_t N = 0;             // store rows analysed
+  int64_t N = 0;             // rows analysed: held-out rows only when the store records a split
+  int64_t scan_end = 0;      // store rows [0, scan_end) were read to find them
+  bool held_out = false;     // the store has a split (else every row is used, training rows included)
   int64_t d = 0, D2 = 0, F = 0;
 };
 
 struct Pass1 {
   std::vector<FeatureAcc> acc;  // [F]
   double ev[2] = {0, 0};        // explained variance per model over the analysed rows
+  int64_t rows = 0, scan_end = 0;
 };
 
 void keep_example(FeatureAcc& a, const Example& ex, const AnalyzeOptions& opt, std::mt19937_64& rng) {
@@ -155,9 +158,23 @@ Pass1 accumulate(const Subject& s, const ActivationStore& store, const AnalyzeOp
   double err[2] = {0, 0}, sq[2] = {0, 0};
   std::vector<double> mean(static_cast<size_t>(D2), 0.0);
   std::vector<float> f, xh(size_t(opt.chunk_rows * D2));
-  for (int64_t r0 = 0; r0 < s.N; r0 += opt.chunk_rows) {
-    const int64_t n = std::min(opt.chunk_rows, s.N - r0);
-    ActivationBatch b = store.read(r0, n);
+  const int64_t limit = opt.max_tokens < 0 ? store.rows() : std::min(opt.max_tokens, store.rows());
+  int64_t used = 0, r0 = 0;
+  std::vector<int64_t> ids;  // store row of each analysed row of the chunk
+  for (; r0 < store.rows() && used < limit; r0 += opt.chunk_rows) {
+    const int64_t n_read = std::min(opt.chunk_rows, store.rows() - r0);
+    ActivationBatch all = store.read(r0, n_read), b;
+    b.d = d;
+    ids.clear();
+    for (int64_t i = 0; i < n_read && used + b.rows < limit; ++i)
+      if (!s.held_out || all.split[size_t(i)] == 1) {
+        b.append(all, i, 1);
+        ids.push_back(r0 + i);
+      }
+    const int64_t n = b.rows;
+    used += n;
+    bar.add(n_read);
+    if (n == 0) continue;
     crosscoder_scale_inputs(s.c, b.acts.data(), n);
     crosscoder_encode(s.p, s.c, b.acts.data(), n, f);
     crosscoder_decode(s.p, f.data(), n, xh.data());
@@ -174,14 +191,15 @@ Pass1 accumulate(const Subject& s, const ActivationStore& store, const AnalyzeOp
       for (int64_t j = 0; j < F; ++j) {
         if (!(fr[j] > 0)) continue;
         add_activation(r.acc[size_t(j)], s, j, fr[j], x, o, dBdm.data() + 2 * j);
-        keep_example(r.acc[size_t(j)], {fr[j], r0 + row}, opt, rng);
+        keep_example(r.acc[size_t(j)], {fr[j], ids[size_t(row)]}, opt, rng);
       }
     }
-    bar.add(n);
   }
+  r.rows = used;
+  r.scan_end = std::min(r0, store.rows());
   // Explained variance per model: 1 − Σ err² / Σ ||x − mean||².
   double var[2] = {sq[0], sq[1]};
-  for (int64_t q = 0; q < D2; ++q) var[q / d] -= mean[size_t(q)] * mean[size_t(q)] / double(std::max<int64_t>(s.N, 1));
+  for (int64_t q = 0; q < D2; ++q) var[q / d] -= mean[size_t(q)] * mean[size_t(q)] / double(std::max<int64_t>(used, 1));
   for (int m = 0; m < 2; ++m) r.ev[m] = var[m] > 0 ? 1 - err[m] / var[m] : 0;
   return r;
 }
@@ -223,14 +241,14 @@ Contexts collect_contexts(const Subject& s, const ActivationStore& store, const 
     cx.windows[size_t(j)].resize(ex.size());
     for (size_t e = 0; e < ex.size(); ++e) {
       const int64_t c0 = ex[e].row;
-      for (int64_t r = std::max<int64_t>(0, c0 - opt.context); r <= std::min(s.N - 1, c0 + opt.context); ++r)
+      for (int64_t r = std::max<int64_t>(0, c0 - opt.context); r <= std::min(s.scan_end - 1, c0 + opt.context); ++r)
         needs[r].push_back({int32_t(j), int32_t(e), c0});
     }
   }
   std::map<int64_t, int32_t> center_doc;
   for (auto it = needs.begin(); it != needs.end();) {
     const int64_t r0 = it->first;
-    const int64_t n = std::min<int64_t>(opt.chunk_rows, s.N - r0);
+    const int64_t n = std::min<int64_t>(opt.chunk_rows, s.scan_end - r0);
     ActivationBatch b = store.read(r0, n);
     for (; it != needs.end() && it->first < r0 + n; ++it) {
       const int64_t r = it->first;
@@ -330,15 +348,20 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   s.d = c.d_in;
   s.D2 = 2 * s.d;
   s.F = c.dict_size;
-  s.N = opt.max_tokens < 0 ? store.rows() : std::min(opt.max_tokens, store.rows());
+  s.held_out = store.has_split();
   decoder_norms(p, s.norms);
-  const int64_t d = s.d, D2 = s.D2, F = s.F, N = s.N;
+  const int64_t d = s.d, D2 = s.D2, F = s.F;
 
-  Progress bar("analyze", 2 * N, "tok", opt.progress);
+  Progress bar("analyze", 2 * store.rows(), "tok", opt.progress);
   Pass1 pass1 = accumulate(s, store, opt, bar);
-  const std::vector<FeatureAcc>& acc = pass1.acc;
+  s.N = pass1.rows;
+  s.scan_end = pass1.scan_end;
+  const int64_t N = s.N;
+  if (N == 0) fail(opt.acts, "held-out rows", "none among the rows scanned", "> 0", "0", "harvest with --eval-fraction > 0, or raise --tokens");
+  bar.set(store.rows());
   const Contexts cx = collect_contexts(s, store, opt, pass1.acc, bar);
-  bar.set(2 * N);
+  const std::vector<FeatureAcc>& acc = pass1.acc;
+  bar.set(2 * store.rows());
   bar.finish();
 
   // Optional next-token effects per model.
@@ -464,7 +487,8 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   }
   write_file_atomic(opt.out + "/categories.json",
                     Json({{"categories", cats}, {"highest_nrn", hi}, {"lowest_nrn", lo}, {"majority", opt.category_majority}}).dump(2));
-  Json summary = {{"crosscoder", opt.crosscoder}, {"acts", opt.acts}, {"tokens", N}, {"features", F}, {"dead", dead},
+  Json summary = {{"crosscoder", opt.crosscoder}, {"acts", opt.acts}, {"tokens", N}, {"held_out", s.held_out},
+                  {"rows_scanned", s.scan_end}, {"features", F}, {"dead", dead},
                   {"class_counts", class_counts}, {"nrn_histogram", {{"bins", 50}, {"counts", hist}}},
                   {"thresholds", {{"base_only_below", opt.base_only_below}, {"distilled_only_above", opt.distilled_only_above}}},
                   {"explained_variance", {pass1.ev[0], pass1.ev[1]}}, {"hook", c.hook}, {"architecture", arch_name(c.architecture)},

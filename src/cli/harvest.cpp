@@ -34,6 +34,9 @@ void register_harvest(CLI::App& app) {
   c->add_option("--start-token", o->cfg.pack.start_id, "Id that starts every sequence (default: <|endoftext|>, else the tokenizer's BOS)");
   c->add_option("--sep-token", o->cfg.pack.sep_id, "Id between documents (default: as --start-token)");
   c->add_option("--seed", o->cfg.pack.seed, "Document-order seed")->capture_default_str();
+  c->add_option("--eval-fraction", o->cfg.pack.eval_fraction,
+                "Share of documents held out for evaluation (by a stable hash of their text; training skips them)")
+      ->capture_default_str();
   c->add_option("--out", o->store.out, "Store directory")->required();
   c->add_option("--shard-tokens", o->store.shard_rows, "Rows per shard (closed at a batch boundary)")->capture_default_str();
   c->add_option("--store-dtype", o->store_dtype, "bf16 (4·d bytes/token) or f32 (8·d)")->check(CLI::IsMember({"bf16", "f32"}))->capture_default_str();

@@ -49,8 +49,10 @@ void register_train(CLI::App& app) {
     o->cfg.architecture = arch_from_name(o->arch, "--arch");
     o->t.progress = !o->quiet;
     TrainSummary r = train_crosscoder(o->cfg, o->t);
-    std::printf("trained %lld steps: loss %.4f  L0 %.1f  explained variance A %.3f B %.3f  dead %.1f%%  %.0f tok/s\n",
-                (long long)r.steps, r.loss, r.l0, r.ev_a, r.ev_b, 100 * r.dead_frac, r.tokens_per_s);
+    std::printf("trained %lld steps (%.0f tok/s); on %lld %s rows: FVU base %.3f distilled %.3f, L0 %.1f, never active %.1f%% "
+                "(OUT/eval.json)\n",
+                (long long)r.steps, r.tokens_per_s, (long long)r.eval.rows, r.eval.held_out ? "held-out" : "(no split: all)",
+                r.eval.fvu[0], r.eval.fvu[1], r.eval.l0, 100 * r.eval.inactive_frac);
   });
 }
 

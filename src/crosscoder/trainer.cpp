@@ -107,7 +107,7 @@ void trim_log(const std::string& path, int64_t step) {
 }  // namespace
 
 TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
-  StoreStream stream(opt.acts);
+  StoreStream stream(opt.acts, 8192, /*train_only=*/true);
   const ActivationStore& store = stream.store();
   c.d_in = store.d_model();
   c.acts = opt.acts;
@@ -200,7 +200,7 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
     int64_t n_dead = 0;
     for (int64_t j = 0; j < c.dict_size; ++j) n_dead += st.tokens - st.last_fired[size_t(j)] > c.dead_tokens;
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    sum = {st.step, r.loss, r.l0, r.ev[0], r.ev[1], double(n_dead) / double(c.dict_size), el > 0 ? double((st.step - first) * B) / el : 0};
+    sum = {st.step, r.loss, r.l0, r.ev[0], r.ev[1], double(n_dead) / double(c.dict_size), el > 0 ? double((st.step - first) * B) / el : 0, {}};
     if (st.step % opt.log_every == 0 || st.step == last)
       log << Json({{"step", st.step}, {"tokens", st.tokens}, {"loss", r.loss}, {"l2", r.l2}, {"l1", r.l1}, {"aux", r.aux},
                    {"l0", r.l0}, {"ev_a", r.ev[0]}, {"ev_b", r.ev[1]}, {"dead_frac", sum.dead_frac},
@@ -219,6 +219,8 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
   }
   if (st.step == first) checkpoint();  // no step taken (--steps 0, or already done): still leave a checkpoint
   bar.finish();
+  sum.eval = evaluate_crosscoder(p, c, store, opt.eval_rows);
+  write_file_atomic(opt.out + "/eval.json", sum.eval.to_json().dump(2));
   return sum;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "crosscoder/crosscoder.hpp"
+#include "crosscoder/evaluate.hpp"
 
 namespace cc {
 
@@ -19,12 +20,14 @@ struct TrainOptions {
   int64_t save_every = 1000;     // steps between checkpoints
   int64_t log_every = 50;        // steps between train_log.jsonl lines
   int64_t max_steps = -1;        // --steps: stop early (the schedule still follows num_tokens)
+  int64_t eval_rows = 65536;     // held-out rows measured after training (OUT/eval.json); -1 = all
   bool progress = true;
 };
 
 struct TrainSummary {
   int64_t steps = 0;
-  double loss = 0, l0 = 0, ev_a = 0, ev_b = 0, dead_frac = 0, tokens_per_s = 0;
+  double loss = 0, l0 = 0, ev_a = 0, ev_b = 0, dead_frac = 0, tokens_per_s = 0;  // the last training batch
+  EvalMetrics eval;  // held-out rows, inference encoder (also written to OUT/eval.json)
 };
 
 TrainSummary train_crosscoder(CrosscoderConfig cfg, const TrainOptions& opt);

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "core/error.hpp"
+#include "core/strings.hpp"
 
 namespace cc {
 
@@ -17,6 +18,16 @@ int32_t document_boundary_id(const Tokenizer& tok) {
        "", "", "pass --start-token and --sep-token");
 }
 
+uint8_t document_split(std::string_view text, double eval_fraction) {
+  const double u = double(fnv1a64(text) >> 11) * 0x1p-53;  // uniform in [0, 1)
+  return u < eval_fraction ? 1 : 0;
+}
+
+std::pair<std::vector<int32_t>, uint8_t> Packer::load(size_t c, uint64_t cursor) const {
+  const std::string text = corpora_[c]->document(doc_index(c, cursor));
+  return {tok_.encode(text, /*add_special_tokens=*/false), document_split(text, opt_.eval_fraction)};
+}
+
 Packer::Packer(const std::vector<std::unique_ptr<Corpus>>& corpora, const Tokenizer& tok, PackOptions opt)
     : corpora_(corpora), tok_(tok), opt_(opt) {
   if (opt_.start_id < 0) opt_.start_id = document_boundary_id(tok_);
@@ -24,6 +35,8 @@ Packer::Packer(const std::vector<std::unique_ptr<Corpus>>& corpora, const Tokeni
   if (corpora_.empty()) fail("", "--corpus", "is missing: give at least one corpus");
   if (corpora_.size() > 255) fail("", "--corpus", "is given too often", "<= 255 corpora", std::to_string(corpora_.size()));
   if (opt_.seq_len < 2) fail("", "--seq-len", "must be at least 2", ">= 2", std::to_string(opt_.seq_len));
+  if (!(opt_.eval_fraction >= 0 && opt_.eval_fraction < 1))
+    fail("", "--eval-fraction", "must lie in [0, 1)", "e.g. 0.1", std::to_string(opt_.eval_fraction));
   const int64_t V = int64_t(tok_.vocab_size());
   for (int32_t id : {opt_.start_id, opt_.sep_id})
     if (id < 0 || id >= V) fail(tok_.origin(), "start/separator token", "is outside the vocabulary", "< " + std::to_string(V), std::to_string(id));
@@ -73,13 +86,13 @@ void Packer::start_document(size_t c) {
   if (a.has) {
     cur_ = std::move(a.tokens);
     cur_off_ = a.off;
+    cur_split_ = a.split;
     cur_cursor_[c] = a.cursor;
     a = SetAside{};
   } else {
     for (size_t tries = 0;; ++tries) {
       cur_cursor_[c] = cursor_[c];
-      const size_t di = doc_index(c, cursor_[c]++);
-      cur_ = tok_.encode(corpora_[c]->document(di), /*add_special_tokens=*/false);
+      std::tie(cur_, cur_split_) = load(c, cursor_[c]++);
       if (!cur_.empty()) break;
       if (tries > corpora_[c]->size()) fail(corpora_[c]->spec().path, "", "has no document that encodes to any token");
     }
@@ -99,6 +112,7 @@ PackedSequence Packer::next() {
     s.pos.push_back(pos);
     s.corpus.push_back(uint8_t(std::max(cur_corpus_, 0)));
     s.keep.push_back(keep && !drop_.count(t));
+    s.split.push_back(cur_split_);
   };
   push(opt_.start_id, int32_t(std::max<int64_t>(doc_counter_, 0)), -1, false);
   const size_t chunk = L - 1;
@@ -110,7 +124,7 @@ PackedSequence Packer::next() {
       // A chunk boundary inside a document: continue it only if its corpus is still the neediest.
       const size_t best = neediest_corpus();
       if (best != size_t(cur_corpus_)) {
-        aside_[size_t(cur_corpus_)] = {true, cur_cursor_[size_t(cur_corpus_)], cur_off_, std::move(cur_)};
+        aside_[size_t(cur_corpus_)] = {true, cur_cursor_[size_t(cur_corpus_)], cur_off_, std::move(cur_), cur_split_};
         need_sep_ = true;
         start_document(best);
       }
@@ -167,20 +181,20 @@ void Packer::restore(const Json& s) {
     fail(where, "", std::string("is malformed: ") + e.what());
   }
   // Re-tokenise the document in progress and the set-aside ones.
-  auto tokens_of = [&](size_t c, uint64_t cursor, size_t off, const char* what) {
+  auto reload = [&](size_t c, uint64_t cursor, size_t off, const char* what) {
     if (cursor >= cursor_[c]) fail(where, what, "names a document not yet loaded (corpus changed?)");
-    std::vector<int32_t> t = tok_.encode(corpora_[c]->document(doc_index(c, cursor)), false);
-    if (off > t.size()) fail(where, what, "is beyond the document (corpus changed?)");
+    auto t = load(c, cursor);
+    if (off > t.first.size()) fail(where, what, "is beyond the document (corpus changed?)");
     return t;
   };
   cur_.clear();
   if (cur_corpus_ >= 0) {
     const size_t c = size_t(cur_corpus_);
     if (c >= corpora_.size()) fail(where, "cur_corpus", "is out of range");
-    cur_ = tokens_of(c, cur_cursor_[c], cur_off_, "cur_off");
+    std::tie(cur_, cur_split_) = reload(c, cur_cursor_[c], cur_off_, "cur_off");
   }
   for (size_t c = 0; c < corpora_.size(); ++c)
-    if (aside_[c].has) aside_[c].tokens = tokens_of(c, aside_[c].cursor, aside_[c].off, "aside");
+    if (aside_[c].has) std::tie(aside_[c].tokens, aside_[c].split) = reload(c, aside_[c].cursor, aside_[c].off, "aside");
 }
 
 }  // namespace cc

@@ -23,11 +23,17 @@ struct PackOptions {
   int32_t start_id = -1;    // -1: the tokenizer's document boundary (document_boundary_id)
   int32_t sep_id = -1;
   uint64_t seed = 0;        // document order within each corpus, per epoch
+  double eval_fraction = 0.1;  // share of documents held out for evaluation (document_split)
 };
+
+// 1 (eval) or 0 (train) for a document: a stable hash of its text against eval_fraction, so the
+// same document falls on the same side in every harvest, ablation and run, whatever the order.
+uint8_t document_split(std::string_view text, double eval_fraction);
 
 struct PackedSequence {
   std::vector<int32_t> tokens, doc, pos;  // [seq_len]; doc = global document index, pos = index within it
   std::vector<uint8_t> corpus, keep;      // corpus index; 1 = harvest this position
+  std::vector<uint8_t> split;             // 1 = the position's document is held out for evaluation
 };
 
 // The id that separates documents: <|endoftext|> when the tokenizer has it (Qwen2.5: 151643; the
@@ -69,6 +75,9 @@ class Packer {
   std::vector<int32_t> cur_;
   size_t cur_off_ = 0;
   bool need_sep_ = false;
+  uint8_t cur_split_ = 0;
+  // Tokens and split of document `cursor` of corpus c.
+  std::pair<std::vector<int32_t>, uint8_t> load(size_t c, uint64_t cursor) const;
 
   // Per corpus: a document set aside at a chunk boundary (its cursor, to re-tokenise on restore).
   struct SetAside {
@@ -76,6 +85,7 @@ class Packer {
     uint64_t cursor = 0;  // the corpus cursor that loaded it (doc_index(c, cursor))
     size_t off = 0;
     std::vector<int32_t> tokens;
+    uint8_t split = 0;
   };
   std::vector<SetAside> aside_;
   std::vector<uint64_t> cur_cursor_;  // per corpus: cursor of the document being packed

@@ -9,17 +9,35 @@
 
 namespace cc {
 
-StoreStream::StoreStream(const std::string& dir, int64_t chunk_rows) : store_(dir), chunk_(chunk_rows) {
+StoreStream::StoreStream(const std::string& dir, int64_t chunk_rows, bool train_only)
+    : store_(dir), chunk_(chunk_rows), train_only_(train_only && store_.has_split()) {
   if (store_.rows() == 0) fail(dir, "", "is an empty activation store");
+  if (train_only_ && store_.manifest().value("eval_tokens", int64_t(0)) >= store_.rows())
+    fail(dir + "/manifest.json", "eval_tokens", "covers every row: no training row left", "< " + std::to_string(store_.rows()),
+         store_.manifest()["eval_tokens"].dump(), "harvest with a smaller --eval-fraction");
   if (store_.manifest()["norm_factors"].is_null()) fail(dir + "/manifest.json", "norm_factors", "are not set (harvest incomplete?)");
 }
 
 ActivationBatch StoreStream::next_chunk() {
-  const int64_t n = std::min(chunk_, store_.rows() - cursor_);
-  ActivationBatch b = store_.read(cursor_, n);
-  cursor_ = (cursor_ + n) % store_.rows();
-  read_ += n;
-  return b;
+  for (;;) {
+    const int64_t n = std::min(chunk_, store_.rows() - cursor_);
+    ActivationBatch b = store_.read(cursor_, n);
+    cursor_ = (cursor_ + n) % store_.rows();
+    if (train_only_) {
+      ActivationBatch kept;
+      kept.d = b.d;
+      for (int64_t r = 0; r < b.rows;) {  // runs of train rows, appended whole
+        int64_t e = r;
+        while (e < b.rows && b.split[size_t(e)] == 0) ++e;
+        if (e > r) kept.append(b, r, e - r);
+        r = e + 1;
+      }
+      if (kept.rows == 0) continue;  // a chunk of held-out rows only
+      b = std::move(kept);
+    }
+    read_ += b.rows;
+    return b;
+  }
 }
 
 ShuffleBuffer::ShuffleBuffer(RowStream& src, int64_t capacity_rows, uint64_t seed, bool shuffle)

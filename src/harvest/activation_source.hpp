@@ -19,10 +19,12 @@ class RowStream {
   virtual int64_t rows_read() const = 0;     // rows produced so far (fresh rows, counting epochs)
 };
 
-// Reads a store in order, `chunk_rows` at a time, starting again at row 0 after the last.
+// Reads a store in order, `chunk_rows` at a time, starting again at row 0 after the last. With
+// train_only (and a store that records a split) the held-out rows are skipped: training never sees
+// the documents its evaluation uses.
 class StoreStream : public RowStream {
  public:
-  StoreStream(const std::string& dir, int64_t chunk_rows = 8192);
+  StoreStream(const std::string& dir, int64_t chunk_rows = 8192, bool train_only = false);
   int64_t d_model() const override { return store_.d_model(); }
   std::array<float, 2> norm_factors() const override { return store_.norm_factors(); }
   ActivationBatch next_chunk() override;
@@ -33,6 +35,7 @@ class StoreStream : public RowStream {
  private:
   ActivationStore store_;
   int64_t chunk_, cursor_ = 0, read_ = 0;
+  bool train_only_;
 };
 
 // The reference's refresh scheme, made to stream: the buffer holds `capacity` rows; once half

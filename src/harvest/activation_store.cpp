@@ -81,6 +81,7 @@ const SafetensorsFile& ActivationStore::shard(size_t i) const {
     check("doc", DType::I32, {n});
     check("pos", DType::I32, {n});
     check("corpus", DType::U8, {n});
+    if (f->find("split")) check("split", DType::U8, {n});  // absent in stores written before splits
     shards_[i] = std::move(f);
   }
   return *shards_[i];
@@ -97,6 +98,7 @@ ActivationBatch ActivationStore::read(int64_t begin, int64_t n) const {
   out.doc.resize(size_t(n));
   out.pos.resize(size_t(n));
   out.corpus.resize(size_t(n));
+  out.split.assign(size_t(n), 0);
   int64_t done = 0;
   size_t s = size_t(std::upper_bound(shard_begin_.begin(), shard_begin_.end(), begin) - shard_begin_.begin()) - 1;
   while (done < n) {
@@ -120,6 +122,7 @@ ActivationBatch ActivationStore::read(int64_t begin, int64_t n) const {
     copy_i32("doc", out.doc);
     copy_i32("pos", out.pos);
     std::memcpy(out.corpus.data() + done, f.find("corpus")->data + off, size_t(take));
+    if (const TensorInfo* t = f.find("split")) std::memcpy(out.split.data() + done, t->data + off, size_t(take));
     done += take;
     ++s;
   }

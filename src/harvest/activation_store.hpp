@@ -22,6 +22,7 @@ class ActivationStore {
   explicit ActivationStore(const std::string& dir);
 
   const Json& manifest() const { return manifest_; }
+  const std::string& dir() const { return dir_; }
   // A string field of the manifest ("hook", "models.base"): "" when absent or null; anything else
   // but a string is an error naming manifest.json and the field.
   std::string text(const std::string& dotted) const;
@@ -32,6 +33,9 @@ class ActivationStore {
   int64_t d_model() const { return d_; }
   std::array<float, 2> norm_factors() const { return norm_; }
   bool complete() const { return manifest_.value("complete", false); }
+  // Whether rows carry a train/eval split (stores harvested with one record "eval_fraction"); without
+  // it every row counts as train and evaluation falls back to all rows.
+  bool has_split() const { return manifest_.contains("eval_fraction") && manifest_["eval_fraction"].is_number(); }
   size_t shard_count() const { return shard_rows_.size(); }
   int64_t shard_rows(size_t i) const { return shard_rows_[i]; }
 

@@ -16,7 +16,7 @@ Json HarvestConfig::to_json() const {
   for (const auto& s : corpora) c.push_back(s.text());
   return {{"base", base_dir}, {"distilled", distilled_dir}, {"tokenizer", tokenizer}, {"hook", hook},
           {"corpora", c}, {"seq_len", pack.seq_len}, {"start_id", pack.start_id}, {"sep_id", pack.sep_id},
-          {"seed", pack.seed}, {"batch_seqs", batch_seqs}, {"compute", mode == ComputeMode::F32 ? "f32" : "bf16"}};
+          {"seed", pack.seed}, {"eval_fraction", pack.eval_fraction}, {"batch_seqs", batch_seqs}, {"compute", mode == ComputeMode::F32 ? "f32" : "bf16"}};
 }
 
 void ActivationBatch::append(const ActivationBatch& o, int64_t begin, int64_t n) {
@@ -26,6 +26,8 @@ void ActivationBatch::append(const ActivationBatch& o, int64_t begin, int64_t n)
   doc.insert(doc.end(), o.doc.begin() + begin, o.doc.begin() + begin + n);
   pos.insert(pos.end(), o.pos.begin() + begin, o.pos.begin() + begin + n);
   corpus.insert(corpus.end(), o.corpus.begin() + begin, o.corpus.begin() + begin + n);
+  if (o.split.empty()) split.insert(split.end(), size_t(n), uint8_t(0));  // a batch built without splits
+  else split.insert(split.end(), o.split.begin() + begin, o.split.begin() + begin + n);
   rows += n;
 }
 
@@ -131,6 +133,7 @@ ActivationBatch PairHarvester::next() {
       out.doc.push_back(s.doc[p]);
       out.pos.push_back(s.pos[p]);
       out.corpus.push_back(s.corpus[p]);
+      out.split.push_back(s.split[p]);
       ++out.rows;
     }
   return out;

@@ -29,6 +29,7 @@ struct ActivationBatch {
   std::vector<float> acts;
   std::vector<int32_t> tokens, doc, pos;
   std::vector<uint8_t> corpus;
+  std::vector<uint8_t> split;  // 1 = held-out (eval) document; all 0 in stores written before splits
   void append(const ActivationBatch& o, int64_t begin, int64_t n);  // rows [begin, begin+n) of o
 };
 

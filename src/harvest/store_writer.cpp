@@ -48,7 +48,8 @@ void write_shard(const std::string& path, const ActivationBatch& b, DType dt) {
                            {"tokens", DType::I32, {b.rows}, b.tokens.data()},
                            {"doc", DType::I32, {b.rows}, b.doc.data()},
                            {"pos", DType::I32, {b.rows}, b.pos.data()},
-                           {"corpus", DType::U8, {b.rows}, b.corpus.data()}},
+                           {"corpus", DType::U8, {b.rows}, b.corpus.data()},
+                           {"split", DType::U8, {b.rows}, b.split.data()}},
                     {{"format", kStoreFormat}});
 }
 
@@ -80,6 +81,7 @@ int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
             {"bytes_per_token", int64_t(2 * h.d_model() * int64_t(dtype_size(opt.dtype)))},
             {"tokenizer", absolute(cfg.tokenizer)}, {"seq_len", cfg.pack.seq_len}, {"start_id", cfg.pack.start_id},
             {"sep_id", cfg.pack.sep_id}, {"target_tokens", opt.tokens}, {"settings", settings},
+            {"eval_fraction", cfg.pack.eval_fraction}, {"eval_tokens", 0},
             {"shards", Json::array()}, {"tokens", 0}, {"complete", false}, {"norm_factors", nullptr}};
   Json dropped_ids(std::vector<int32_t>(h.packer().dropped_ids().begin(), h.packer().dropped_ids().end()));
   std::sort(dropped_ids.begin(), dropped_ids.end());
@@ -91,7 +93,7 @@ int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
 
   NormAccumulator norm;
   norm.target = opt.norm_rows;
-  int64_t rows = 0;
+  int64_t rows = 0, eval_rows = 0;
   if (opt.resume && fs::exists(mpath)) {
     Json old = read_json_file(mpath);
     // Written by us atomically, but a manifest can be edited or damaged by hand: check every field
@@ -116,6 +118,7 @@ int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
     if (!old.contains("shards") || !old["shards"].is_array()) fail(mpath, "shards", "is missing or not a list");
     m["shards"] = old["shards"];
     rows = old_tokens;
+    eval_rows = old.contains("eval_tokens") ? json_get<int64_t>(old, "eval_tokens", mpath) : 0;
     norm.sum[0] = ns["sum"][0].get<double>();
     norm.sum[1] = ns["sum"][1].get<double>();
     norm.count = ns["count"].get<int64_t>();
@@ -136,6 +139,7 @@ int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
 
   auto save_manifest = [&](bool complete) {
     m["tokens"] = rows;
+    m["eval_tokens"] = eval_rows;
     m["complete"] = complete;
     m["packer_state"] = h.packer().state();
     m["norm_state"] = {{"sum", {norm.sum[0], norm.sum[1]}}, {"count", norm.count}};
@@ -168,6 +172,7 @@ int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
     ActivationBatch kept;
     kept.append(b, 0, take);
     norm.add(kept);
+    for (uint8_t s : kept.split) eval_rows += s;
     shard.append(kept, 0, take);
     rows += take;
     bar.set(rows);

@@ -145,17 +145,22 @@ std::pair<double, double> shared_range(const AblateOptions& opt, const Crosscode
   return {lo, hi};
 }
 
-// Phase 1: every position whose successor is one of a category's targets (a real token, kept by
-// the packer), shuffled; the first opt.positions are evaluated, the next opt.rank_positions rank
+// Phase 1: every position of a held-out document whose successor is one of a category's targets (a
+// real token, kept by the packer), shuffled; the first opt.positions are evaluated, the next opt.rank_positions rank
 // features. Categories without any position are dropped with a warning.
 void pick_positions(std::vector<Category>& cats, const std::vector<PackedSequence>& seqs, const AblateOptions& opt, int64_t F,
                     std::vector<std::string>& warnings) {
   std::mt19937_64 rng(opt.seed);
+  // Held-out documents only (the harvest's split, by the same hash), so no evaluated position is one
+  // the crosscoder was trained on; with no held-out share there is nothing else to use.
+  const bool held_out_only = opt.eval_fraction > 0;
+  if (!held_out_only) warnings.push_back("eval_fraction is 0: positions come from documents the crosscoder may have been trained on");
   for (Category& cat : cats) {
     std::vector<Position> cand;
     for (size_t s = 0; s < seqs.size(); ++s)
       for (size_t q = 0; q + 1 < seqs[s].tokens.size(); ++q)
-        if (seqs[s].keep[q] && std::find(cat.target_ids.begin(), cat.target_ids.end(), seqs[s].tokens[q + 1]) != cat.target_ids.end())
+        if (seqs[s].keep[q] && (!held_out_only || seqs[s].split[q] == 1) &&
+            std::find(cat.target_ids.begin(), cat.target_ids.end(), seqs[s].tokens[q + 1]) != cat.target_ids.end())
           cand.push_back({int32_t(s), int32_t(q), seqs[s].tokens[q + 1]});
     cat.candidates = int64_t(cand.size());
     std::shuffle(cand.begin(), cand.end(), rng);
@@ -167,7 +172,7 @@ void pick_positions(std::vector<Category>& cats, const std::vector<PackedSequenc
       cat.rank_is_eval = true;
     }
     if (ne < size_t(opt.positions))
-      warnings.push_back(cat.name + ": only " + std::to_string(ne) + " positions with a target next in " +
+      warnings.push_back(cat.name + ": only " + std::to_string(ne) + " positions with a target next in the held-out documents of " +
                          std::to_string(opt.sequences) + " sequences (asked for " + std::to_string(opt.positions) + ")");
     cat.fired.assign(size_t(F), 0);
   }
@@ -403,6 +408,7 @@ std::string run_ablation(const AblateOptions& opt) {
   hc.corpora = opt.corpora;
   hc.pack.seq_len = opt.seq_len;
   hc.pack.seed = opt.seed;
+  hc.pack.eval_fraction = opt.eval_fraction;
   hc.mode = opt.mode;
   PairHarvester pair(hc);
   if (pair.d_model() != c.d_in)
@@ -443,6 +449,7 @@ std::string run_ablation(const AblateOptions& opt) {
     Json pj = Json::array();
     for (const Position& q : cat.eval)
       pj.push_back({{"seq", q.seq}, {"pos", q.pos}, {"doc", seqs[size_t(q.seq)].doc[size_t(q.pos)]},
+                    {"held_out", seqs[size_t(q.seq)].split[size_t(q.pos)] == 1},
                     {"doc_pos", seqs[size_t(q.seq)].pos[size_t(q.pos)]}, {"target", q.target}});
     positions_json[cat.name] = pj;
     for (int m = 0; m < 2; ++m) {

@@ -120,6 +120,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   h.pack.seq_len = hv.integer("seq_len", h.pack.seq_len);
   h.batch_seqs = int(hv.integer("batch_seqs", h.batch_seqs));
   h.pack.seed = uint64_t(hv.integer("seed", int64_t(h.pack.seed)));
+  h.pack.eval_fraction = hv.number("eval_fraction", h.pack.eval_fraction);
   h.pack.start_id = int32_t(hv.integer("start_token", h.pack.start_id));
   h.pack.sep_id = int32_t(hv.integer("sep_token", h.pack.sep_id));
   e.store.shard_rows = hv.integer("shard_tokens", e.store.shard_rows);
@@ -188,6 +189,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   b.rank_positions = int(ab.integer("rank_positions", b.rank_positions));
   b.nrn_above = ab.number("nrn_above", b.nrn_above);
   b.seed = uint64_t(ab.integer("seed", int64_t(b.seed)));
+  b.eval_fraction = h.pack.eval_fraction;
   b.batch_tokens = ab.integer("batch_tokens", b.batch_tokens);
   ab.finish();
 

@@ -103,8 +103,8 @@ std::vector<Stage> plan(const Experiment& e) {
                     t.progress = e.progress;
                     const TrainSummary r = train_crosscoder(n.cfg, t);
                     char buf[160];
-                    std::snprintf(buf, sizeof buf, "explained variance %.3f / %.3f, L0 %.1f, dead %.1f%%", r.ev_a, r.ev_b, r.l0,
-                                  100 * r.dead_frac);
+                    std::snprintf(buf, sizeof buf, "held-out FVU %.3f / %.3f, L0 %.1f, never active %.1f%%", r.eval.fvu[0],
+                                  r.eval.fvu[1], r.eval.l0, 100 * r.eval.inactive_frac);
                     return std::string(buf);
                   },
                   [&n] { return fs::exists(n.train.out + "/trainer_state.safetensors"); }});
@@ -129,7 +129,7 @@ std::vector<Stage> plan(const Experiment& e) {
     Json ks(b.ks);
     Json s = {{"corpora", corpora_json(b.corpora)}, {"categories", b.categories}, {"k", ks}, {"sequences", b.sequences},
               {"seq_len", b.seq_len}, {"positions", b.positions}, {"rank_positions", b.rank_positions}, {"nrn_above", b.nrn_above},
-              {"seed", b.seed}, {"batch_tokens", b.batch_tokens}, {"compute", mode_name(b.mode)}, {"models", models_json(h)},
+              {"seed", b.seed}, {"eval_fraction", b.eval_fraction}, {"batch_tokens", b.batch_tokens}, {"compute", mode_name(b.mode)}, {"models", models_json(h)},
               {"lexicon", b.lexicon}, {"lexicon_stamp", file_stamp(b.lexicon)}};
     st.push_back({"ablate", s, {"analyze"}, b.out,
                   [&e](bool) {

@@ -48,9 +48,17 @@ void crosscoder_lines(std::ostringstream& o, const Experiment& e) {
     Json last;
     for_each_jsonl(lp, [&](const Json& j, size_t) { last = j; });
     if (last.is_null()) continue;
-    o << "  crosscoder " << n.name << " (" << arch_name(n.cfg.architecture) << ", " << n.cfg.dict_size << " features): explained variance base "
-      << fmt("%.3f", num(last, "ev_a")) << " distilled " << fmt("%.3f", num(last, "ev_b")) << ", L0 " << fmt("%.1f", num(last, "l0"))
-      << ", dead " << fmt("%.1f%%", 100 * num(last, "dead_frac")) << " after " << last.value("tokens", int64_t(0)) << " tokens\n";
+    o << "  crosscoder " << n.name << " (" << arch_name(n.cfg.architecture) << ", " << n.cfg.dict_size << " features, "
+      << last.value("tokens", int64_t(0)) << " training tokens)";
+    const std::string ep = n.train.out + "/eval.json";
+    if (fs::exists(ep)) {
+      const Json ev = read_json_file(ep);
+      const Json fvu = ev.value("fvu", Json::array({0, 0}));
+      o << ": on " << ev.value("rows", int64_t(0)) << (ev.value("held_out", false) ? " held-out" : " (not held-out)")
+        << " tokens, FVU base " << fmt("%.3f", fvu[0].get<double>()) << " distilled " << fmt("%.3f", fvu[1].get<double>()) << ", L0 "
+        << fmt("%.1f", num(ev, "l0")) << ", never active " << fmt("%.1f%%", 100 * num(ev, "inactive_frac"));
+    }
+    o << "; last training batch: dead " << fmt("%.1f%%", 100 * num(last, "dead_frac")) << "\n";
   }
 }
 

@@ -7,17 +7,14 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/strings.hpp"
 
 namespace cc {
 
 namespace fs = std::filesystem;
 
 std::string fingerprint_of(const std::string& text) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
+  const uint64_t h = fnv1a64(text);
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;

@@ -1,0 +1,29 @@
+// A trained crosscoder measured the way it is used: on held-out rows (documents the training never
+// read), with the inference encoder (θ for BatchTopK). The field's standard metrics:
+//   FVU_m = Σ_rows Σ_i (x_mi − x̂_mi)² / Σ_rows Σ_i (x_mi − μ_mi)²,  μ_m = the per-dimension mean
+//           over the same rows; each sum taken over the whole set before dividing (docs/CROSSCODER.md).
+//   The ratio is the same in the models' own units and in the crosscoder's scaled units (s_m cancels).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "core/json_file.hpp"
+#include "crosscoder/crosscoder.hpp"
+#include "harvest/activation_store.hpp"
+
+namespace cc {
+
+struct EvalMetrics {
+  int64_t rows = 0;              // held-out rows measured
+  bool held_out = true;          // false: the store has no split, so these rows may be training rows
+  double fvu[2] = {0, 0};        // per model (0 = base A, 1 = distilled B)
+  double mse = 0;                // mean over rows of Σ_m Σ_i (x − x̂)² in scaled units (the training L2)
+  double l0 = 0;                 // mean active features per row
+  double inactive_frac = 0;      // features that never fired on these rows
+  Json to_json() const;
+};
+
+// The first max_rows held-out rows of the store (all of them when max_rows < 0).
+EvalMetrics evaluate_crosscoder(const CrosscoderParams& p, const CrosscoderConfig& c, const ActivationStore& store, int64_t max_rows);
+
+}  // namespace cc
