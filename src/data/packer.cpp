@@ -93,8 +93,11 @@ void Packer::start_document(size_t c) {
     for (size_t tries = 0;; ++tries) {
       cur_cursor_[c] = cursor_[c];
       std::tie(cur_, cur_split_) = load(c, cursor_[c]++);
-      if (!cur_.empty()) break;
-      if (tries > corpora_[c]->size()) fail(corpora_[c]->spec().path, "", "has no document that encodes to any token");
+      if (!cur_.empty() && (opt_.only_split < 0 || cur_split_ == opt_.only_split)) break;
+      if (tries > corpora_[c]->size())
+        fail(corpora_[c]->spec().path, "", opt_.only_split < 0 ? "has no document that encodes to any token"
+                                                               : "has no non-empty document on the asked side of the train/eval split",
+             "", "", opt_.only_split == 1 ? "raise --eval-fraction, or give a larger corpus" : "");
     }
     cur_off_ = 0;
   }

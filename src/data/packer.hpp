@@ -24,6 +24,7 @@ struct PackOptions {
   int32_t sep_id = -1;
   uint64_t seed = 0;        // document order within each corpus, per epoch
   double eval_fraction = 0.1;  // share of documents held out for evaluation (document_split)
+  int only_split = -1;         // -1: every document; 1: held-out documents only (evaluations); 0: train only
 };
 
 // 1 (eval) or 0 (train) for a document: a stable hash of its text against eval_fraction, so the

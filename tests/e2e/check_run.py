@@ -40,6 +40,10 @@ if m:
     check(m["tokens"] == m["target_tokens"], f"store holds {m['tokens']} of {m['target_tokens']} tokens")
     check(len(m["corpus_tokens_taken"]) == 2 and min(m["corpus_tokens_taken"]) > 0, "a corpus contributed no tokens")
     check(all(finite(s) and s > 0 for s in m["norm_factors"]), f"bad norm factors {m['norm_factors']}")
+    # Mixing by tokens: each corpus's share within 2 percentage points of the share asked.
+    for asked, got in zip(m["corpus_share_asked"], m["corpus_share_got"]):
+        check(abs(asked - got) <= 0.02, f"corpus share asked {asked:.3f} got {got:.3f}")
+    check(0 < m["eval_tokens"] < m["tokens"], f"held-out rows {m['eval_tokens']} of {m['tokens']}")
 
 for cc in ["l1", "batchtopk"]:
     path = os.path.join(run, f"crosscoder-{cc}", "train_log.jsonl")
@@ -52,6 +56,10 @@ for cc in ["l1", "batchtopk"]:
     for k in ["ev_a", "ev_b"]:
         check(finite(last[k]) and last[k] > ev_floor, f"{cc}: {k} = {last[k]} is not above {ev_floor}")
     check(rows[-1]["loss"] < rows[0]["loss"], f"{cc}: loss did not fall ({rows[0]['loss']} -> {rows[-1]['loss']})")
+    ev = load(f"crosscoder-{cc}/eval.json")
+    if ev:
+        check(ev["held_out"] is True and ev["rows"] > 0, f"{cc}: eval.json is not on held-out rows: {ev}")
+        check(all(finite(x) and 1 - x > ev_floor for x in ev["fvu"]), f"{cc}: held-out FVU {ev['fvu']} leaves less than {ev_floor}")
 
 s = load("analysis/summary.json")
 if s:
@@ -68,6 +76,8 @@ if a:
     for r in a["results"]:
         check(r["condition"] in ("top", "random", "shared") and r["model"] in ("base", "distilled"), f"odd ablation cell {r}")
         check(r["n_positions"] > 0 and finite(r["mean_delta_logit"]), f"ablation cell without data {r['category']} {r['k']}")
+    for cat, ps in a["positions"].items():
+        check(all(p["held_out"] for p in ps), f"ablation category {cat} evaluates a position outside the held-out documents")
 
 st = load("steer/steer.json")
 if st:
@@ -82,6 +92,8 @@ if g:
     for t in g["tasks"]:
         for mo in t["models"]:
             check(finite(mo["loss"]) and mo["loss"] > 0, f"geometry {t['task']} {mo['model']}: loss {mo['loss']}")
+    for s in g["summary"]:
+        check(0 <= s["sign_test_p"] <= 1 and 0 <= s["wilcoxon_p"] <= 1, f"geometry paired tests out of range: {s}")
 
 check(os.path.getsize(os.path.join(run, "report.html")) > 500_000 if os.path.exists(os.path.join(run, "report.html")) else False,
       "report.html is missing or too small to hold the inlined plotting library")
