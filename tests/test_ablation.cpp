@@ -125,6 +125,8 @@ TEST(Ablation, EqualsFullForwardPassesWithTheFeaturesSubtracted) {
   PackOptions po;
   po.seq_len = o.seq_len;
   po.seed = o.seed;
+  po.eval_fraction = o.eval_fraction;
+  po.only_split = 1;  // the experiment packs held-out documents only
   Packer packer(corpora, *tok, po);
   std::vector<PackedSequence> seqs;
   for (int i = 0; i < o.sequences; ++i) seqs.push_back(packer.next());
