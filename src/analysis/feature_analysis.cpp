@@ -324,64 +324,37 @@ std::string labelling_prompt(int64_t j, const std::string& contexts) {
          "{\"feature\": " + std::to_string(j) + ", \"label\": \"...\"}.";
 }
 
-}  // namespace
+// What the per-feature tables yield for the summary and categories.json.
+struct TableStats {
+  std::vector<int> category;                          // [F] lexicon category index or -1
+  std::vector<double> category_share;                 // [F]
+  std::vector<int64_t> hist = std::vector<int64_t>(50, 0);  // NRN histogram of alive features
+  std::map<std::string, int64_t> class_counts;        // alive features per class
+  int64_t dead = 0;
+  std::vector<std::pair<double, int64_t>> by_nrn;     // (NRN, feature) of features that have one
+};
 
-void analyze_crosscoder(const AnalyzeOptions& opt) {
-  Subject s;
-  load_crosscoder(opt.crosscoder, s.p, s.c);
+using LogitLens = std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>>;
+
+// features.csv, features.jsonl, examples.jsonl and (when asked) the labelling prompts.
+TableStats write_feature_tables(const AnalyzeOptions& opt, const Subject& s, const std::vector<FeatureAcc>& acc, const Contexts& cx,
+                                const Lexicon& lex, const Tokenizer* tok, const std::map<int64_t, std::string>& labels,
+                                const LogitLens (&lens)[2]) {
   const CrosscoderParams& p = s.p;
-  const CrosscoderConfig& c = s.c;
-  ActivationStore store(opt.acts);
-  const std::string mpath = opt.acts + "/manifest.json";
-  if (store.d_model() != c.d_in)
-    fail(mpath, "d_model", "does not match the crosscoder's d_in", std::to_string(c.d_in), std::to_string(store.d_model()));
-  const std::string store_hook = store.text("hook");
-  if (!c.hook.empty() && !store_hook.empty() && c.hook != store_hook)
-    fail(mpath, "hook", "differs from the crosscoder's", c.hook, store_hook, "analyse on a store harvested at the same hook");
-  const std::string tok_path = opt.tokenizer.empty() ? store.path("tokenizer") : opt.tokenizer;
-  std::unique_ptr<Tokenizer> tok;
-  if (!tok_path.empty()) tok = Tokenizer::load(tok_path);
-  const Lexicon lex = load_lexicon(opt.lexicon);
-  const std::map<int64_t, std::string> labels = read_labels(opt.labels, c.dict_size);
-  make_dirs(opt.out);
-
-  s.d = c.d_in;
-  s.D2 = 2 * s.d;
-  s.F = c.dict_size;
-  s.held_out = store.has_split();
-  decoder_norms(p, s.norms);
-  const int64_t d = s.d, D2 = s.D2, F = s.F;
-
-  Progress bar("analyze", 2 * store.rows(), "tok", opt.progress);
-  Pass1 pass1 = accumulate(s, store, opt, bar);
-  s.N = pass1.rows;
-  s.scan_end = pass1.scan_end;
-  const int64_t N = s.N;
-  if (N == 0) fail(opt.acts, "held-out rows", "none among the rows scanned", "> 0", "0", "harvest with --eval-fraction > 0, or raise --tokens");
-  bar.set(store.rows());
-  const Contexts cx = collect_contexts(s, store, opt, pass1.acc, bar);
-  const std::vector<FeatureAcc>& acc = pass1.acc;
-  bar.set(2 * store.rows());
-  bar.finish();
-
-  // Optional next-token effects per model.
-  std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> lens[2];
-  for (int m = 0; m < 2; ++m) {
-    const std::string& dir = m == 0 ? opt.base_model : opt.distilled_model;
-    if (!dir.empty()) lens[m] = logit_lens(dir, p, m, c.norm_factors[size_t(m)], opt.logit_tokens);
-  }
-
-  // Per-feature tables.
-  auto decode1 = [&](int32_t t) { return tok ? tok->decode({t}) : std::to_string(t); };
-  std::vector<int> category(static_cast<size_t>(F), -1);
-  std::vector<double> category_share(static_cast<size_t>(F), 0.0);
+  const int64_t d = s.d, D2 = s.D2, F = s.F, N = s.N;
+  TableStats t;
+  t.category.assign(size_t(F), -1);
+  t.category_share.assign(size_t(F), 0.0);
+  std::vector<int>& category = t.category;
+  std::vector<double>& category_share = t.category_share;
+  std::vector<int64_t>& hist = t.hist;
+  std::map<std::string, int64_t>& class_counts = t.class_counts;
+  int64_t& dead = t.dead;
+  std::vector<std::pair<double, int64_t>>& by_nrn = t.by_nrn;
+  auto decode1 = [&](int32_t id) { return tok ? tok->decode({id}) : std::to_string(id); };
   std::ostringstream csv, jsonl, examples_out, prompts;
   csv << "feature,norm_a,norm_b,nrn,class,cos_ab,enc_norm,freq,mean_act,max_act,dead,category,category_share,top_tokens,"
          "ls_beta_eps_a,ls_beta_eps_b,ls_beta_r_a,ls_beta_r_b,ls_nu_eps,ls_nu_r,label\n";
-  std::vector<int64_t> hist(50, 0);
-  std::map<std::string, int64_t> class_counts;
-  int64_t dead = 0;
-  std::vector<std::pair<double, int64_t>> by_nrn;
   for (int64_t j = 0; j < F; ++j) {
     const FeatureAcc& a = acc[size_t(j)];
     const std::vector<Window>& windows = cx.windows[size_t(j)];
@@ -402,7 +375,7 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
       class_counts[cls]++;
     }
     if (nrn_opt) by_nrn.push_back({nrn, j});
-    std::tie(category[size_t(j)], category_share[size_t(j)]) = category_of(windows, n_top, lex, tok.get(), opt.category_majority);
+    std::tie(category[size_t(j)], category_share[size_t(j)]) = category_of(windows, n_top, lex, tok, opt.category_majority);
     Json top_tokens = Json::array();
     std::string top_str;
     for (const auto& [t, share] : top_tokens_of(windows, n_top)) {
@@ -465,9 +438,17 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   write_file_atomic(opt.out + "/features.csv", csv.str());
   write_file_atomic(opt.out + "/features.jsonl", jsonl.str());
 
-  // The paper's table: 100 highest and lowest NRN (alive features), and per-category feature sets.
+  return t;
+}
+
+// categories.json: the paper's table (100 highest and lowest NRN among alive features) and the
+// features of each category, by share.
+void write_categories(const AnalyzeOptions& opt, const std::vector<FeatureAcc>& acc, const Lexicon& lex, const TableStats& t) {
+  const int64_t F = int64_t(acc.size());
+  const std::vector<int>& category = t.category;
+  const std::vector<double>& category_share = t.category_share;
   std::vector<std::pair<double, int64_t>> alive;
-  for (auto& [nrn, j] : by_nrn)
+  for (auto& [nrn, j] : t.by_nrn)
     if (acc[size_t(j)].count > 0) alive.push_back({nrn, j});
   std::sort(alive.begin(), alive.end());
   Json cats = Json::object();
@@ -487,9 +468,60 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   }
   write_file_atomic(opt.out + "/categories.json",
                     Json({{"categories", cats}, {"highest_nrn", hi}, {"lowest_nrn", lo}, {"majority", opt.category_majority}}).dump(2));
+}
+
+}  // namespace
+
+void analyze_crosscoder(const AnalyzeOptions& opt) {
+  Subject s;
+  load_crosscoder(opt.crosscoder, s.p, s.c);
+  const CrosscoderParams& p = s.p;
+  const CrosscoderConfig& c = s.c;
+  ActivationStore store(opt.acts);
+  const std::string mpath = opt.acts + "/manifest.json";
+  if (store.d_model() != c.d_in)
+    fail(mpath, "d_model", "does not match the crosscoder's d_in", std::to_string(c.d_in), std::to_string(store.d_model()));
+  const std::string store_hook = store.text("hook");
+  if (!c.hook.empty() && !store_hook.empty() && c.hook != store_hook)
+    fail(mpath, "hook", "differs from the crosscoder's", c.hook, store_hook, "analyse on a store harvested at the same hook");
+  const std::string tok_path = opt.tokenizer.empty() ? store.path("tokenizer") : opt.tokenizer;
+  std::unique_ptr<Tokenizer> tok;
+  if (!tok_path.empty()) tok = Tokenizer::load(tok_path);
+  const Lexicon lex = load_lexicon(opt.lexicon);
+  const std::map<int64_t, std::string> labels = read_labels(opt.labels, c.dict_size);
+  make_dirs(opt.out);
+
+  s.d = c.d_in;
+  s.D2 = 2 * s.d;
+  s.F = c.dict_size;
+  s.held_out = store.has_split();
+  decoder_norms(p, s.norms);
+  const int64_t F = s.F;
+
+  Progress bar("analyze", 2 * store.rows(), "tok", opt.progress);
+  Pass1 pass1 = accumulate(s, store, opt, bar);
+  s.N = pass1.rows;
+  s.scan_end = pass1.scan_end;
+  const int64_t N = s.N;
+  if (N == 0) fail(opt.acts, "held-out rows", "none among the rows scanned", "> 0", "0", "harvest with --eval-fraction > 0, or raise --tokens");
+  bar.set(store.rows());
+  const Contexts cx = collect_contexts(s, store, opt, pass1.acc, bar);
+  const std::vector<FeatureAcc>& acc = pass1.acc;
+  bar.set(2 * store.rows());
+  bar.finish();
+
+  // Optional next-token effects per model.
+  std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> lens[2];
+  for (int m = 0; m < 2; ++m) {
+    const std::string& dir = m == 0 ? opt.base_model : opt.distilled_model;
+    if (!dir.empty()) lens[m] = logit_lens(dir, p, m, c.norm_factors[size_t(m)], opt.logit_tokens);
+  }
+
+  const TableStats t = write_feature_tables(opt, s, acc, cx, lex, tok.get(), labels, lens);
+  write_categories(opt, acc, lex, t);
   Json summary = {{"crosscoder", opt.crosscoder}, {"acts", opt.acts}, {"tokens", N}, {"held_out", s.held_out},
-                  {"rows_scanned", s.scan_end}, {"features", F}, {"dead", dead},
-                  {"class_counts", class_counts}, {"nrn_histogram", {{"bins", 50}, {"counts", hist}}},
+                  {"rows_scanned", s.scan_end}, {"features", F}, {"dead", t.dead},
+                  {"class_counts", t.class_counts}, {"nrn_histogram", {{"bins", 50}, {"counts", t.hist}}},
                   {"thresholds", {{"base_only_below", opt.base_only_below}, {"distilled_only_above", opt.distilled_only_above}}},
                   {"explained_variance", {pass1.ev[0], pass1.ev[1]}}, {"hook", c.hook}, {"architecture", arch_name(c.architecture)},
                   {"act_hist_log10", {{"lo", kHistLo}, {"hi", kHistHi}, {"bins", kHistBins}}}};

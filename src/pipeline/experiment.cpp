@@ -78,31 +78,26 @@ NamedCrosscoder crosscoder_from(const TomlSection& s, const std::string& name) {
   return n;
 }
 
-}  // namespace
+// Settings of [run] that several sections take.
+struct Shared {
+  ComputeMode mode = ComputeMode::BF16;
+  std::string lexicon;
+};
 
-Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides, const std::string& out_override) {
-  if (!fs::is_regular_file(path)) fail(path, "", "does not exist or is not a file (an experiment TOML, e.g. configs/organism.toml)");
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    fail(path, "", std::string("malformed TOML at line ") + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
-  }
-  for (const auto& o : overrides) apply_override(root, path, o);
-  const std::string base = fs::absolute(path).parent_path().string();
-  const TomlSection top(&root, path, "", base);
-
-  Experiment e;
-  e.file = path;
+// [run]: output folder, threads, compute mode and the lexicon every stage that reads one shares.
+void read_run(const TomlSection& top, const std::string& path, const std::string& out_override, Experiment& e, Shared& sh) {
   const TomlSection run = top.sub("run");
   e.out = out_override.empty() ? run.str("out", "runs/" + fs::path(path).stem().string()) : out_override;
   (void)run.str("out", "");
   e.out = fs::absolute(e.out).lexically_normal().string();
   e.threads = int(run.integer("threads", 0));
-  const ComputeMode mode = mode_of(run, "dtype");
-  const std::string lexicon = run.path("lexicon", default_lexicon());
+  sh.mode = mode_of(run, "dtype");
+  sh.lexicon = run.path("lexicon", default_lexicon());
   run.finish();
+}
 
+// [models] and [harvest]: the pair, the hook, the corpora and the store.
+void read_models_and_harvest(const TomlSection& top, const std::string& path, Experiment& e, const Shared& sh) {
   const TomlSection models = top.sub("models");
   if (!models.present()) fail(path, "models", "is missing", "[models] with base = ... and distilled = ...");
   HarvestConfig& h = e.harvest;
@@ -126,10 +121,13 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   e.store.shard_rows = hv.integer("shard_tokens", e.store.shard_rows);
   e.store.norm_rows = hv.integer("norm_tokens", e.store.norm_rows);
   e.store.dtype = hv.choice("store_dtype", "bf16", {"bf16", "f32"}) == "f32" ? DType::F32 : DType::BF16;
-  h.mode = mode;
+  h.mode = sh.mode;
   hv.finish();
   e.store.out = e.out + "/store";
+}
 
+// [crosscoder.NAME] tables, in file order.
+void read_crosscoders(const TomlSection& top, const std::string& path, Experiment& e) {
   const TomlSection xc = top.sub("crosscoder");
   for (const std::string& name : xc.keys()) {
     if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos)
@@ -142,7 +140,11 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
     e.crosscoders.push_back(std::move(n));
   }
   if (e.crosscoders.empty()) fail(path, "crosscoder", "defines no crosscoder", "a [crosscoder.NAME] table, e.g. [crosscoder.l1]");
+}
 
+// [analysis]: which crosscoder, and the analysis settings.
+void read_analysis(const TomlSection& top, const std::string& path, Experiment& e, const Shared& sh) {
+  const HarvestConfig& h = e.harvest;
   const TomlSection an = top.sub("analysis");
   e.analysis_of = an.str("crosscoder", e.crosscoders.front().name);
   const NamedCrosscoder* chosen = nullptr;
@@ -153,7 +155,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   a.crosscoder = chosen->train.out;
   a.acts = e.store.out;
   a.out = e.out + "/analysis";
-  a.lexicon = lexicon;
+  a.lexicon = sh.lexicon;
   a.max_tokens = an.integer("tokens", a.max_tokens);
   a.top_n = int(an.integer("top", a.top_n));
   a.samples = int(an.integer("samples", a.samples));
@@ -167,7 +169,12 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
     a.distilled_model = h.distilled_dir;
   }
   an.finish();
+}
 
+// [ablation]: positions, conditions, k.
+void read_ablation(const TomlSection& top, Experiment& e, const Shared& sh) {
+  const HarvestConfig& h = e.harvest;
+  const AnalyzeOptions& a = e.analyze;
   const TomlSection ab = top.sub("ablation");
   e.ablate_on = ab.flag("enabled", true);
   AblateOptions& b = e.ablate;
@@ -176,9 +183,9 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   b.distilled = h.distilled_dir;
   b.tokenizer = h.tokenizer;
   b.analysis = a.out;
-  b.lexicon = lexicon;
+  b.lexicon = sh.lexicon;
   b.out = e.out + "/ablation";
-  b.mode = mode;
+  b.mode = sh.mode;
   // Default: the harvest's corpora (positions are searched where a target token comes next).
   b.corpora = ab.has("corpora") ? corpora(ab, "corpora", {}) : h.corpora;
   b.categories = ab.strings("categories", {});
@@ -192,16 +199,21 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   b.eval_fraction = h.pack.eval_fraction;
   b.batch_tokens = ab.integer("batch_tokens", b.batch_tokens);
   ab.finish();
+}
 
+// [steering]: the sweep, its prompts and the features tried.
+void read_steering(const TomlSection& top, const std::string& path, Experiment& e, const Shared& sh) {
+  const HarvestConfig& h = e.harvest;
+  const AnalyzeOptions& a = e.analyze;
   const TomlSection st = top.sub("steering");
   e.steer_on = st.flag("enabled", true);
   SteerSweepOptions& s = e.steer;
   s.crosscoder = a.crosscoder;
   s.analysis = a.out;
-  s.lexicon = lexicon;
+  s.lexicon = sh.lexicon;
   s.tokenizer = h.tokenizer;
   s.out = e.out + "/steer";
-  s.mode = mode;
+  s.mode = sh.mode;
   const std::string which = st.choice("model", "distilled", {"distilled", "base"});
   s.model = which == "base" ? h.base_dir : h.distilled_dir;
   s.slice = st.choice("slice", which == "base" ? "A" : "B", {"A", "B"}) == "A" ? 0 : 1;
@@ -219,7 +231,11 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   s.chat = st.str("chat", s.chat);
   s.generated_only = st.flag("generated_only", false);
   st.finish();
+}
 
+// [geometry]: word-pair tasks, PCA and the bootstrap.
+void read_geometry(const TomlSection& top, const std::string& path, Experiment& e, const Shared& sh) {
+  const HarvestConfig& h = e.harvest;
   const TomlSection ge = top.sub("geometry");
   e.geometry_on = ge.flag("enabled", true);
   GeometryOptions& g = e.geometry;
@@ -227,7 +243,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   g.distilled = h.distilled_dir;
   g.tokenizer = h.tokenizer;
   g.out = e.out + "/geometry";
-  g.mode = mode;
+  g.mode = sh.mode;
   g.datasets = ge.path("datasets", "");
   if (e.geometry_on && g.datasets.empty()) fail(path, "geometry.datasets", "is required (a folder of word-pair files), or set enabled = false");
   g.layer = ge.str("hook", h.hook);
@@ -239,7 +255,11 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   g.seed = uint64_t(ge.integer("seed", int64_t(g.seed)));
   g.batch_tokens = ge.integer("batch_tokens", g.batch_tokens);
   ge.finish();
+}
 
+// [report]: file name and how much it inlines.
+void read_report(const TomlSection& top, Experiment& e) {
+  const AnalyzeOptions& a = e.analyze;
   const TomlSection re = top.sub("report");
   ReportOptions& r = e.report;
   r.run = e.out;
@@ -251,6 +271,33 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   r.transcript_chars = int(re.integer("transcript_chars", r.transcript_chars));
   r.analysis = a.out;
   re.finish();
+}
+
+}  // namespace
+
+Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides, const std::string& out_override) {
+  if (!fs::is_regular_file(path)) fail(path, "", "does not exist or is not a file (an experiment TOML, e.g. configs/organism.toml)");
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    fail(path, "", std::string("malformed TOML at line ") + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+  }
+  for (const auto& o : overrides) apply_override(root, path, o);
+  const std::string base = fs::absolute(path).parent_path().string();
+  const TomlSection top(&root, path, "", base);
+
+  Experiment e;
+  e.file = path;
+  Shared sh;
+  read_run(top, path, out_override, e, sh);
+  read_models_and_harvest(top, path, e, sh);
+  read_crosscoders(top, path, e);
+  read_analysis(top, path, e, sh);
+  read_ablation(top, e, sh);
+  read_steering(top, path, e, sh);
+  read_geometry(top, path, e, sh);
+  read_report(top, e);
   top.finish();
   return e;
 }
