@@ -120,15 +120,21 @@
   // ---------- ablation ----------
   const abl = section('ablation', 'Ablation');
   if (D.ablation && D.ablation.results.length) {
-    const vals = D.ablation.results.map((r) => ({ category: r.category, k: r.k, model: r.model, condition: r.condition,
-      mean: r.mean_delta_logit, lo: r.mean_delta_logit - r.se, hi: r.mean_delta_logit + r.se, n: r.n_positions, features: r.n_features }));
-    abl.append(figure('ablation-curves', 'Target-logit change when the top-k% NRN > ' + D.ablation.nrn_above + ' features are zero-ablated', {
+    // Δ log p with 95% bootstrap intervals over sequences (ablations written before matched controls:
+    // Δ logit ± one standard error).
+    const lp = D.ablation.results.length && D.ablation.results[0].ci95_logp !== undefined;
+    const vals = D.ablation.results.map((r) => lp
+      ? ({ category: r.category, k: r.k, model: r.model, condition: r.condition, mean: r.mean_delta_logp,
+          lo: r.ci95_logp[0], hi: r.ci95_logp[1], n: r.n_positions, features: r.n_features })
+      : ({ category: r.category, k: r.k, model: r.model, condition: r.condition,
+          mean: r.mean_delta_logit, lo: r.mean_delta_logit - r.se, hi: r.mean_delta_logit + r.se, n: r.n_positions, features: r.n_features }));
+    abl.append(figure('ablation-curves', (lp ? 'Change in log p(target)' : 'Target-logit change') + ' when the top-k% NRN > ' + D.ablation.nrn_above + ' features are zero-ablated', {
       data: { values: vals },
       facet: { field: 'category', type: 'nominal', title: null }, columns: 3,
       spec: { width: 220, height: 170, layer: [
         { mark: { type: 'line', point: true }, encoding: {
           x: { field: 'k', type: 'quantitative', scale: { type: 'log' }, title: 'k (%)' },
-          y: { field: 'mean', type: 'quantitative', title: 'Δ logit' },
+          y: { field: 'mean', type: 'quantitative', title: lp ? 'Δ log p' : 'Δ logit' },
           color: { field: 'model', type: 'nominal' },
           strokeDash: { field: 'condition', type: 'nominal', scale: { domain: ['top', 'random', 'shared'], range: [[1, 0], [6, 3], [2, 2]] } },
           tooltip: [{ field: 'condition' }, { field: 'model' }, { field: 'k' }, { field: 'mean', format: '.3f' }, { field: 'n' }, { field: 'features' }] } },
@@ -136,7 +142,16 @@
           x: { field: 'k', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' },
           color: { field: 'model', type: 'nominal' }, detail: { field: 'condition' } } },
       ] },
-    }, vals.length, 'Mean ± standard error over each category\'s evaluation positions. Solid: the top features; dashed: as many random NRN > 0.5 features; dotted: as many of the most frequent shared features (controls).'));
+    }, vals.length, lp
+      ? 'Mean and 95% bootstrap interval over sequences of held-out documents. Solid: the top features; dashed: random active features and dotted: shared-band features, each control chosen to remove as much activity as the top set (Σ f·‖d‖ within 10%) and disjoint from it.'
+      : 'Mean ± standard error over each category\'s evaluation positions. Solid: the top features; dashed: as many random NRN > 0.5 features; dotted: as many of the most frequent shared features (controls).'));
+    if (D.ablation.headline && D.ablation.headline.length) {
+      const iv = (s) => s.mean.toFixed(2) + ' [' + (s.ci95[0] == null ? '?' : s.ci95[0].toFixed(2)) + ', ' + (s.ci95[1] == null ? '?' : s.ci95[1].toFixed(2)) + ']';
+      abl.append(h('p', {}, 'Top set minus matched control, Δ log p(target), per model and distilled minus base (95% bootstrap over sequences; "significant": the interval excludes 0).'));
+      abl.append(table(['category', 'k', 'control', 'base', 'distilled', 'distilled − base', ''],
+        D.ablation.headline.map((x) => [x.category, x.k, x.control + (x.controls_matched ? '' : ' (not matched)'), iv(x.base), iv(x.distilled),
+          iv(x.distilled_minus_base), x.distilled_minus_base.significant ? 'significant' : 'not significant'])));
+    }
     const cats = D.ablation.categories || {};
     abl.append(table(['category', 'targets', 'positions found', 'evaluated', 'ranking positions'],
       Object.entries(cats).map(([k, c]) => [k, (c.targets || []).map((t) => JSON.stringify(t)).join(' '), c.candidates, c.evaluated,

@@ -1,6 +1,7 @@
 // Paired tests against independent references: the sign test against an exact binomial sum in
 // integers, the Wilcoxon signed-rank test against brute-force enumeration of every sign pattern.
 #include <cmath>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -90,6 +91,34 @@ TEST(Stats, WilcoxonNormalApproximationAgreesWithTheExactDistribution) {
     EXPECT_NEAR(approx, exact, 0.1 * exact) << "trial " << trial;
   }
   EXPECT_GT(compared, 20);
+}
+
+// Positions of one sequence that move together: the bootstrap over sequences sees 20 independent
+// units and must be wider than one that treats the 400 positions as independent; with every unit
+// its own, the two coincide.
+TEST(Stats, BootstrapOverUnitsIsWiderWhenPositionsAreCorrelated) {
+  std::mt19937 rng(3);
+  std::normal_distribution<double> g(0, 1), noise(0, 0.1);
+  std::vector<double> v;
+  std::vector<int64_t> seq, own;
+  for (int s = 0; s < 20; ++s) {
+    const double shared = g(rng);  // the sequence's common shift
+    for (int k = 0; k < 20; ++k) {
+      v.push_back(shared + noise(rng));
+      seq.push_back(s);
+      own.push_back(int64_t(v.size()));
+    }
+  }
+  const Interval by_seq = bootstrap_mean_ci(v, seq, 2000, 1), by_pos = bootstrap_mean_ci(v, own, 2000, 1);
+  const double mean = std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
+  EXPECT_LT(by_seq.lo, mean);
+  EXPECT_GT(by_seq.hi, mean);
+  EXPECT_GT(by_seq.hi - by_seq.lo, 3 * (by_pos.hi - by_pos.lo));  // ≈ sqrt(20) wider in theory
+  // Deterministic for a seed.
+  const Interval again = bootstrap_mean_ci(v, seq, 2000, 1);
+  EXPECT_EQ(again.lo, by_seq.lo);
+  EXPECT_EQ(again.hi, by_seq.hi);
+  EXPECT_TRUE(std::isnan(bootstrap_mean_ci({}, {}, 10, 1).lo));
 }
 
 TEST(Stats, Percentile95OfKnownSamples) {

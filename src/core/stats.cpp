@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <random>
 
 namespace cc {
 
@@ -10,6 +12,32 @@ Interval percentile_95(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   auto at = [&](double q) { return v[size_t(std::clamp(q * double(v.size() - 1), 0.0, double(v.size() - 1)))]; };
   return {at(0.025), at(0.975)};
+}
+
+Interval bootstrap_mean_ci(const std::vector<double>& v, const std::vector<int64_t>& unit, int resamples, uint64_t seed) {
+  if (v.empty() || v.size() != unit.size() || resamples < 1) return {NAN, NAN};
+  std::map<int64_t, std::pair<double, double>> by_unit;  // unit → (sum, count)
+  for (size_t i = 0; i < v.size(); ++i) {
+    auto& [s, n] = by_unit[unit[i]];
+    s += v[i];
+    n += 1;
+  }
+  std::vector<std::pair<double, double>> u;
+  for (const auto& [k, sn] : by_unit) u.push_back(sn);
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<size_t> pick(0, u.size() - 1);
+  std::vector<double> means;
+  means.reserve(size_t(resamples));
+  for (int b = 0; b < resamples; ++b) {
+    double s = 0, n = 0;
+    for (size_t k = 0; k < u.size(); ++k) {
+      const auto& [us, un] = u[pick(rng)];
+      s += us;
+      n += un;
+    }
+    means.push_back(s / n);
+  }
+  return percentile_95(std::move(means));
 }
 
 double sign_test_p(int64_t positive, int64_t negative) {

@@ -13,6 +13,11 @@ struct Interval {
 // The 2.5th and 97.5th percentiles of v (nearest rank on the sorted samples).
 Interval percentile_95(std::vector<double> v);
 
+// 95% percentile interval of the mean of v under a bootstrap that resamples whole units (e.g. the
+// sequence each position came from: positions of one sequence are not independent) with
+// replacement, `resamples` times; unit[i] is v[i]'s unit. Seeded, so reruns agree.
+Interval bootstrap_mean_ci(const std::vector<double>& v, const std::vector<int64_t>& unit, int resamples, uint64_t seed);
+
 // Two-sided exact sign test: P(|#positive - n/2| at least as extreme) under Binomial(n, 1/2),
 // n = positive + negative (zeros are dropped before calling). 1 when n = 0.
 double sign_test_p(int64_t positive, int64_t negative);

@@ -17,6 +17,8 @@
 #include <map>
 #include <numeric>
 #include <random>
+#include <set>
+#include <tuple>
 #include <sstream>
 
 #include "data/lexicon.hpp"
@@ -24,6 +26,7 @@
 #include "core/error.hpp"
 #include "core/json_file.hpp"
 #include "core/progress.hpp"
+#include "core/stats.hpp"
 #include "crosscoder/step.hpp"
 #include "harvest/pair_harvester.hpp"
 
@@ -73,8 +76,12 @@ struct Cell {
   double k = 0;
   int model = 0;
   std::vector<int64_t> features;
-  std::vector<double> delta;     // per evaluation position
-  double mean_active = 0;        // ablated features active at the evaluation position, on average
+  std::vector<double> delta;       // Δ logit of the target token, per evaluation position
+  std::vector<double> delta_logp;  // Δ log p of the target token, per evaluation position
+  std::vector<int64_t> unit;       // the packed sequence of each position (the bootstrap's unit)
+  double mean_active = 0;          // ablated features active at the evaluation position, on average
+  double removed = 0, target_removed = 0;  // Σ f·||d_m|| over the evaluation positions: this set, the top set
+  bool matched = true;             // a control within ±10% of the top set's removal
 };
 
 double mean_of(const std::vector<double>& v) { return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / double(v.size()); }
@@ -273,7 +280,7 @@ std::vector<Prefix> encode_prefixes(PairHarvester& pair, const CrosscoderParams&
 
 struct Pools {
   std::vector<int64_t> pool;    // NRN > opt.nrn_above: the features ablated (and the random control's pool)
-  std::vector<int64_t> shared;  // NRN inside the shared band: the shared control's pool
+  std::vector<int64_t> shared;  // NRN inside the shared band and not in pool: the shared control's candidates
 };
 
 Pools nrn_pools(const CrosscoderParams& p, const AblateOptions& opt, std::pair<double, double> band, std::vector<std::string>& warnings) {
@@ -284,7 +291,8 @@ Pools nrn_pools(const CrosscoderParams& p, const AblateOptions& opt, std::pair<d
     const std::optional<double> r = decoder_nrn(norms[size_t(2 * i)], norms[size_t(2 * i + 1)]);
     if (!r) continue;  // zero-norm: no NRN, in no pool
     if (*r > opt.nrn_above) out.pool.push_back(i);
-    if (*r >= band.first && *r <= band.second) out.shared.push_back(i);
+    // Disjoint from the ablated pool: a band reaching above nrn_above is cut at it.
+    if (*r >= band.first && *r <= band.second && *r <= opt.nrn_above) out.shared.push_back(i);
   }
   if (out.pool.empty()) fail(opt.crosscoder, "features", "none has NRN > " + std::to_string(opt.nrn_above) + "; nothing to ablate");
   if (out.shared.empty())
@@ -296,29 +304,78 @@ struct Cond {
   double k;
   std::string name;  // none (the baseline), top, random, shared
   std::vector<int64_t> features;
+  double removed = 0, target_removed = 0;
+  bool matched = true;
 };
 
-// For each k: the top k% of the pool by firing frequency on the category's ranking positions, as
-// many random pool features, and as many of the most frequent shared features.
-std::vector<Cond> conditions(const Category& cat, size_t ci, const Pools& pools, const AblateOptions& opt) {
+// What each feature removes from model m at the category's evaluation positions: Σ f·||d_{i,m}||
+// (the crosscoder's units), from the sparse features kept in phase 2.
+std::vector<double> removal_at_positions(const Category& cat, const std::vector<Prefix>& prefix, const std::vector<float>& norms, int m,
+                                         int64_t F) {
+  std::vector<double> r(size_t(F), 0.0);
+  for (const Position& q : cat.eval) {
+    const Prefix& P = prefix[size_t(q.seq)];
+    for (int64_t e = P.ptr[size_t(q.pos)]; e < P.ptr[size_t(q.pos + 1)]; ++e)
+      r[size_t(P.idx[size_t(e)])] += double(P.val[size_t(e)]) * norms[size_t(2 * P.idx[size_t(e)] + m)];
+  }
+  return r;
+}
+
+// Candidates taken in order, skipping excluded ones and ones that remove nothing here, while the
+// sum stays within (1 + tol)·target, until it reaches (1 − tol)·target.
+std::vector<int64_t> match_removal(const std::vector<int64_t>& candidates, const std::vector<double>& r, double target, double tol,
+                                   const std::vector<uint8_t>& excluded, double& got) {
+  std::vector<int64_t> out;
+  got = 0;
+  if (!(target > 0)) return out;
+  for (int64_t i : candidates) {
+    if (got >= (1 - tol) * target) break;
+    if (excluded[size_t(i)] || !(r[size_t(i)] > 0) || got + r[size_t(i)] > (1 + tol) * target) continue;
+    out.push_back(i);
+    got += r[size_t(i)];
+  }
+  return out;
+}
+
+// For each k, in model m: the top k% of the pool by firing frequency on the category's ranking
+// positions; a shared-band control (most frequent first) and a random control (features active at
+// the evaluation positions, in a seeded random order) chosen to remove as much as the top set does
+// in this model (Σ f·||d_m|| within ±10%), the three sets disjoint.
+std::vector<Cond> conditions(const Category& cat, size_t ci, int m, const Pools& pools, const std::vector<double>& r,
+                             const AblateOptions& opt) {
+  constexpr double kTol = 0.10;
   auto by_freq = [&](std::vector<int64_t> v) {
     std::stable_sort(v.begin(), v.end(), [&](int64_t a, int64_t b) { return cat.fired[size_t(a)] > cat.fired[size_t(b)]; });
     return v;
   };
   const std::vector<int64_t> pool_ranked = by_freq(pools.pool), shared_ranked = by_freq(pools.shared);
+  std::vector<int64_t> active;
+  for (size_t i = 0; i < r.size(); ++i)
+    if (r[i] > 0) active.push_back(int64_t(i));
   std::vector<Cond> conds = {{0, "none", {}}};
   for (size_t ki = 0; ki < opt.ks.size(); ++ki) {
     const double k = opt.ks[ki];
     const size_t n = std::max<size_t>(1, size_t(std::llround(k / 100.0 * double(pools.pool.size()))));
-    std::vector<int64_t> top(pool_ranked.begin(), pool_ranked.begin() + long(std::min(n, pool_ranked.size())));
-    std::vector<int64_t> rnd = pools.pool;
-    std::mt19937_64 r2(opt.seed * 1000003 + ci * 101 + ki);
+    Cond top{k, "top", std::vector<int64_t>(pool_ranked.begin(), pool_ranked.begin() + long(std::min(n, pool_ranked.size())))};
+    for (int64_t i : top.features) top.removed += r[size_t(i)];
+    top.target_removed = top.removed;
+    std::vector<uint8_t> taken(r.size(), 0);
+    for (int64_t i : top.features) taken[size_t(i)] = 1;
+    Cond shared{k, "shared", {}};
+    shared.features = match_removal(shared_ranked, r, top.removed, kTol, taken, shared.removed);
+    for (int64_t i : shared.features) taken[size_t(i)] = 1;
+    std::vector<int64_t> rnd = active;
+    std::mt19937_64 r2(opt.seed * 1000003 + ci * 101 + ki * 7 + uint64_t(m));
     std::shuffle(rnd.begin(), rnd.end(), r2);
-    rnd.resize(std::min(n, rnd.size()));
-    std::vector<int64_t> sh(shared_ranked.begin(), shared_ranked.begin() + long(std::min(n, shared_ranked.size())));
-    conds.push_back({k, "top", top});
-    conds.push_back({k, "random", rnd});
-    conds.push_back({k, "shared", sh});
+    Cond random{k, "random", {}};
+    random.features = match_removal(rnd, r, top.removed, kTol, taken, random.removed);
+    for (Cond* c : {&shared, &random}) {
+      c->target_removed = top.removed;
+      c->matched = !(top.removed > 0) || std::abs(c->removed - top.removed) <= kTol * top.removed;
+    }
+    conds.push_back(std::move(top));
+    conds.push_back(std::move(random));
+    conds.push_back(std::move(shared));
   }
   return conds;
 }
@@ -326,9 +383,13 @@ std::vector<Cond> conditions(const Category& cat, size_t ci, const Pools& pools,
 // Phase 3, one (category, model, condition): the forward resumed at the hook from the kept streams
 // of the evaluation prefixes, with the masked features' decoder terms subtracted at every position;
 // returns the target logit at each evaluation position, in cat.eval's order.
-std::vector<double> target_logits(Qwen2Model& model, int m, int site, const CrosscoderParams& p, const CrosscoderConfig& c,
-                                  const Category& cat, const std::vector<PackedSequence>& seqs, const std::vector<Prefix>& prefix,
-                                  const std::vector<uint8_t>& mask, bool ablate, int64_t batch_tokens, Progress& bar) {
+struct Scores {
+  std::vector<double> logit, logp;  // of the target token at each evaluation position, in cat.eval's order
+};
+
+Scores target_scores(Qwen2Model& model, int m, int site, const CrosscoderParams& p, const CrosscoderConfig& c, const Category& cat,
+                     const std::vector<PackedSequence>& seqs, const std::vector<Prefix>& prefix, const std::vector<uint8_t>& mask,
+                     bool ablate, int64_t batch_tokens, Progress& bar) {
   const int64_t d = c.d_in;
   const std::map<int32_t, int64_t> len = eval_lengths(cat);
   std::vector<std::vector<int32_t>> batches(1);
@@ -341,7 +402,7 @@ std::vector<double> target_logits(Qwen2Model& model, int m, int site, const Cros
     batches.back().push_back(s);
     T += n;
   }
-  std::map<std::pair<int32_t, int32_t>, double> logit;  // (seq, pos) → target logit
+  std::map<std::pair<int32_t, int32_t>, std::pair<double, double>> score;  // (seq, pos) → (target logit, log p)
   for (const auto& batch : batches) {
     std::vector<SeqInput> in;
     std::vector<float> x0;
@@ -377,13 +438,108 @@ std::vector<double> target_logits(Qwen2Model& model, int m, int site, const Cros
     const ForwardOutput out = model.forward(in, fo);
     for (size_t i = 0; i < rows.size(); ++i) {
       const auto [s, q] = row_pos[i];
-      logit[{s, q}] = out.logits[size_t(int64_t(i) * out.vocab + seqs[size_t(s)].tokens[size_t(q + 1)])];
+      const float* l = out.logits.data() + int64_t(i) * out.vocab;
+      double mx = l[0], z = 0;  // log-softmax in double
+      for (int64_t v = 1; v < out.vocab; ++v) mx = std::max(mx, double(l[v]));
+      for (int64_t v = 0; v < out.vocab; ++v) z += std::exp(double(l[v]) - mx);
+      const double t = l[seqs[size_t(s)].tokens[size_t(q + 1)]];
+      score[{s, q}] = {t, t - mx - std::log(z)};
     }
     bar.add(r0);
   }
-  std::vector<double> vals;
-  for (const Position& q : cat.eval) vals.push_back(logit.at({q.seq, q.pos}));
-  return vals;
+  Scores r;
+  for (const Position& q : cat.eval) {
+    r.logit.push_back(score.at({q.seq, q.pos}).first);
+    r.logp.push_back(score.at({q.seq, q.pos}).second);
+  }
+  return r;
+}
+
+Json interval_json(const Interval& iv) {
+  auto num = [](double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); };
+  return Json::array({num(iv.lo), num(iv.hi)});
+}
+
+constexpr int kResamples = 2000;  // bootstrap resamples of sequences
+
+Json cell_json(const Cell& cell, uint64_t seed) {
+  return {{"category", cell.category}, {"k", cell.k}, {"model", cell.model == 0 ? "base" : "distilled"}, {"condition", cell.condition},
+          {"n_features", cell.features.size()}, {"features", cell.features}, {"mean_active_at_position", cell.mean_active},
+          {"removed", cell.removed}, {"target_removed", cell.target_removed},
+          {"removal_ratio", cell.target_removed > 0 ? Json(cell.removed / cell.target_removed) : Json(nullptr)}, {"matched", cell.matched},
+          {"mean_delta_logp", mean_of(cell.delta_logp)}, {"ci95_logp", interval_json(bootstrap_mean_ci(cell.delta_logp, cell.unit, kResamples, seed))},
+          {"mean_delta_logit", mean_of(cell.delta)}, {"se", se_of(cell.delta)},
+          {"ci95_logit", interval_json(bootstrap_mean_ci(cell.delta, cell.unit, kResamples, seed))},
+          {"n_positions", cell.delta.size()}, {"n_sequences", std::set<int64_t>(cell.unit.begin(), cell.unit.end()).size()},
+          {"delta_logit", cell.delta}, {"delta_logp", cell.delta_logp}};
+}
+
+// The headline per category and k: Δ log p of the top set minus that of each matched control, per
+// model (paired by position), and that difference in the distilled model minus in the base model;
+// each a mean with a 95% bootstrap interval over sequences. "significant": the interval excludes 0.
+Json headline(const std::vector<Cell>& cells, uint64_t seed) {
+  std::map<std::tuple<std::string, double, int, std::string>, const Cell*> at;
+  for (const Cell& c : cells) at[{c.category, c.k, c.model, c.condition}] = &c;
+  auto stat = [&](const std::vector<double>& v, const std::vector<int64_t>& unit) {
+    const Interval iv = bootstrap_mean_ci(v, unit, kResamples, seed);
+    return Json{{"mean", mean_of(v)}, {"ci95", interval_json(iv)}, {"significant", iv.lo > 0 || iv.hi < 0}};
+  };
+  Json out = Json::array();
+  for (const Cell& top : cells) {
+    if (top.condition != "top" || top.model != 0) continue;
+    for (const char* control : {"shared", "random"}) {
+      const Cell* t[2] = {at[{top.category, top.k, 0, "top"}], at[{top.category, top.k, 1, "top"}]};
+      const Cell* ctl[2] = {at[{top.category, top.k, 0, control}], at[{top.category, top.k, 1, control}]};
+      if (!t[1] || !ctl[0] || !ctl[1]) continue;
+      std::vector<double> diff[2], dd;
+      for (int m = 0; m < 2; ++m)
+        for (size_t i = 0; i < t[m]->delta_logp.size(); ++i) diff[m].push_back(t[m]->delta_logp[i] - ctl[m]->delta_logp[i]);
+      for (size_t i = 0; i < diff[0].size(); ++i) dd.push_back(diff[1][i] - diff[0][i]);
+      out.push_back({{"category", top.category}, {"k", top.k}, {"control", control},
+                     {"controls_matched", ctl[0]->matched && ctl[1]->matched},
+                     {"base", stat(diff[0], top.unit)}, {"distilled", stat(diff[1], top.unit)},
+                     {"distilled_minus_base", stat(dd, top.unit)}, {"n_positions", dd.size()}});
+    }
+  }
+  return out;
+}
+
+std::string write_ablation(const AblateOptions& opt, const CrosscoderConfig& c, std::pair<double, double> band, const Pools& pools,
+                           const std::vector<Category>& cats, const std::vector<Cell>& cells, const Json& positions_json,
+                           const Json& baseline_json, const std::vector<std::string>& warnings) {
+  make_dirs(opt.out);
+  Json results = Json::array();
+  std::ostringstream csv;
+  csv << "category,k,model,condition,n_features,mean_active_at_position,removed,target_removed,matched,mean_delta_logp,ci95_logp_lo,"
+         "ci95_logp_hi,mean_delta_logit,se,n_positions\n";
+  for (const Cell& cell : cells) {
+    const Json j = cell_json(cell, opt.seed);
+    results.push_back(j);
+    csv << cell.category << "," << cell.k << "," << j["model"].get<std::string>() << "," << cell.condition << "," << cell.features.size()
+        << "," << cell.mean_active << "," << cell.removed << "," << cell.target_removed << "," << (cell.matched ? 1 : 0) << ","
+        << mean_of(cell.delta_logp) << "," << j["ci95_logp"][0].dump() << "," << j["ci95_logp"][1].dump() << "," << mean_of(cell.delta)
+        << "," << se_of(cell.delta) << "," << cell.delta.size() << "\n";
+  }
+  Json cat_json = Json::object();
+  for (const Category& cat : cats)
+    cat_json[cat.name] = {{"targets", cat.target_texts}, {"target_ids", cat.target_ids}, {"candidates", cat.candidates},
+                          {"evaluated", cat.eval.size()}, {"ranking_positions", cat.rank_is_eval ? 0 : cat.rank.size()},
+                          {"ranking_on_evaluation_positions", cat.rank_is_eval}};
+  Json corpora = Json::array();
+  for (const auto& s : opt.corpora) corpora.push_back(s.text());
+  const Json doc = {
+      {"crosscoder", opt.crosscoder}, {"base", opt.base}, {"distilled", opt.distilled}, {"hook", c.hook},
+      {"corpora", corpora}, {"sequences", opt.sequences}, {"seq_len", opt.seq_len}, {"seed", opt.seed},
+      {"ks", opt.ks}, {"nrn_above", opt.nrn_above}, {"shared_range", {band.first, band.second}},
+      {"pool_size", pools.pool.size()}, {"shared_size", pools.shared.size()}, {"categories", cat_json},
+      {"method", "controls matched to the top set on removed activity (sum f*||d_m|| over the evaluation positions, per model, "
+                 "within 10%), disjoint; intervals: 95% bootstrap over packed sequences (2000 resamples)"},
+      {"headline", headline(cells, opt.seed)},
+      {"baseline_logit", baseline_json}, {"positions", positions_json}, {"results", results}, {"warnings", warnings}};
+  const std::string path = opt.out + "/ablation.json";
+  write_file_atomic(path, doc.dump(1));
+  write_file_atomic(opt.out + "/ablation.csv", csv.str());
+  return path;
 }
 
 }  // namespace
@@ -439,6 +595,8 @@ std::string run_ablation(const AblateOptions& opt) {
   Progress bar("ablate", 2 * phase2_rows + phase3_rows, "tok", opt.progress);
   const std::vector<Prefix> prefix = encode_prefixes(pair, p, c, cats, seqs, opt, bar);
   const Pools pools = nrn_pools(p, opt, band, warnings);
+  std::vector<float> norms;
+  decoder_norms(p, norms);
 
   std::vector<Cell> cells;
   Json positions_json = Json::object();
@@ -446,7 +604,6 @@ std::string run_ablation(const AblateOptions& opt) {
   std::vector<uint8_t> mask(static_cast<size_t>(F));
   for (size_t ci = 0; ci < cats.size(); ++ci) {
     const Category& cat = cats[ci];
-    const std::vector<Cond> conds = conditions(cat, ci, pools, opt);
     Json pj = Json::array();
     for (const Position& q : cat.eval)
       pj.push_back({{"seq", q.seq}, {"pos", q.pos}, {"doc", seqs[size_t(q.seq)].doc[size_t(q.pos)]},
@@ -455,20 +612,36 @@ std::string run_ablation(const AblateOptions& opt) {
     positions_json[cat.name] = pj;
     for (int m = 0; m < 2; ++m) {
       Qwen2Model& model = m == 0 ? pair.base_model() : pair.distilled_model();
-      std::vector<double> base_logit;
+      const std::vector<Cond> conds = conditions(cat, ci, m, pools, removal_at_positions(cat, prefix, norms, m, F), opt);
+      Scores clean;
       for (const Cond& cond : conds) {
         std::fill(mask.begin(), mask.end(), 0);
         for (int64_t i : cond.features) mask[size_t(i)] = 1;
-        const std::vector<double> vals = target_logits(model, m, site, p, c, cat, seqs, prefix, mask, !cond.features.empty(),
-                                                       opt.batch_tokens, bar);
+        const Scores sc = target_scores(model, m, site, p, c, cat, seqs, prefix, mask, !cond.features.empty(), opt.batch_tokens, bar);
         if (cond.name == "none") {
-          base_logit = vals;
-          for (size_t i = 0; i < vals.size(); ++i) positions_json[cat.name][i][m == 0 ? "logit_base" : "logit_distilled"] = vals[i];
-          baseline_json[cat.name][m == 0 ? "base" : "distilled"] = {{"mean", mean_of(vals)}, {"se", se_of(vals)}};
+          clean = sc;
+          for (size_t i = 0; i < sc.logit.size(); ++i) {
+            positions_json[cat.name][i][m == 0 ? "logit_base" : "logit_distilled"] = sc.logit[i];
+            positions_json[cat.name][i][m == 0 ? "logp_base" : "logp_distilled"] = sc.logp[i];
+          }
+          baseline_json[cat.name][m == 0 ? "base" : "distilled"] = {{"mean", mean_of(sc.logit)}, {"se", se_of(sc.logit)},
+                                                                     {"mean_logp", mean_of(sc.logp)}};
           continue;
         }
-        Cell cell{cat.name, cond.name, cond.k, m, cond.features, {}, 0};
-        for (size_t i = 0; i < vals.size(); ++i) cell.delta.push_back(vals[i] - base_logit[i]);
+        Cell cell;
+        cell.category = cat.name;
+        cell.condition = cond.name;
+        cell.k = cond.k;
+        cell.model = m;
+        cell.features = cond.features;
+        cell.removed = cond.removed;
+        cell.target_removed = cond.target_removed;
+        cell.matched = cond.matched;
+        for (size_t i = 0; i < sc.logit.size(); ++i) {
+          cell.delta.push_back(sc.logit[i] - clean.logit[i]);
+          cell.delta_logp.push_back(sc.logp[i] - clean.logp[i]);
+          cell.unit.push_back(cat.eval[i].seq);
+        }
         double active = 0;
         for (const Position& q : cat.eval) {
           const Prefix& P = prefix[size_t(q.seq)];
@@ -481,37 +654,7 @@ std::string run_ablation(const AblateOptions& opt) {
   }
   bar.finish();
 
-  // Output.
-  make_dirs(opt.out);
-  Json results = Json::array();
-  std::ostringstream csv;
-  csv << "category,k,model,condition,n_features,mean_active_at_position,mean_delta_logit,se,n_positions\n";
-  for (const Cell& cell : cells) {
-    const std::string model = cell.model == 0 ? "base" : "distilled";
-    results.push_back({{"category", cell.category}, {"k", cell.k}, {"model", model}, {"condition", cell.condition},
-                       {"n_features", cell.features.size()}, {"features", cell.features}, {"mean_active_at_position", cell.mean_active},
-                       {"mean_delta_logit", mean_of(cell.delta)}, {"se", se_of(cell.delta)}, {"n_positions", cell.delta.size()},
-                       {"delta_logit", cell.delta}});
-    csv << cell.category << "," << cell.k << "," << model << "," << cell.condition << "," << cell.features.size() << ","
-        << cell.mean_active << "," << mean_of(cell.delta) << "," << se_of(cell.delta) << "," << cell.delta.size() << "\n";
-  }
-  Json cat_json = Json::object();
-  for (const Category& cat : cats)
-    cat_json[cat.name] = {{"targets", cat.target_texts}, {"target_ids", cat.target_ids}, {"candidates", cat.candidates},
-                          {"evaluated", cat.eval.size()}, {"ranking_positions", cat.rank_is_eval ? 0 : cat.rank.size()},
-                          {"ranking_on_evaluation_positions", cat.rank_is_eval}};
-  Json corpora = Json::array();
-  for (const auto& s : opt.corpora) corpora.push_back(s.text());
-  const Json doc = {
-      {"crosscoder", opt.crosscoder}, {"base", opt.base}, {"distilled", opt.distilled}, {"hook", c.hook},
-      {"corpora", corpora}, {"sequences", opt.sequences}, {"seq_len", opt.seq_len}, {"seed", opt.seed},
-      {"ks", opt.ks}, {"nrn_above", opt.nrn_above}, {"shared_range", {band.first, band.second}},
-      {"pool_size", pools.pool.size()}, {"shared_size", pools.shared.size()}, {"categories", cat_json},
-      {"baseline_logit", baseline_json}, {"positions", positions_json}, {"results", results}, {"warnings", warnings}};
-  const std::string path = opt.out + "/ablation.json";
-  write_file_atomic(path, doc.dump(1));
-  write_file_atomic(opt.out + "/ablation.csv", csv.str());
-  return path;
+  return write_ablation(opt, c, band, pools, cats, cells, positions_json, baseline_json, warnings);
 }
 
 }  // namespace cc

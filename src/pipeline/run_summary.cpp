@@ -86,11 +86,30 @@ void ablation_lines(std::ostringstream& o, const Experiment& e) {
     if (num(r, "k") == kmax)
       t[r.value("category", std::string())][r.value("model", std::string())][r.value("condition", std::string())] =
           fmt("%+.3f", num(r, "mean_delta_logit")) + " ± " + fmt("%.3f", num(r, "se"));
-  o << "  ablation of the top " << fmt("%g", kmax) << "% NRN>" << fmt("%g", e.ablate.nrn_above)
-    << " features (target-logit change; top | random | shared):\n";
-  for (auto& [cat, models] : t)
-    for (auto& [model, conds] : models)
-      o << "    " << cat << ", " << model << ": " << conds["top"] << " | " << conds["random"] << " | " << conds["shared"] << "\n";
+  if (!a.contains("headline")) {  // an ablation written before matched controls
+    o << "  ablation of the top " << fmt("%g", kmax) << "% NRN>" << fmt("%g", e.ablate.nrn_above)
+      << " features (target-logit change; top | random | shared):\n";
+    for (auto& [cat, models] : t)
+      for (auto& [model, conds] : models)
+        o << "    " << cat << ", " << model << ": " << conds["top"] << " | " << conds["random"] << " | " << conds["shared"] << "\n";
+    return;
+  }
+  // Δ log p of the target token, top set minus a control matched on removed activity, with 95%
+  // bootstrap intervals over sequences; then that effect in the distilled model minus the base's.
+  auto ci = [](const Json& s) {
+    const Json& c = s["ci95"];
+    return fmt("%+.2f", num(s, "mean")) + " [" + (c[0].is_number() ? fmt("%+.2f", c[0].get<double>()) : "?") + ", " +
+           (c[1].is_number() ? fmt("%+.2f", c[1].get<double>()) : "?") + "]";
+  };
+  o << "  ablation, top " << fmt("%g", kmax) << "% of NRN>" << fmt("%g", e.ablate.nrn_above)
+    << " features minus a matched control (Δ log p(target); 95% bootstrap over sequences):\n";
+  for (const Json& h : a["headline"]) {
+    if (num(h, "k") != kmax) continue;
+    const Json& dmb = h["distilled_minus_base"];
+    o << "    " << h.value("category", std::string()) << " vs " << h.value("control", std::string()) << (h.value("controls_matched", false) ? "" : " (not matched)")
+      << ": base " << ci(h["base"]) << ", distilled " << ci(h["distilled"]) << "; distilled - base " << ci(dmb)
+      << (dmb.value("significant", false) ? " significant" : " not significant") << "\n";
+  }
 }
 
 void steer_lines(std::ostringstream& o, const Experiment& e) {

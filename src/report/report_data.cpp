@@ -148,6 +148,7 @@ Json ablation_json(const std::string& dir) {
   Json a = read_json_file(dir + "/ablation.json");
   for (Json& r : a["results"]) {
     r.erase("delta_logit");
+    r.erase("delta_logp");
     r.erase("features");
   }
   a.erase("positions");
