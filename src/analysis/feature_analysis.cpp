@@ -163,14 +163,8 @@ Pass1 accumulate(const Subject& s, const ActivationStore& store, const AnalyzeOp
   std::vector<int64_t> ids;  // store row of each analysed row of the chunk
   for (; r0 < store.rows() && used < limit; r0 += opt.chunk_rows) {
     const int64_t n_read = std::min(opt.chunk_rows, store.rows() - r0);
-    ActivationBatch all = store.read(r0, n_read), b;
-    b.d = d;
-    ids.clear();
-    for (int64_t i = 0; i < n_read && used + b.rows < limit; ++i)
-      if (!s.held_out || all.split[size_t(i)] == 1) {
-        b.append(all, i, 1);
-        ids.push_back(r0 + i);
-      }
+    ActivationBatch b = select_rows(store.read(r0, n_read), s.held_out ? 1 : -1, limit - used, &ids);
+    for (int64_t& i : ids) i += r0;  // store rows
     const int64_t n = b.rows;
     used += n;
     bar.add(n_read);

@@ -25,11 +25,7 @@ EvalMetrics evaluate_crosscoder(const CrosscoderParams& p, const CrosscoderConfi
   std::vector<uint8_t> fired(size_t(F), 0);
   std::vector<float> f, xh;
   for (int64_t r0 = 0; r0 < store.rows() && r.rows < limit; r0 += chunk) {
-    ActivationBatch b = store.read(r0, std::min(chunk, store.rows() - r0));
-    ActivationBatch x;
-    x.d = d;
-    for (int64_t i = 0; i < b.rows && r.rows + x.rows < limit; ++i)
-      if (!r.held_out || b.split[size_t(i)] == 1) x.append(b, i, 1);
+    ActivationBatch x = select_rows(store.read(r0, std::min(chunk, store.rows() - r0)), r.held_out ? 1 : -1, limit - r.rows);
     if (x.rows == 0) continue;
     crosscoder_scale_inputs(c, x.acts.data(), x.rows);
     crosscoder_encode(p, c, x.acts.data(), x.rows, f);

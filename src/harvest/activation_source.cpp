@@ -24,16 +24,8 @@ ActivationBatch StoreStream::next_chunk() {
     ActivationBatch b = store_.read(cursor_, n);
     cursor_ = (cursor_ + n) % store_.rows();
     if (train_only_) {
-      ActivationBatch kept;
-      kept.d = b.d;
-      for (int64_t r = 0; r < b.rows;) {  // runs of train rows, appended whole
-        int64_t e = r;
-        while (e < b.rows && b.split[size_t(e)] == 0) ++e;
-        if (e > r) kept.append(b, r, e - r);
-        r = e + 1;
-      }
-      if (kept.rows == 0) continue;  // a chunk of held-out rows only
-      b = std::move(kept);
+      b = select_rows(b, 0, b.rows);
+      if (b.rows == 0) continue;  // a chunk of held-out rows only
     }
     read_ += b.rows;
     return b;

@@ -19,6 +19,26 @@ Json HarvestConfig::to_json() const {
           {"seed", pack.seed}, {"eval_fraction", pack.eval_fraction}, {"batch_seqs", batch_seqs}, {"compute", mode == ComputeMode::F32 ? "f32" : "bf16"}};
 }
 
+ActivationBatch select_rows(const ActivationBatch& b, int split, int64_t max_rows, std::vector<int64_t>* index) {
+  ActivationBatch out;
+  out.d = b.d;
+  if (index) index->clear();
+  auto keep = [&](int64_t r) { return split < 0 || b.split[size_t(r)] == split; };
+  for (int64_t r = 0; r < b.rows && out.rows < max_rows;) {
+    if (!keep(r)) {
+      ++r;
+      continue;
+    }
+    int64_t e = r;
+    while (e < b.rows && keep(e) && out.rows + (e - r) < max_rows) ++e;
+    out.append(b, r, e - r);
+    if (index)
+      for (int64_t i = r; i < e; ++i) index->push_back(i);
+    r = e;
+  }
+  return out;
+}
+
 void ActivationBatch::append(const ActivationBatch& o, int64_t begin, int64_t n) {
   d = o.d;
   acts.insert(acts.end(), o.acts.begin() + begin * 2 * o.d, o.acts.begin() + (begin + n) * 2 * o.d);

@@ -33,6 +33,10 @@ struct ActivationBatch {
   void append(const ActivationBatch& o, int64_t begin, int64_t n);  // rows [begin, begin+n) of o
 };
 
+// The first max_rows rows of b on one side of the train/eval split (split 0 or 1; -1 = every row),
+// in order, copied in runs; index, when given, receives each kept row's index in b.
+ActivationBatch select_rows(const ActivationBatch& b, int split, int64_t max_rows, std::vector<int64_t>* index = nullptr);
+
 class PairHarvester {
  public:
   explicit PairHarvester(const HarvestConfig& cfg);  // loads and checks everything before any work
