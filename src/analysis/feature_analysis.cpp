@@ -17,6 +17,7 @@
 #include "core/error.hpp"
 #include "core/progress.hpp"
 #include "crosscoder/crosscoder.hpp"
+#include "crosscoder/evaluate.hpp"
 #include "crosscoder/step.hpp"
 #include "harvest/activation_store.hpp"
 #include "model/linear.hpp"
@@ -155,8 +156,7 @@ Pass1 accumulate(const Subject& s, const ActivationStore& store, const AnalyzeOp
   Pass1 r;
   r.acc.resize(size_t(F));
   std::mt19937_64 rng(s.c.seed);
-  double err[2] = {0, 0}, sq[2] = {0, 0};
-  std::vector<double> mean(static_cast<size_t>(D2), 0.0);
+  FvuSums sums(d);
   std::vector<float> f, xh(size_t(opt.chunk_rows * D2));
   const int64_t limit = opt.max_tokens < 0 ? store.rows() : std::min(opt.max_tokens, store.rows());
   int64_t used = 0, r0 = 0;
@@ -175,12 +175,7 @@ Pass1 accumulate(const Subject& s, const ActivationStore& store, const AnalyzeOp
     for (int64_t row = 0; row < n; ++row) {
       const float* x = b.acts.data() + row * D2;
       const float* o = xh.data() + row * D2;
-      for (int64_t q = 0; q < D2; ++q) {
-        const double e = double(o[q]) - x[q];
-        err[q / d] += e * e;
-        sq[q / d] += double(x[q]) * x[q];
-        mean[size_t(q)] += x[q];
-      }
+      sums.add(x, o, 1);
       const float* fr = f.data() + row * F;
       for (int64_t j = 0; j < F; ++j) {
         if (!(fr[j] > 0)) continue;
@@ -192,9 +187,7 @@ Pass1 accumulate(const Subject& s, const ActivationStore& store, const AnalyzeOp
   r.rows = used;
   r.scan_end = std::min(r0, store.rows());
   // Explained variance per model: 1 − Σ err² / Σ ||x − mean||².
-  double var[2] = {sq[0], sq[1]};
-  for (int64_t q = 0; q < D2; ++q) var[q / d] -= mean[size_t(q)] * mean[size_t(q)] / double(std::max<int64_t>(used, 1));
-  for (int m = 0; m < 2; ++m) r.ev[m] = var[m] > 0 ? 1 - err[m] / var[m] : 0;
+  for (int m = 0; m < 2; ++m) r.ev[m] = sums.variance(m) > 0 ? 1 - sums.fvu(m) : 0;
   return r;
 }
 

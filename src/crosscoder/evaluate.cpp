@@ -8,6 +8,23 @@
 
 namespace cc {
 
+void FvuSums::add(const float* x, const float* xhat, int64_t n) {
+  for (int64_t i = 0; i < n; ++i, x += 2 * d_, xhat += 2 * d_)
+    for (int64_t q = 0; q < 2 * d_; ++q) {
+      const double e = double(xhat[q]) - x[q];
+      err_[q / d_] += e * e;
+      sq_[q / d_] += double(x[q]) * x[q];
+      sum_[size_t(q)] += x[q];
+    }
+  rows_ += n;
+}
+
+double FvuSums::variance(int m) const {
+  double v = sq_[m];
+  for (int64_t q = m * d_; q < (m + 1) * d_; ++q) v -= sum_[size_t(q)] * sum_[size_t(q)] / double(std::max<int64_t>(rows_, 1));
+  return v;
+}
+
 Json EvalMetrics::to_json() const {
   return {{"rows", rows}, {"held_out", held_out}, {"fvu", {fvu[0], fvu[1]}}, {"explained_variance", {1 - fvu[0], 1 - fvu[1]}},
           {"mse", mse}, {"l0", l0}, {"inactive_frac", inactive_frac},
@@ -19,9 +36,8 @@ EvalMetrics evaluate_crosscoder(const CrosscoderParams& p, const CrosscoderConfi
   EvalMetrics r;
   r.held_out = store.has_split();
   const int64_t limit = max_rows < 0 ? store.rows() : max_rows;
-  // Sums in double: Σ err², Σ x, Σ x² per dimension, so the variance about the mean is exact enough.
-  std::vector<double> sx(size_t(D2), 0.0), sxx(size_t(D2), 0.0);
-  double err[2] = {0, 0}, active = 0;
+  FvuSums sums(d);
+  double active = 0;
   std::vector<uint8_t> fired(size_t(F), 0);
   std::vector<float> f, xh;
   for (int64_t r0 = 0; r0 < store.rows() && r.rows < limit; r0 += chunk) {
@@ -31,13 +47,7 @@ EvalMetrics evaluate_crosscoder(const CrosscoderParams& p, const CrosscoderConfi
     crosscoder_encode(p, c, x.acts.data(), x.rows, f);
     xh.resize(size_t(x.rows * D2));
     crosscoder_decode(p, f.data(), x.rows, xh.data());
-    for (int64_t i = 0; i < x.rows; ++i)
-      for (int64_t q = 0; q < D2; ++q) {
-        const double v = x.acts[size_t(i * D2 + q)], e = double(xh[size_t(i * D2 + q)]) - v;
-        err[q / d] += e * e;
-        sx[size_t(q)] += v;
-        sxx[size_t(q)] += v * v;
-      }
+    sums.add(x.acts.data(), xh.data(), x.rows);
     for (int64_t i = 0; i < x.rows * F; ++i)
       if (f[size_t(i)] > 0) {
         active += 1;
@@ -46,10 +56,8 @@ EvalMetrics evaluate_crosscoder(const CrosscoderParams& p, const CrosscoderConfi
     r.rows += x.rows;
   }
   if (r.rows == 0) fail(store.dir(), "held-out rows", "none in the store", "> 0", "0", "harvest with --eval-fraction > 0");
-  double var[2] = {0, 0};
-  for (int64_t q = 0; q < D2; ++q) var[q / d] += sxx[size_t(q)] - sx[size_t(q)] * sx[size_t(q)] / double(r.rows);
-  for (int m = 0; m < 2; ++m) r.fvu[m] = var[m] > 0 ? err[m] / var[m] : 0;
-  r.mse = (err[0] + err[1]) / double(r.rows);
+  for (int m = 0; m < 2; ++m) r.fvu[m] = sums.fvu(m);
+  r.mse = (sums.error(0) + sums.error(1)) / double(r.rows);
   r.l0 = active / double(r.rows);
   r.inactive_frac = double(std::count(fired.begin(), fired.end(), uint8_t(0))) / double(F);
   return r;

@@ -6,12 +6,30 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/json_file.hpp"
 #include "crosscoder/crosscoder.hpp"
 #include "harvest/activation_store.hpp"
 
 namespace cc {
+
+// The sums FVU needs, accumulated row by row over rows x, x̂ [n, 2d] (in double): the one place the
+// held-out metrics and the analysis compute explained variance.
+class FvuSums {
+ public:
+  explicit FvuSums(int64_t d) : d_(d), sum_(size_t(2 * d), 0.0) {}
+  void add(const float* x, const float* xhat, int64_t n);
+  int64_t rows() const { return rows_; }
+  double error(int m) const { return err_[m]; }        // Σ ||x_m − x̂_m||²
+  double variance(int m) const;                         // Σ ||x_m − μ_m||²
+  double fvu(int m) const { return variance(m) > 0 ? err_[m] / variance(m) : 0; }
+
+ private:
+  int64_t d_, rows_ = 0;
+  double err_[2] = {0, 0}, sq_[2] = {0, 0};
+  std::vector<double> sum_;  // [2d] Σ x per dimension
+};
 
 struct EvalMetrics {
   int64_t rows = 0;              // held-out rows measured
