@@ -283,11 +283,11 @@ struct Pools {
   std::vector<int64_t> shared;  // NRN inside the shared band and not in pool: the shared control's candidates
 };
 
-Pools nrn_pools(const CrosscoderParams& p, const AblateOptions& opt, std::pair<double, double> band, std::vector<std::string>& warnings) {
-  std::vector<float> norms;
-  decoder_norms(p, norms);
+// norms: decoder_norms of the crosscoder, [F, 2].
+Pools nrn_pools(const std::vector<float>& norms, const AblateOptions& opt, std::pair<double, double> band,
+                std::vector<std::string>& warnings) {
   Pools out;
-  for (int64_t i = 0; i < p.F; ++i) {
+  for (int64_t i = 0; i < int64_t(norms.size() / 2); ++i) {
     const std::optional<double> r = decoder_nrn(norms[size_t(2 * i)], norms[size_t(2 * i + 1)]);
     if (!r) continue;  // zero-norm: no NRN, in no pool
     if (*r > opt.nrn_above) out.pool.push_back(i);
@@ -478,8 +478,12 @@ Json cell_json(const Cell& cell, uint64_t seed) {
 // model (paired by position), and that difference in the distilled model minus in the base model;
 // each a mean with a 95% bootstrap interval over sequences. "significant": the interval excludes 0.
 Json headline(const std::vector<Cell>& cells, uint64_t seed) {
-  std::map<std::tuple<std::string, double, int, std::string>, const Cell*> at;
-  for (const Cell& c : cells) at[{c.category, c.k, c.model, c.condition}] = &c;
+  std::map<std::tuple<std::string, double, int, std::string>, const Cell*> cell_at;
+  for (const Cell& c : cells) cell_at[{c.category, c.k, c.model, c.condition}] = &c;
+  auto at = [&](const std::string& cat, double k, int m, const std::string& cond) -> const Cell* {
+    const auto it = cell_at.find({cat, k, m, cond});
+    return it == cell_at.end() ? nullptr : it->second;
+  };
   auto stat = [&](const std::vector<double>& v, const std::vector<int64_t>& unit) {
     const Interval iv = bootstrap_mean_ci(v, unit, kResamples, seed);
     return Json{{"mean", mean_of(v)}, {"ci95", interval_json(iv)}, {"significant", iv.lo > 0 || iv.hi < 0}};
@@ -488,8 +492,8 @@ Json headline(const std::vector<Cell>& cells, uint64_t seed) {
   for (const Cell& top : cells) {
     if (top.condition != "top" || top.model != 0) continue;
     for (const char* control : {"shared", "random"}) {
-      const Cell* t[2] = {at[{top.category, top.k, 0, "top"}], at[{top.category, top.k, 1, "top"}]};
-      const Cell* ctl[2] = {at[{top.category, top.k, 0, control}], at[{top.category, top.k, 1, control}]};
+      const Cell* t[2] = {&top, at(top.category, top.k, 1, "top")};
+      const Cell* ctl[2] = {at(top.category, top.k, 0, control), at(top.category, top.k, 1, control)};
       if (!t[1] || !ctl[0] || !ctl[1]) continue;
       std::vector<double> diff[2], dd;
       for (int m = 0; m < 2; ++m)
@@ -594,9 +598,9 @@ std::string run_ablation(const AblateOptions& opt) {
   }
   Progress bar("ablate", 2 * phase2_rows + phase3_rows, "tok", opt.progress);
   const std::vector<Prefix> prefix = encode_prefixes(pair, p, c, cats, seqs, opt, bar);
-  const Pools pools = nrn_pools(p, opt, band, warnings);
   std::vector<float> norms;
   decoder_norms(p, norms);
+  const Pools pools = nrn_pools(norms, opt, band, warnings);
 
   std::vector<Cell> cells;
   Json positions_json = Json::object();
