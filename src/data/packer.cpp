@@ -123,7 +123,7 @@ PackedSequence Packer::next() {
     if (cur_corpus_ < 0 || cur_off_ >= cur_.size()) {
       if (cur_corpus_ >= 0) need_sep_ = true;
       start_document(neediest_corpus());
-    } else if (cur_off_ % chunk == 0 && need_sep_ == false) {
+    } else if (cur_off_ % chunk == 0) {
       // A chunk boundary inside a document: continue it only if its corpus is still the neediest.
       const size_t best = neediest_corpus();
       if (best != size_t(cur_corpus_)) {
