@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <numeric>
 #include <random>
 #include <sstream>
 
@@ -111,10 +112,10 @@ Json number_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr
 
 }  // namespace
 
-std::string run_geometry(const GeometryOptions& opt) {
-  if (opt.pca < 0) fail("", "--pca", "must be >= 0");
-  if (opt.bootstrap < 0) fail("", "--bootstrap", "must be >= 0");
-  const std::vector<WordPairTask> tasks = load_word_pair_tasks(opt.datasets, opt.tasks);
+namespace {
+
+// The models compared: base, distilled, then each --more-models folder (labels made unique).
+std::vector<ModelReps> geometry_models(const GeometryOptions& opt) {
   std::vector<ModelReps> models;
   models.push_back({"base", opt.base, "", 0, {}, {}, {}});
   models.push_back({"distilled", opt.distilled, "", 0, {}, {}, {}});
@@ -125,9 +126,10 @@ std::string run_geometry(const GeometryOptions& opt) {
       if (m.label == label) label += "#" + std::to_string(models.size());
     models.push_back({label, dir, "", 0, {}, {}, {}});
   }
-  std::vector<std::pair<size_t, size_t>> comparisons = {{0, 1}};
-  for (size_t i = 0; i + 1 < opt.more.size(); i += 2) comparisons.push_back({2 + i, 3 + i});
+  return models;
+}
 
+std::vector<std::string> distinct_words(const std::vector<WordPairTask>& tasks) {
   std::vector<std::string> words;
   for (const auto& t : tasks)
     for (const auto& [a, b] : t.pairs) {
@@ -136,6 +138,120 @@ std::string run_geometry(const GeometryOptions& opt) {
     }
   std::sort(words.begin(), words.end());
   words.erase(std::unique(words.begin(), words.end()), words.end());
+  return words;
+}
+
+// One task's pairs that every model can represent, as indices into the task's own word list.
+struct TaskPairs {
+  std::vector<std::string> words;
+  std::vector<std::pair<int32_t, int32_t>> pairs;
+  int64_t skipped = 0;
+};
+
+TaskPairs usable_pairs(const WordPairTask& task, const std::vector<ModelReps>& models) {
+  TaskPairs t;
+  std::map<std::string, int32_t> index;
+  for (const auto& [a, b] : task.pairs) {
+    bool ok = true;
+    for (const auto& m : models) ok = ok && m.n_tokens.at(a) > 0 && m.n_tokens.at(b) > 0;
+    if (!ok) {
+      ++t.skipped;
+      continue;
+    }
+    for (const std::string* w : {&a, &b})
+      if (!index.count(*w)) {
+        index[*w] = int32_t(t.words.size());
+        t.words.push_back(*w);
+      }
+    t.pairs.push_back({index[a], index[b]});
+  }
+  return t;
+}
+
+// The shuffled-pairs null (the same words, outputs re-assigned to other inputs at random) and the
+// bootstrap weights over pairs, shared by every model so differences are paired.
+struct Resamples {
+  std::vector<std::pair<int32_t, int32_t>> shuffled;
+  std::vector<std::vector<int>> boots;
+};
+
+Resamples resample_pairs(const std::vector<std::pair<int32_t, int32_t>>& pairs, int bootstrap, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Resamples r;
+  r.shuffled = pairs;
+  std::vector<int32_t> outs;
+  for (auto& p : pairs) outs.push_back(p.second);
+  std::shuffle(outs.begin(), outs.end(), rng);
+  for (size_t i = 0; i < r.shuffled.size(); ++i) r.shuffled[i].second = outs[i];
+  std::uniform_int_distribution<size_t> pick(0, pairs.size() - 1);
+  for (int b = 0; b < bootstrap; ++b) {
+    std::vector<int> w(pairs.size(), 0);
+    for (size_t i = 0; i < pairs.size(); ++i) ++w[pick(rng)];
+    int distinct = 0;
+    for (int c : w) distinct += c > 0;
+    if (distinct >= 2) r.boots.push_back(std::move(w));
+  }
+  return r;
+}
+
+// One model on one task: the loss after per-task PCA, without PCA, on shuffled pairs, and under
+// each bootstrap weighting.
+struct ModelLoss {
+  int64_t k = 0;  // components kept
+  double loss = 0, loss_raw = 0, shuffled = 0, explained = 1;
+  std::vector<double> boot;
+};
+
+ModelLoss model_loss(const ModelReps& m, const TaskPairs& t, const Resamples& rs, int64_t pca) {
+  const int64_t n = int64_t(t.words.size());
+  std::vector<double> X(size_t(n * m.d));
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& r = m.rep.at(t.words[size_t(i)]);
+    for (int64_t q = 0; q < m.d; ++q) X[size_t(i * m.d + q)] = r[size_t(q)];
+  }
+  ModelLoss l;
+  // Without PCA: centred raw vectors (a full-rank "PCA").
+  const std::vector<double> Xc = centre_rows(X, n, m.d);
+  l.loss_raw = parallelogram_loss(Xc, m.d, t.pairs);
+  const PcaResult pc = pca > 0 ? pca_project(X, n, m.d, pca) : PcaResult{};
+  const std::vector<double>& Y = pca > 0 ? pc.Y : Xc;
+  l.k = pca > 0 ? pc.k : m.d;
+  l.loss = parallelogram_loss(Y, l.k, t.pairs);
+  l.shuffled = parallelogram_loss(Y, l.k, rs.shuffled);
+  for (const auto& w : rs.boots) l.boot.push_back(parallelogram_loss(Y, l.k, t.pairs, &w));
+  double ev = 0;
+  for (double e : pc.eigenvalues) ev += e;
+  l.explained = pca > 0 && pc.total > 0 ? ev / pc.total : 1.0;
+  return l;
+}
+
+// Across tasks, for one comparison: the fraction where the distilled model is lower, the mean
+// difference, and paired tests (the unit is the task; two-sided; ties dropped).
+Json comparison_summary(const std::string& base, const std::string& distilled, const std::vector<double>& diffs,
+                        const std::vector<double>& raw_diffs) {
+  auto count = [](const std::vector<double>& v, bool below) {
+    return int64_t(std::count_if(v.begin(), v.end(), [&](double x) { return below ? x < 0 : x > 0; }));
+  };
+  const double n = double(diffs.size());
+  const int64_t lower = count(diffs, true), higher = count(diffs, false);
+  return {{"base", base}, {"distilled", distilled}, {"tasks", diffs.size()},
+          {"fraction_distilled_lower", n > 0 ? double(lower) / n : 0.0},
+          {"fraction_distilled_lower_no_pca", n > 0 ? double(count(raw_diffs, true)) / n : 0.0},
+          {"mean_diff", n > 0 ? std::accumulate(diffs.begin(), diffs.end(), 0.0) / n : 0.0},
+          {"distilled_lower", lower}, {"distilled_higher", higher}, {"sign_test_p", sign_test_p(lower, higher)},
+          {"wilcoxon_p", wilcoxon_signed_rank_p(diffs)}};
+}
+
+}  // namespace
+
+std::string run_geometry(const GeometryOptions& opt) {
+  if (opt.pca < 0) fail("", "--pca", "must be >= 0");
+  if (opt.bootstrap < 0) fail("", "--bootstrap", "must be >= 0");
+  const std::vector<WordPairTask> tasks = load_word_pair_tasks(opt.datasets, opt.tasks);
+  std::vector<ModelReps> models = geometry_models(opt);
+  std::vector<std::pair<size_t, size_t>> comparisons = {{0, 1}};
+  for (size_t i = 0; i + 1 < opt.more.size(); i += 2) comparisons.push_back({2 + i, 3 + i});
+  const std::vector<std::string> words = distinct_words(tasks);
   Progress bar("geometry", int64_t(words.size() * models.size()), "word", opt.progress);
   for (ModelReps& m : models) compute_reps(m, opt, words, bar);
   bar.finish();
@@ -143,125 +259,49 @@ std::string run_geometry(const GeometryOptions& opt) {
   Json task_rows = Json::array();
   std::ostringstream csv;
   csv << "task,model,pairs,words,pca_k,loss,loss_lo,loss_hi,loss_no_pca,loss_shuffled,ratio_to_shuffled,explained_variance\n";
-  std::vector<int> lower(comparisons.size(), 0), lower_raw(comparisons.size(), 0), compared(comparisons.size(), 0);
-  std::vector<double> diff_sum(comparisons.size(), 0.0);
-  std::vector<std::vector<double>> task_diffs(comparisons.size());  // per comparison: distilled − base loss, one per task
+  std::vector<std::vector<double>> diffs(comparisons.size()), raw_diffs(comparisons.size());  // distilled − base, per task
   for (size_t ti = 0; ti < tasks.size(); ++ti) {
     const WordPairTask& task = tasks[ti];
-    // Pairs every model can represent; word rows shared across models.
-    std::vector<std::pair<std::string, std::string>> kept;
-    int64_t skipped = 0;
-    for (const auto& pr : task.pairs) {
-      bool ok = true;
-      for (const auto& m : models) ok = ok && m.n_tokens.at(pr.first) > 0 && m.n_tokens.at(pr.second) > 0;
-      if (ok) {
-        kept.push_back(pr);
-      } else {
-        ++skipped;
-      }
-    }
-    Json row = {{"task", task.name}, {"file", task.path}, {"pairs", kept.size()}, {"skipped_pairs", skipped}};
-    if (kept.size() < 3) {
+    const TaskPairs tp = usable_pairs(task, models);
+    Json row = {{"task", task.name}, {"file", task.path}, {"pairs", tp.pairs.size()}, {"skipped_pairs", tp.skipped}};
+    if (tp.pairs.size() < 3) {
       row["error"] = "fewer than 3 usable pairs";
       task_rows.push_back(row);
       continue;
     }
-    std::map<std::string, int32_t> index;
-    std::vector<std::string> task_words;
-    std::vector<std::pair<int32_t, int32_t>> pairs;
-    for (const auto& [a, b] : kept) {
-      for (const std::string* w : {&a, &b})
-        if (!index.count(*w)) {
-          index[*w] = int32_t(task_words.size());
-          task_words.push_back(*w);
-        }
-      pairs.push_back({index[a], index[b]});
-    }
-    const int64_t n = int64_t(task_words.size());
-    row["words"] = n;
-    // Shuffled-pairs null: the same words, outputs re-assigned to other inputs at random.
-    std::mt19937_64 rng(opt.seed + ti * 7919);
-    std::vector<std::pair<int32_t, int32_t>> shuffled = pairs;
-    {
-      std::vector<int32_t> outs;
-      for (auto& p : pairs) outs.push_back(p.second);
-      std::shuffle(outs.begin(), outs.end(), rng);
-      for (size_t i = 0; i < shuffled.size(); ++i) shuffled[i].second = outs[i];
-    }
-    // Bootstrap weights, shared by every model so differences are paired.
-    std::vector<std::vector<int>> boots;
-    std::uniform_int_distribution<size_t> pick(0, pairs.size() - 1);
-    for (int b = 0; b < opt.bootstrap; ++b) {
-      std::vector<int> w(pairs.size(), 0);
-      for (size_t i = 0; i < pairs.size(); ++i) ++w[pick(rng)];
-      int distinct = 0;
-      for (int c : w) distinct += c > 0;
-      if (distinct >= 2) boots.push_back(std::move(w));
-    }
-    std::vector<double> loss(models.size()), loss_raw(models.size());
-    std::vector<std::vector<double>> boot_loss(models.size());
+    row["words"] = tp.words.size();
+    const Resamples rs = resample_pairs(tp.pairs, opt.bootstrap, opt.seed + ti * 7919);
+    std::vector<ModelLoss> ml;
     Json mrows = Json::array();
-    for (size_t mi = 0; mi < models.size(); ++mi) {
-      const ModelReps& m = models[mi];
-      std::vector<double> X(size_t(n * m.d));
-      for (int64_t i = 0; i < n; ++i) {
-        const auto& r = m.rep.at(task_words[size_t(i)]);
-        for (int64_t q = 0; q < m.d; ++q) X[size_t(i * m.d + q)] = r[size_t(q)];
-      }
-      // Without PCA: centred raw vectors (a full-rank "PCA").
-      const std::vector<double> Xc = centre_rows(X, n, m.d);
-      loss_raw[mi] = parallelogram_loss(Xc, m.d, pairs);
-      const PcaResult pc = opt.pca > 0 ? pca_project(X, n, m.d, opt.pca) : PcaResult{};
-      const std::vector<double>& Y = opt.pca > 0 ? pc.Y : Xc;
-      const int64_t k = opt.pca > 0 ? pc.k : m.d;
-      loss[mi] = parallelogram_loss(Y, k, pairs);
-      const double shuf = parallelogram_loss(Y, k, shuffled);
-      for (const auto& w : boots) boot_loss[mi].push_back(parallelogram_loss(Y, k, pairs, &w));
-      const Interval ci = percentile_95(boot_loss[mi]);
-      double ev = 0;
-      for (double e : pc.eigenvalues) ev += e;
-      const double explained = opt.pca > 0 && pc.total > 0 ? ev / pc.total : 1.0;
-      mrows.push_back({{"model", m.label}, {"dir", m.dir}, {"hook", m.hook}, {"pca_k", k}, {"loss", loss[mi]},
-                       {"ci95", {number_or_null(ci.lo), number_or_null(ci.hi)}}, {"loss_no_pca", loss_raw[mi]},
-                       {"loss_shuffled", shuf}, {"ratio_to_shuffled", loss[mi] / shuf}, {"explained_variance", explained}});
-      csv << task.name << "," << m.label << "," << kept.size() << "," << n << "," << k << "," << loss[mi] << "," << ci.lo << ","
-          << ci.hi << "," << loss_raw[mi] << "," << shuf << "," << loss[mi] / shuf << "," << explained << "\n";
+    for (const ModelReps& m : models) {
+      const ModelLoss& l = ml.emplace_back(model_loss(m, tp, rs, opt.pca));
+      const Interval ci = percentile_95(l.boot);
+      mrows.push_back({{"model", m.label}, {"dir", m.dir}, {"hook", m.hook}, {"pca_k", l.k}, {"loss", l.loss},
+                       {"ci95", {number_or_null(ci.lo), number_or_null(ci.hi)}}, {"loss_no_pca", l.loss_raw},
+                       {"loss_shuffled", l.shuffled}, {"ratio_to_shuffled", l.loss / l.shuffled}, {"explained_variance", l.explained}});
+      csv << task.name << "," << m.label << "," << tp.pairs.size() << "," << tp.words.size() << "," << l.k << "," << l.loss << ","
+          << ci.lo << "," << ci.hi << "," << l.loss_raw << "," << l.shuffled << "," << l.loss / l.shuffled << "," << l.explained << "\n";
     }
     row["models"] = mrows;
     Json crows = Json::array();
     for (size_t ci = 0; ci < comparisons.size(); ++ci) {
       const auto [a, b] = comparisons[ci];
       std::vector<double> d;
-      for (size_t i = 0; i < boots.size(); ++i) d.push_back(boot_loss[b][i] - boot_loss[a][i]);
+      for (size_t i = 0; i < rs.boots.size(); ++i) d.push_back(ml[b].boot[i] - ml[a].boot[i]);
       const Interval iv = percentile_95(d);
-      const double diff = loss[b] - loss[a];
-      ++compared[ci];
-      lower[ci] += diff < 0;
-      lower_raw[ci] += loss_raw[b] < loss_raw[a];
-      diff_sum[ci] += diff;
-      task_diffs[ci].push_back(diff);
+      const double diff = ml[b].loss - ml[a].loss;
+      diffs[ci].push_back(diff);
+      raw_diffs[ci].push_back(ml[b].loss_raw - ml[a].loss_raw);
       crows.push_back({{"base", models[a].label}, {"distilled", models[b].label}, {"diff", diff},
                        {"ci95", {number_or_null(iv.lo), number_or_null(iv.hi)}}, {"distilled_lower", diff < 0},
-                       {"diff_no_pca", loss_raw[b] - loss_raw[a]}});
+                       {"diff_no_pca", ml[b].loss_raw - ml[a].loss_raw}});
     }
     row["comparisons"] = crows;
     task_rows.push_back(row);
   }
   Json summary = Json::array();
-  for (size_t ci = 0; ci < comparisons.size(); ++ci) {
-    const auto [a, b] = comparisons[ci];
-    summary.push_back({{"base", models[a].label}, {"distilled", models[b].label}, {"tasks", compared[ci]},
-                       {"fraction_distilled_lower", compared[ci] ? double(lower[ci]) / compared[ci] : 0.0},
-                       {"fraction_distilled_lower_no_pca", compared[ci] ? double(lower_raw[ci]) / compared[ci] : 0.0},
-                       {"mean_diff", compared[ci] ? diff_sum[ci] / compared[ci] : 0.0},
-                       // Paired tests across tasks (the unit is the task): is the distilled model's loss
-                       // systematically lower or higher? Two-sided; ties (equal losses) dropped.
-                       {"distilled_lower", lower[ci]},
-                       {"distilled_higher", int64_t(std::count_if(task_diffs[ci].begin(), task_diffs[ci].end(), [](double x) { return x > 0; }))},
-                       {"sign_test_p", sign_test_p(std::count_if(task_diffs[ci].begin(), task_diffs[ci].end(), [](double x) { return x < 0; }),
-                                                   std::count_if(task_diffs[ci].begin(), task_diffs[ci].end(), [](double x) { return x > 0; }))},
-                       {"wilcoxon_p", wilcoxon_signed_rank_p(task_diffs[ci])}});
-  }
+  for (size_t ci = 0; ci < comparisons.size(); ++ci)
+    summary.push_back(comparison_summary(models[comparisons[ci].first].label, models[comparisons[ci].second].label, diffs[ci], raw_diffs[ci]));
   Json mj = Json::array();
   for (const auto& m : models)
     mj.push_back({{"label", m.label}, {"dir", m.dir}, {"hook", m.hook}, {"start_ids", m.start}});
