@@ -43,6 +43,7 @@ class PairHarvester {
 
   ActivationBatch next();  // batch_seqs packed sequences through both models
   Packer& packer() { return *packer_; }
+  const Packer& packer() const { return *packer_; }
   Qwen2Model& base_model() { return *a_; }
   Qwen2Model& distilled_model() { return *b_; }
   int site() const { return site_; }

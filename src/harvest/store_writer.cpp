@@ -53,28 +53,11 @@ void write_shard(const std::string& path, const ActivationBatch& b, DType dt) {
                     {{"format", kStoreFormat}});
 }
 
-}  // namespace
 
-int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
-  if (opt.tokens <= 0) fail("", "--tokens", "must be positive", "> 0", std::to_string(opt.tokens));
-  if (opt.shard_rows <= 0) fail("", "--shard-tokens", "must be positive");
-  if (opt.dtype != DType::BF16 && opt.dtype != DType::F32) fail("", "--store-dtype", "must be bf16 or f32");
-  std::error_code ec;
-  fs::create_directories(opt.out, ec);
-  if (ec) fail(opt.out, "", "cannot create the store directory: " + ec.message());
-  const std::string mpath = opt.out + "/manifest.json";
-  if (fs::exists(mpath) && !opt.resume)
-    fail(mpath, "", "already exists", "", "", "use --resume to continue it, or choose another --out");
-
-  PairHarvester h(cfg_in);
-  for (const auto& w : h.warnings()) std::fprintf(stderr, "warning: %s\n", w.c_str());
+// The manifest of a new store: models (absolute paths, so a store read from another working
+// directory still finds them), hook, shapes, packing, the settings a resume must share, corpora.
+Json new_manifest(const PairHarvester& h, const StoreOptions& opt, const Json& settings) {
   const HarvestConfig& cfg = h.config();
-  Json settings = cfg.to_json();
-  settings["store_dtype"] = dtype_name(opt.dtype);
-  settings["shard_rows"] = opt.shard_rows;
-  settings["norm_rows"] = opt.norm_rows;
-
-  // Absolute, so a store analysed or trained on from another working directory still finds them.
   auto absolute = [](const std::string& p) { return p.empty() ? p : fs::absolute(p).lexically_normal().string(); };
   Json m = {{"format", kStoreFormat}, {"models", {{"base", absolute(cfg.base_dir)}, {"distilled", absolute(cfg.distilled_dir)}}},
             {"hook", h.hook_name()}, {"site", h.site()}, {"d_model", h.d_model()}, {"dtype", dtype_name(opt.dtype)},
@@ -90,45 +73,52 @@ int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
   Json corpora = Json::array();
   for (const auto& s : cfg.corpora) corpora.push_back({{"spec", s.text()}, {"path", s.path}, {"field", s.field}, {"weight", s.weight}, {"chat", s.chat}});
   m["corpora"] = corpora;
+  return m;
+}
 
-  NormAccumulator norm;
-  norm.target = opt.norm_rows;
+// Where a harvest stands: rows written, held-out rows among them, the norm-factor sums.
+struct HarvestProgress {
   int64_t rows = 0, eval_rows = 0;
-  if (opt.resume && fs::exists(mpath)) {
-    Json old = read_json_file(mpath);
-    // Written by us atomically, but a manifest can be edited or damaged by hand: check every field
-    // used below, so a bad one is an error naming it rather than an exception from the JSON library.
-    if (!old.is_object() || old.value("format", Json()) != kStoreFormat) fail(mpath, "format", "is not an activation store");
-    if (!old.contains("settings") || !old["settings"].is_object()) fail(mpath, "settings", "is missing or not an object");
-    for (auto it = settings.begin(); it != settings.end(); ++it)
-      if (!old["settings"].contains(it.key()) || old["settings"][it.key()] != it.value())
-        fail(mpath, "settings." + it.key(), "differs from this run's, so --resume would mix two harvests",
-             it.value().dump(), old["settings"].value(it.key(), Json()).dump());
-    if (json_get<int64_t>(old, "target_tokens", mpath) != opt.tokens)
-      fail(mpath, "target_tokens", "differs from --tokens", std::to_string(opt.tokens), old["target_tokens"].dump());
-    const int64_t old_tokens = json_get<int64_t>(old, "tokens", mpath);
-    if (json_get<bool>(old, "complete", mpath)) {
-      std::fprintf(stderr, "%s is already complete (%lld tokens)\n", opt.out.c_str(), (long long)old_tokens);
-      return old_tokens;
-    }
-    const Json& ns = old.contains("norm_state") ? old["norm_state"] : Json();
-    const bool ns_ok = ns.is_object() && ns.contains("sum") && ns["sum"].is_array() && ns["sum"].size() == 2 &&
-                       ns["sum"][0].is_number() && ns["sum"][1].is_number() && ns.contains("count") && ns["count"].is_number_integer();
-    if (!ns_ok) fail(mpath, "norm_state", "is missing or malformed", "{\"sum\": [a, b], \"count\": n}", ns.dump().substr(0, 80));
-    if (!old.contains("shards") || !old["shards"].is_array()) fail(mpath, "shards", "is missing or not a list");
-    m["shards"] = old["shards"];
-    rows = old_tokens;
-    eval_rows = old.contains("eval_tokens") ? json_get<int64_t>(old, "eval_tokens", mpath) : 0;
-    norm.sum[0] = ns["sum"][0].get<double>();
-    norm.sum[1] = ns["sum"][1].get<double>();
-    norm.count = ns["count"].get<int64_t>();
-    m["norm_factors"] = old.value("norm_factors", Json());
-    h.packer().restore(old["packer_state"]);
-  }
+  NormAccumulator norm;
+  bool complete = false;
+};
 
-  // Remove leftovers of a killed run: temp files and shards the manifest does not list.
-  const size_t listed = m["shards"].size();
-  for (const auto& e : fs::directory_iterator(opt.out)) {
+// Continues from MPATH written by an interrupted run with the same settings: its shards, counters,
+// norm sums and packer state. Written by us atomically, but a manifest can be edited or damaged by
+// hand: every field used is checked, so a bad one is an error naming it.
+HarvestProgress resume_manifest(const std::string& mpath, const Json& settings, const StoreOptions& opt, Json& m, Packer& packer) {
+  HarvestProgress hp;
+  hp.norm.target = opt.norm_rows;
+  Json old = read_json_file(mpath);
+  if (!old.is_object() || old.value("format", Json()) != kStoreFormat) fail(mpath, "format", "is not an activation store");
+  if (!old.contains("settings") || !old["settings"].is_object()) fail(mpath, "settings", "is missing or not an object");
+  for (auto it = settings.begin(); it != settings.end(); ++it)
+    if (!old["settings"].contains(it.key()) || old["settings"][it.key()] != it.value())
+      fail(mpath, "settings." + it.key(), "differs from this run's, so --resume would mix two harvests",
+           it.value().dump(), old["settings"].value(it.key(), Json()).dump());
+  if (json_get<int64_t>(old, "target_tokens", mpath) != opt.tokens)
+    fail(mpath, "target_tokens", "differs from --tokens", std::to_string(opt.tokens), old["target_tokens"].dump());
+  hp.rows = json_get<int64_t>(old, "tokens", mpath);
+  hp.complete = json_get<bool>(old, "complete", mpath);
+  if (hp.complete) return hp;
+  const Json& ns = old.contains("norm_state") ? old["norm_state"] : Json();
+  const bool ns_ok = ns.is_object() && ns.contains("sum") && ns["sum"].is_array() && ns["sum"].size() == 2 &&
+                     ns["sum"][0].is_number() && ns["sum"][1].is_number() && ns.contains("count") && ns["count"].is_number_integer();
+  if (!ns_ok) fail(mpath, "norm_state", "is missing or malformed", "{\"sum\": [a, b], \"count\": n}", ns.dump().substr(0, 80));
+  if (!old.contains("shards") || !old["shards"].is_array()) fail(mpath, "shards", "is missing or not a list");
+  m["shards"] = old["shards"];
+  hp.eval_rows = old.contains("eval_tokens") ? json_get<int64_t>(old, "eval_tokens", mpath) : 0;
+  hp.norm.sum[0] = ns["sum"][0].get<double>();
+  hp.norm.sum[1] = ns["sum"][1].get<double>();
+  hp.norm.count = ns["count"].get<int64_t>();
+  m["norm_factors"] = old.value("norm_factors", Json());
+  packer.restore(old["packer_state"]);
+  return hp;
+}
+
+// Leftovers of a killed run: temp files and shards the manifest does not list.
+void remove_leftovers(const std::string& dir, size_t listed) {
+  for (const auto& e : fs::directory_iterator(dir)) {
     const std::string n = e.path().filename().string();
     const bool tmp = n.find(".tmp-") != std::string::npos;
     const bool numbered = n.size() > 11 && n.rfind("shard-", 0) == 0 &&
@@ -136,56 +126,85 @@ int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
     const bool stray_shard = numbered && std::stoul(n.substr(6, 5)) >= listed;
     if (tmp || stray_shard) fs::remove(e.path());
   }
+}
 
-  auto save_manifest = [&](bool complete) {
-    m["tokens"] = rows;
-    m["eval_tokens"] = eval_rows;
-    m["complete"] = complete;
-    m["packer_state"] = h.packer().state();
-    m["norm_state"] = {{"sum", {norm.sum[0], norm.sum[1]}}, {"count", norm.count}};
-    Json taken = Json::array();
-    for (size_t c = 0; c < cfg.corpora.size(); ++c) taken.push_back(h.packer().tokens_taken()[c]);
-    m["corpus_tokens_taken"] = taken;
-    // Asked vs got: each corpus's weight as a share, and its share of the tokens taken.
-    double wsum = 0, tsum = 0;
-    for (size_t c = 0; c < cfg.corpora.size(); ++c) {
-      wsum += cfg.corpora[c].weight;
-      tsum += double(h.packer().tokens_taken()[c]);
+// The manifest's running fields: counters, packer and norm state, tokens per corpus and each
+// corpus's share asked (its weight) and got (its share of the tokens taken).
+void update_manifest(Json& m, const HarvestProgress& hp, const HarvestConfig& cfg, const Packer& packer, int64_t d, bool complete) {
+  m["tokens"] = hp.rows;
+  m["eval_tokens"] = hp.eval_rows;
+  m["complete"] = complete;
+  m["packer_state"] = packer.state();
+  m["norm_state"] = {{"sum", {hp.norm.sum[0], hp.norm.sum[1]}}, {"count", hp.norm.count}};
+  const std::vector<int64_t>& taken = packer.tokens_taken();
+  m["corpus_tokens_taken"] = taken;
+  double wsum = 0, tsum = 0;
+  for (size_t c = 0; c < cfg.corpora.size(); ++c) {
+    wsum += cfg.corpora[c].weight;
+    tsum += double(taken[c]);
+  }
+  Json asked = Json::array(), got = Json::array();
+  for (size_t c = 0; c < cfg.corpora.size(); ++c) {
+    asked.push_back(cfg.corpora[c].weight / wsum);
+    got.push_back(tsum > 0 ? double(taken[c]) / tsum : 0.0);
+  }
+  m["corpus_share_asked"] = asked;
+  m["corpus_share_got"] = got;
+  if (hp.norm.count >= hp.norm.target || complete) m["norm_factors"] = hp.norm.factors(d);
+}
+
+}  // namespace
+
+int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
+  if (opt.tokens <= 0) fail("", "--tokens", "must be positive", "> 0", std::to_string(opt.tokens));
+  if (opt.shard_rows <= 0) fail("", "--shard-tokens", "must be positive");
+  if (opt.dtype != DType::BF16 && opt.dtype != DType::F32) fail("", "--store-dtype", "must be bf16 or f32");
+  make_dirs(opt.out);
+  const std::string mpath = opt.out + "/manifest.json";
+  if (fs::exists(mpath) && !opt.resume)
+    fail(mpath, "", "already exists", "", "", "use --resume to continue it, or choose another --out");
+
+  PairHarvester h(cfg_in);
+  for (const auto& w : h.warnings()) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  const HarvestConfig& cfg = h.config();
+  Json settings = cfg.to_json();
+  settings["store_dtype"] = dtype_name(opt.dtype);
+  settings["shard_rows"] = opt.shard_rows;
+  settings["norm_rows"] = opt.norm_rows;
+  Json m = new_manifest(h, opt, settings);
+  HarvestProgress hp;
+  hp.norm.target = opt.norm_rows;
+  if (opt.resume && fs::exists(mpath)) {
+    hp = resume_manifest(mpath, settings, opt, m, h.packer());
+    if (hp.complete) {
+      std::fprintf(stderr, "%s is already complete (%lld tokens)\n", opt.out.c_str(), (long long)hp.rows);
+      return hp.rows;
     }
-    Json asked = Json::array(), got = Json::array();
-    for (size_t c = 0; c < cfg.corpora.size(); ++c) {
-      asked.push_back(cfg.corpora[c].weight / wsum);
-      got.push_back(tsum > 0 ? double(h.packer().tokens_taken()[c]) / tsum : 0.0);
-    }
-    m["corpus_share_asked"] = asked;
-    m["corpus_share_got"] = got;
-    if (norm.count >= norm.target || complete) m["norm_factors"] = norm.factors(h.d_model());
-    write_file_atomic(mpath, m.dump(2));
-  };
+  }
+  remove_leftovers(opt.out, m["shards"].size());
 
   Progress bar("harvest", opt.tokens, "tok", opt.progress);
-  bar.set(rows);
+  bar.set(hp.rows);
   ActivationBatch shard;
-  while (rows < opt.tokens) {
+  while (hp.rows < opt.tokens) {
     ActivationBatch b = h.next();
-    const int64_t take = std::min(b.rows, opt.tokens - rows);
-    ActivationBatch kept;
-    kept.append(b, 0, take);
-    norm.add(kept);
-    for (uint8_t s : kept.split) eval_rows += s;
-    shard.append(kept, 0, take);
-    rows += take;
-    bar.set(rows);
-    if (shard.rows >= opt.shard_rows || rows >= opt.tokens) {
+    if (b.rows > opt.tokens - hp.rows) b = select_rows(b, -1, opt.tokens - hp.rows);  // the last batch, cut to the budget
+    hp.norm.add(b);
+    for (uint8_t s : b.split) hp.eval_rows += s;
+    shard.append(b, 0, b.rows);
+    hp.rows += b.rows;
+    bar.set(hp.rows);
+    if (shard.rows >= opt.shard_rows || hp.rows >= opt.tokens) {
       const size_t idx = m["shards"].size();
       write_shard(opt.out + "/" + shard_name(idx), shard, opt.dtype);
       m["shards"].push_back({{"file", shard_name(idx)}, {"rows", shard.rows}});
-      save_manifest(rows >= opt.tokens);
+      update_manifest(m, hp, cfg, h.packer(), h.d_model(), hp.rows >= opt.tokens);
+      write_file_atomic(mpath, m.dump(2));
       shard = ActivationBatch();
     }
   }
   bar.finish();
-  return rows;
+  return hp.rows;
 }
 
 }  // namespace cc
