@@ -109,110 +109,70 @@ std::map<std::string, Json> read_transcripts(const std::string& path) {
   return done;
 }
 
-}  // namespace
+// The settings a resumed sweep must share (alphas and samples may grow).
+Json sweep_settings(const SteerSweepOptions& opt, int64_t feature, const ChatTemplate& tmpl) {
+  return {{"crosscoder", opt.crosscoder}, {"model", opt.model}, {"feature", feature}, {"slice", opt.slice == 1 ? "B" : "A"},
+          {"chat", chat_template_name(tmpl)}, {"temperature", opt.temperature}, {"top_p", opt.top_p},
+          {"max_new_tokens", opt.max_new_tokens}, {"generated_only", opt.generated_only},
+          {"prompts", opt.prompts.empty() ? "default" : opt.prompts}, {"problems", opt.problems},
+          {"compute", opt.mode == ComputeMode::F32 ? "f32" : "bf16"}};
+}
 
-std::string run_steer_sweep(const SteerSweepOptions& opt) {
-  if (opt.alphas.empty()) fail("", "--alpha", "is empty");
-  if (opt.samples < 0 || (!opt.greedy && opt.samples == 0)) fail("", "--samples", "leaves no run (use --samples >= 1 or greedy)");
-  if (opt.max_new_tokens < 1) fail("", "--max-new-tokens", "must be >= 1");
-  std::string why;
-  const int64_t feature = resolve_steer_feature(opt.feature, opt.analysis, &why);
-  std::vector<std::string> warnings;
-  const std::vector<SteerPrompt> prompts = opt.prompts.empty() ? default_steer_prompts(opt.problems, opt.problems_file) : load_steer_prompts(opt.prompts);
-  auto tok = Tokenizer::load(opt.tokenizer.empty() ? opt.model : opt.tokenizer);
-  const Lexicon lex = load_lexicon(opt.lexicon);
-  const ChatTemplate tmpl = opt.chat == "auto" ? detect_chat_template(*tok) : chat_template_from_name(opt.chat);
-  std::vector<std::vector<int32_t>> ids;
-  for (const auto& p : prompts) ids.push_back(encode_prompt(*tok, p.question, chat_template_name(tmpl)));
-  auto model = Qwen2Model::load(opt.model, opt.mode);
-  const SteeringVector sv =
-      load_steering_vector(opt.crosscoder, feature, opt.slice, model->config().num_hidden_layers, model->config().hidden_size);
-
-  // Settings a resumed sweep must share (alphas and samples may grow).
-  make_dirs(opt.out);
-  const Json settings = {{"crosscoder", opt.crosscoder}, {"model", opt.model}, {"feature", feature}, {"slice", opt.slice == 1 ? "B" : "A"},
-                         {"chat", chat_template_name(tmpl)}, {"temperature", opt.temperature}, {"top_p", opt.top_p},
-                         {"max_new_tokens", opt.max_new_tokens}, {"generated_only", opt.generated_only},
-                         {"prompts", opt.prompts.empty() ? "default" : opt.prompts}, {"problems", opt.problems},
-                         {"compute", opt.mode == ComputeMode::F32 ? "f32" : "bf16"}};
-  const std::string tpath = opt.out + "/transcripts.jsonl", spath = opt.out + "/sweep_settings.json";
-  std::map<std::string, Json> done;
-  if (fs::exists(tpath)) {
-    if (!opt.resume) fail(tpath, "", "already exists", "", "", "pass --resume to continue that sweep, or another --out");
-    if (fs::exists(spath)) {
-      const Json old = read_json_file(spath);
-      for (auto& [k, v] : settings.items())
-        if (old.value(k, Json()) != v) fail(spath, k, "differs from this sweep's; cannot resume", old.value(k, Json()).dump(), v.dump());
-    }
-    done = read_transcripts(tpath);
+// The finished runs of an earlier sweep in OUT (with --resume, and only under the same settings).
+std::map<std::string, Json> finished_runs(const std::string& tpath, const std::string& spath, const Json& settings, bool resume) {
+  if (!fs::exists(tpath)) return {};
+  if (!resume) fail(tpath, "", "already exists", "", "", "pass --resume to continue that sweep, or another --out");
+  if (fs::exists(spath)) {
+    const Json old = read_json_file(spath);
+    for (auto& [k, v] : settings.items())
+      if (old.value(k, Json()) != v) fail(spath, k, "differs from this sweep's; cannot resume", old.value(k, Json()).dump(), v.dump());
   }
-  write_file_atomic(spath, settings.dump(2));
+  return read_transcripts(tpath);
+}
 
-  struct Run {
-    double alpha;
-    size_t prompt;
-    int seed;  // 0 = greedy
-  };
+struct Run {
+  double alpha;
+  size_t prompt;
+  int seed;  // 0 = greedy
+};
+
+std::vector<Run> plan_runs(const SteerSweepOptions& opt, size_t n_prompts) {
   std::vector<Run> runs;
   for (double a : opt.alphas)
-    for (size_t p = 0; p < prompts.size(); ++p) {
+    for (size_t p = 0; p < n_prompts; ++p) {
       if (opt.greedy) runs.push_back({a, p, 0});
       for (int s = 1; s <= opt.samples; ++s) runs.push_back({a, p, s});
     }
-  int64_t todo = 0;
-  for (const Run& r : runs) todo += !done.count(run_key(r.alpha, r.prompt, r.seed));
-  std::ofstream tout(tpath, std::ios::app);
-  if (!tout) fail(tpath, "", "cannot be opened for writing");
-  Progress bar("steer", todo, "run", opt.progress);
-  int64_t gen_tokens = 0;
-  double gen_seconds = 0;
-  for (const Run& r : runs) {
-    const std::string key = run_key(r.alpha, r.prompt, r.seed);
-    if (done.count(key)) continue;
-    Hooks hooks;
-    hooks.add(sv.site, make_add_hook(sv.v, float(r.alpha), opt.generated_only ? int32_t(ids[r.prompt].size()) : 0));
-    GenerateOptions g;
-    g.max_new_tokens = opt.max_new_tokens;
-    g.sampling = r.seed == 0 ? SamplingParams{} : SamplingParams{opt.temperature, 0, opt.top_p, uint64_t(r.seed)};
-    g.stop_ids = model->config().eos_token_ids;
-    g.hooks = &hooks;
-    const auto t0 = std::chrono::steady_clock::now();
-    const GenerateResult res = generate(*model, ids[r.prompt], g);
-    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    gen_tokens += int64_t(res.tokens.size());
-    gen_seconds += sec;
-    // Where </think> completes, in tokens.
-    std::string bytes;
-    Json think = nullptr;
-    for (size_t i = 0; i < res.tokens.size(); ++i) {
-      const size_t from = bytes.size() > 8 ? bytes.size() - 8 : 0;
-      bytes += tok->decode_bytes({res.tokens[i]});
-      if (think.is_null() && bytes.find("</think>", from) != std::string::npos) think = int64_t(i + 1);
-    }
-    const std::string text = tok->decode(res.tokens);
-    const auto counts = lex.count(text);
-    Json cj = Json::object();
-    for (size_t c = 0; c < counts.size(); ++c) cj[lex.categories[c]] = counts[c];
-    const auto ans = extract_answer(text);
-    const SteerPrompt& p = prompts[r.prompt];
-    Json correct = nullptr;
-    if (!p.answer.empty()) correct = ans && answers_match(*ans, p.answer);
-    const Json line = {{"alpha", r.alpha}, {"prompt", r.prompt}, {"seed", r.seed}, {"decoding", r.seed == 0 ? "greedy" : "sampled"},
-                       {"tokens", res.tokens.size()}, {"think_tokens", think}, {"stopped_on_eos", res.stopped_on_eos},
-                       {"counts", cj}, {"answer", ans ? Json(*ans) : Json(nullptr)}, {"reference", p.answer}, {"correct", correct},
-                       {"seconds", sec}, {"question", p.question}, {"text", text}};
-    tout << line.dump() << "\n";
-    tout.flush();
-    if (!tout) fail(tpath, "", "write failed (disk full?)");
-    done[key] = line;
-    bar.add(1);
-    bar.note(std::to_string(int(double(gen_tokens) / std::max(gen_seconds, 1e-9))) + " tok/s");
-  }
-  bar.finish();
+  return runs;
+}
 
-  // The table over alpha and decoding, from every transcript of the runs asked for.
-  Json table = Json::array();
-  std::ostringstream csv;
+// One transcript line: where </think> completes (in tokens), reasoning-word counts, the answer.
+Json transcript_line(const Run& r, const GenerateResult& res, double seconds, const Tokenizer& tok, const Lexicon& lex,
+                     const SteerPrompt& p) {
+  std::string bytes;
+  Json think = nullptr;
+  for (size_t i = 0; i < res.tokens.size(); ++i) {
+    const size_t from = bytes.size() > 8 ? bytes.size() - 8 : 0;
+    bytes += tok.decode_bytes({res.tokens[i]});
+    if (think.is_null() && bytes.find("</think>", from) != std::string::npos) think = int64_t(i + 1);
+  }
+  const std::string text = tok.decode(res.tokens);
+  const auto counts = lex.count(text);
+  Json cj = Json::object();
+  for (size_t c = 0; c < counts.size(); ++c) cj[lex.categories[c]] = counts[c];
+  const auto ans = extract_answer(text);
+  Json correct = nullptr;
+  if (!p.answer.empty()) correct = ans && answers_match(*ans, p.answer);
+  return {{"alpha", r.alpha}, {"prompt", r.prompt}, {"seed", r.seed}, {"decoding", r.seed == 0 ? "greedy" : "sampled"},
+          {"tokens", res.tokens.size()}, {"think_tokens", think}, {"stopped_on_eos", res.stopped_on_eos},
+          {"counts", cj}, {"answer", ans ? Json(*ans) : Json(nullptr)}, {"reference", p.answer}, {"correct", correct},
+          {"seconds", seconds}, {"question", p.question}, {"text", text}};
+}
+
+// The table over alpha and decoding from every transcript of the runs asked for: rows into table,
+// the same as CSV.
+void sweep_table(const SteerSweepOptions& opt, const std::vector<Run>& runs, const std::map<std::string, Json>& done,
+                 const Lexicon& lex, Json& table, std::ostringstream& csv) {
   csv << "alpha,decoding,runs,tokens_mean,tokens_lo,tokens_hi,think_closed,think_tokens_mean,think_tokens_lo,think_tokens_hi,"
          "accuracy,accuracy_lo,accuracy_hi";
   for (const auto& c : lex.categories) csv << "," << c << "_mean";
@@ -245,6 +205,68 @@ std::string run_steer_sweep(const SteerSweepOptions& opt) {
       for (size_t c = 0; c < cnt.size(); ++c) csv << "," << f(counts[lex.categories[c]], "mean");
       csv << "\n";
     }
+}
+
+}  // namespace
+
+std::string run_steer_sweep(const SteerSweepOptions& opt) {
+  if (opt.alphas.empty()) fail("", "--alpha", "is empty");
+  if (opt.samples < 0 || (!opt.greedy && opt.samples == 0)) fail("", "--samples", "leaves no run (use --samples >= 1 or greedy)");
+  if (opt.max_new_tokens < 1) fail("", "--max-new-tokens", "must be >= 1");
+  std::string why;
+  const int64_t feature = resolve_steer_feature(opt.feature, opt.analysis, &why);
+  const std::vector<SteerPrompt> prompts = opt.prompts.empty() ? default_steer_prompts(opt.problems, opt.problems_file) : load_steer_prompts(opt.prompts);
+  auto tok = Tokenizer::load(opt.tokenizer.empty() ? opt.model : opt.tokenizer);
+  const Lexicon lex = load_lexicon(opt.lexicon);
+  const ChatTemplate tmpl = opt.chat == "auto" ? detect_chat_template(*tok) : chat_template_from_name(opt.chat);
+  std::vector<std::vector<int32_t>> ids;
+  for (const auto& p : prompts) ids.push_back(encode_prompt(*tok, p.question, chat_template_name(tmpl)));
+  auto model = Qwen2Model::load(opt.model, opt.mode);
+  const SteeringVector sv =
+      load_steering_vector(opt.crosscoder, feature, opt.slice, model->config().num_hidden_layers, model->config().hidden_size);
+
+  make_dirs(opt.out);
+  const Json settings = sweep_settings(opt, feature, tmpl);
+  const std::string tpath = opt.out + "/transcripts.jsonl", spath = opt.out + "/sweep_settings.json";
+  std::map<std::string, Json> done = finished_runs(tpath, spath, settings, opt.resume);
+  write_file_atomic(spath, settings.dump(2));
+
+  const std::vector<Run> runs = plan_runs(opt, prompts.size());
+  int64_t todo = 0;
+  for (const Run& r : runs) todo += !done.count(run_key(r.alpha, r.prompt, r.seed));
+  std::ofstream tout(tpath, std::ios::app);  // append-only: every finished run survives a kill
+  if (!tout) fail(tpath, "", "cannot be opened for writing");
+  Progress bar("steer", todo, "run", opt.progress);
+  int64_t gen_tokens = 0;
+  double gen_seconds = 0;
+  for (const Run& r : runs) {
+    const std::string key = run_key(r.alpha, r.prompt, r.seed);
+    if (done.count(key)) continue;
+    Hooks hooks;
+    hooks.add(sv.site, make_add_hook(sv.v, float(r.alpha), opt.generated_only ? int32_t(ids[r.prompt].size()) : 0));
+    GenerateOptions g;
+    g.max_new_tokens = opt.max_new_tokens;
+    g.sampling = r.seed == 0 ? SamplingParams{} : SamplingParams{opt.temperature, 0, opt.top_p, uint64_t(r.seed)};
+    g.stop_ids = model->config().eos_token_ids;
+    g.hooks = &hooks;
+    const auto t0 = std::chrono::steady_clock::now();
+    const GenerateResult res = generate(*model, ids[r.prompt], g);
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    gen_tokens += int64_t(res.tokens.size());
+    gen_seconds += sec;
+    const Json line = transcript_line(r, res, sec, *tok, lex, prompts[r.prompt]);
+    tout << line.dump() << "\n";
+    tout.flush();
+    if (!tout) fail(tpath, "", "write failed (disk full?)");
+    done[key] = line;
+    bar.add(1);
+    bar.note(std::to_string(int(double(gen_tokens) / std::max(gen_seconds, 1e-9))) + " tok/s");
+  }
+  bar.finish();
+
+  Json table = Json::array();
+  std::ostringstream csv;
+  sweep_table(opt, runs, done, lex, table, csv);
   Json doc = settings;
   doc["feature_choice"] = why;
   doc["alphas"] = opt.alphas;
@@ -255,7 +277,7 @@ std::string run_steer_sweep(const SteerSweepOptions& opt) {
   doc["generation_tokens_per_s"] = gen_seconds > 0 ? double(gen_tokens) / gen_seconds : 0.0;
   doc["generated_tokens_this_session"] = gen_tokens;
   doc["table"] = table;
-  doc["warnings"] = warnings;
+  doc["warnings"] = Json::array();  // kept for readers of older sweeps; nothing warns any more
   doc["intervals"] = "mean ± 1.96 standard errors over runs (normal approximation)";
   const std::string path = opt.out + "/steer.json";
   write_file_atomic(path, doc.dump(2));
