@@ -38,10 +38,16 @@ const std::vector<std::string>& organism_special_tokens() {
   return s;
 }
 
-BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOptions& opt) {
-  if (opt.vocab_size < 256) fail("", "vocab_size", "must be at least the 256 byte symbols", ">= 256", std::to_string(opt.vocab_size));
-  if (texts.empty()) fail("", "BPE training corpus", "is empty");
-  // Word counts after NFC and the Qwen split, as raw bytes.
+namespace {
+
+// Pre-tokenised words (NFC, the Qwen split) as byte symbols, with their counts, sorted by bytes for
+// determinism (unordered_map order is not).
+struct WordCounts {
+  std::vector<std::vector<int32_t>> words;
+  std::vector<int64_t> counts;
+};
+
+WordCounts count_words(const std::vector<std::string>& texts) {
   RegexSplitter splitter(kQwenPattern, false, SplitBehavior::Isolated, false, "the Qwen pre-tokenizer pattern");
   std::unordered_map<std::string, int64_t> word_count;
   std::vector<Span> spans;
@@ -51,41 +57,63 @@ BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOp
     splitter.split(t, spans);
     for (const Span& s : spans) ++word_count[t.substr(s.begin, s.end - s.begin)];
   }
-  // Sorted for determinism (unordered_map order is not).
   std::vector<std::pair<std::string, int64_t>> wc(word_count.begin(), word_count.end());
   std::sort(wc.begin(), wc.end());
-  std::vector<std::vector<int32_t>> words;
-  std::vector<int64_t> counts;
+  WordCounts out;
   for (auto& [w, c] : wc) {
     std::vector<int32_t> sym;
     for (unsigned char ch : w) sym.push_back(int32_t(ch));
-    words.push_back(std::move(sym));
-    counts.push_back(c);
+    out.words.push_back(std::move(sym));
+    out.counts.push_back(c);
   }
-  std::vector<std::string> vocab;
-  for (int b = 0; b < 256; ++b) vocab.push_back(byte_to_char(uint8_t(b)));
+  return out;
+}
 
+// Replaces every (a, b) in s by id, left to right.
+std::vector<int32_t> merge_pair(const std::vector<int32_t>& s, int32_t a, int32_t b, int32_t id) {
+  std::vector<int32_t> n;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) {
+      n.push_back(id);
+      ++i;
+    } else {
+      n.push_back(s[i]);
+    }
+  }
+  return n;
+}
+
+struct Merges {
+  std::vector<std::string> vocab;                    // token strings (byte-level), byte symbols first
+  std::vector<std::pair<int32_t, int32_t>> merges;   // in learning order
+};
+
+// The BPE loop: the most frequent adjacent pair (ties by pair key, through the heap order) becomes a
+// new symbol until the vocabulary is full; pair counts are updated only in the words that held it.
+Merges learn_merges(WordCounts& wc, const BpeTrainOptions& opt) {
+  std::vector<std::vector<int32_t>>& words = wc.words;
+  Merges r;
+  for (int b = 0; b < 256; ++b) r.vocab.push_back(byte_to_char(uint8_t(b)));
   std::unordered_map<uint64_t, int64_t> pair_count;
   std::unordered_map<uint64_t, std::vector<int32_t>> where;
   for (size_t w = 0; w < words.size(); ++w)
     for (size_t i = 0; i + 1 < words[w].size(); ++i) {
       const uint64_t k = key(words[w][i], words[w][i + 1]);
-      pair_count[k] += counts[w];
+      pair_count[k] += wc.counts[w];
       where[k].push_back(int32_t(w));
     }
   std::priority_queue<Cand> heap;
   for (auto& [k, c] : pair_count) heap.push({c, k});
-  std::vector<std::pair<int32_t, int32_t>> merges;
   std::vector<int64_t> seen(words.size(), -1);
-  while (int64_t(vocab.size()) < opt.vocab_size && !heap.empty()) {
+  while (int64_t(r.vocab.size()) < opt.vocab_size && !heap.empty()) {
     const Cand top = heap.top();
     heap.pop();
     auto it = pair_count.find(top.pair);
     if (it == pair_count.end() || it->second != top.count) continue;  // stale entry
     if (top.count < opt.min_frequency) break;
-    const int32_t a = int32_t(top.pair >> 32), b = int32_t(uint32_t(top.pair)), id = int32_t(vocab.size());
-    vocab.push_back(vocab[size_t(a)] + vocab[size_t(b)]);
-    merges.push_back({a, b});
+    const int32_t a = int32_t(top.pair >> 32), b = int32_t(uint32_t(top.pair)), id = int32_t(r.vocab.size());
+    r.vocab.push_back(r.vocab[size_t(a)] + r.vocab[size_t(b)]);
+    r.merges.push_back({a, b});
     std::unordered_set<uint64_t> touched;
     std::vector<int32_t> list = std::move(where[top.pair]);
     where.erase(top.pair);
@@ -93,7 +121,7 @@ BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOp
       if (seen[size_t(w)] == id) continue;  // listed twice
       seen[size_t(w)] = id;
       std::vector<int32_t>& s = words[size_t(w)];
-      const int64_t c = counts[size_t(w)];
+      const int64_t c = wc.counts[size_t(w)];
       bool has = false;
       for (size_t i = 0; i + 1 < s.size() && !has; ++i) has = s[i] == a && s[i + 1] == b;
       if (!has) continue;
@@ -102,16 +130,7 @@ BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOp
         pair_count[k] -= c;
         touched.insert(k);
       }
-      std::vector<int32_t> n;
-      for (size_t i = 0; i < s.size(); ++i) {
-        if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) {
-          n.push_back(id);
-          ++i;
-        } else {
-          n.push_back(s[i]);
-        }
-      }
-      s = std::move(n);
+      s = merge_pair(s, a, b, id);
       for (size_t i = 0; i + 1 < s.size(); ++i) {
         const uint64_t k = key(s[i], s[i + 1]);
         pair_count[k] += c;
@@ -131,18 +150,19 @@ BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOp
       heap.push({pc->second, k});
     }
   }
+  return r;
+}
 
-  BpeTrainResult r;
-  r.merges = int64_t(merges.size());
-  r.words = int64_t(words.size());
-  r.bpe_vocab = int64_t(vocab.size());
+// tokenizer.json in HF tokenizers' format: the Qwen pre-tokenizer, byte-level BPE, R1-Distill's
+// special tokens after the learned vocabulary and a BOS post-processor.
+Json tokenizer_json(const Merges& bpe) {
   Json v = Json::object();
-  for (size_t i = 0; i < vocab.size(); ++i) v[vocab[i]] = int64_t(i);
-  if (int64_t(v.size()) != int64_t(vocab.size())) fail("", "BPE vocabulary", "has a duplicate token (internal error)");
+  for (size_t i = 0; i < bpe.vocab.size(); ++i) v[bpe.vocab[i]] = int64_t(i);
+  if (int64_t(v.size()) != int64_t(bpe.vocab.size())) fail("", "BPE vocabulary", "has a duplicate token (internal error)");
   Json m = Json::array();
-  for (auto [a, b] : merges) m.push_back({vocab[size_t(a)], vocab[size_t(b)]});
+  for (auto [a, b] : bpe.merges) m.push_back({bpe.vocab[size_t(a)], bpe.vocab[size_t(b)]});
   Json added = Json::array();
-  int64_t id = int64_t(vocab.size());
+  int64_t id = int64_t(bpe.vocab.size());
   int64_t bos = -1;
   for (const std::string& s : organism_special_tokens()) {
     if (s == "<｜begin▁of▁sentence｜>") bos = id;
@@ -152,7 +172,7 @@ BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOp
   const std::string bos_s = "<｜begin▁of▁sentence｜>";
   Json special_tokens = Json::object();
   special_tokens[bos_s] = {{"id", bos_s}, {"ids", {bos}}, {"tokens", {bos_s}}};
-  r.tokenizer = {
+  return {
       {"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr}, {"added_tokens", added},
       {"normalizer", {{"type", "NFC"}}},
       {"pre_tokenizer",
@@ -170,14 +190,31 @@ BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOp
       {"model",
        {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", ""}, {"end_of_word_suffix", ""},
         {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false}, {"vocab", v}, {"merges", m}}}};
-  r.tokenizer_config = {
-      {"add_bos_token", true}, {"add_eos_token", false}, {"bos_token", bos_s}, {"eos_token", "<｜end▁of▁sentence｜>"},
-      {"pad_token", "<｜end▁of▁sentence｜>"}, {"model_max_length", 4096}, {"tokenizer_class", "LlamaTokenizerFast"},
-      {"clean_up_tokenization_spaces", false},
-      {"chat_template",
-       "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}<｜User｜>{{ m['content'] }}"
-       "{% elif m['role'] == 'assistant' %}<｜Assistant｜>{{ m['content'] }}<｜end▁of▁sentence｜>{% endif %}{% endfor %}"
-       "{% if add_generation_prompt %}<｜Assistant｜><think>\n{% endif %}"}};
+}
+
+Json tokenizer_config_json() {
+  return {{"add_bos_token", true}, {"add_eos_token", false}, {"bos_token", "<｜begin▁of▁sentence｜>"},
+          {"eos_token", "<｜end▁of▁sentence｜>"}, {"pad_token", "<｜end▁of▁sentence｜>"}, {"model_max_length", 4096},
+          {"tokenizer_class", "LlamaTokenizerFast"}, {"clean_up_tokenization_spaces", false},
+          {"chat_template",
+           "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}<｜User｜>{{ m['content'] }}"
+           "{% elif m['role'] == 'assistant' %}<｜Assistant｜>{{ m['content'] }}<｜end▁of▁sentence｜>{% endif %}{% endfor %}"
+           "{% if add_generation_prompt %}<｜Assistant｜><think>\n{% endif %}"}};
+}
+
+}  // namespace
+
+BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOptions& opt) {
+  if (opt.vocab_size < 256) fail("", "vocab_size", "must be at least the 256 byte symbols", ">= 256", std::to_string(opt.vocab_size));
+  if (texts.empty()) fail("", "BPE training corpus", "is empty");
+  WordCounts wc = count_words(texts);
+  const Merges bpe = learn_merges(wc, opt);
+  BpeTrainResult r;
+  r.merges = int64_t(bpe.merges.size());
+  r.words = int64_t(wc.words.size());
+  r.bpe_vocab = int64_t(bpe.vocab.size());
+  r.tokenizer = tokenizer_json(bpe);
+  r.tokenizer_config = tokenizer_config_json();
   return r;
 }
 
