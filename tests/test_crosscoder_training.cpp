@@ -98,6 +98,25 @@ double recovery(const std::string& ckpt, const Planted& P, std::string* report) 
   return double(ok) / double(P.atoms.size());
 }
 
+// A small run's settings: the architecture, dictionary size, batch, token budget and k.
+CrosscoderConfig small_config(Arch arch, int64_t dict_size, int64_t batch_size, int64_t tokens, int64_t k) {
+  CrosscoderConfig c;
+  c.architecture = arch;
+  c.dict_size = dict_size;
+  c.batch_size = batch_size;
+  c.num_tokens = tokens;
+  c.k = k;
+  return c;
+}
+
+TrainOptions quiet_run(const std::string& acts, const std::string& out) {
+  TrainOptions o;
+  o.acts = acts;
+  o.out = out;
+  o.progress = false;
+  return o;
+}
+
 TEST(CrosscoderTraining, RecoversPlantedFeaturesAndTheirOwners) {
   for (std::string arch : {"l1", "batchtopk"}) {
     test::TempDir d;
@@ -213,16 +232,8 @@ TEST(CrosscoderTraining, HeldOutMetricsEqualNumpy) {
   so.progress = false;
   harvest_to_store(hc, so);
   for (Arch arch : {Arch::L1, Arch::BatchTopK}) {
-    CrosscoderConfig c;
-    c.architecture = arch;
-    c.dict_size = 64;
-    c.batch_size = 100;
-    c.num_tokens = 6000;
-    c.k = 4;
-    TrainOptions o;
-    o.acts = so.out;
-    o.out = f.dir / (std::string("ckpt-") + arch_name(arch));
-    o.progress = false;
+    const CrosscoderConfig c = small_config(arch, 64, 100, 6000, 4);
+    const TrainOptions o = quiet_run(so.out, f.dir / (std::string("ckpt-") + arch_name(arch)));
     const TrainSummary s = train_crosscoder(c, o);
     const Json ev = read_json_file(o.out + "/eval.json");
     EXPECT_EQ(ev["rows"].get<int64_t>(), s.eval.rows);
@@ -252,16 +263,8 @@ TEST(CrosscoderTraining, HeldOutMetricsEqualNumpy) {
 TEST(CrosscoderTraining, ShortBatchTopKRunLearnsThetaAndTheAnalysisUsesIt) {
   test::TempDir d;
   make_store(d / "store", 3000, 4);
-  CrosscoderConfig c;
-  c.architecture = Arch::BatchTopK;
-  c.dict_size = 32;
-  c.batch_size = 100;
-  c.num_tokens = 3000;
-  c.k = 3;
-  TrainOptions o;
-  o.acts = d / "store";
-  o.out = d / "ckpt";
-  o.progress = false;
+  const CrosscoderConfig c = small_config(Arch::BatchTopK, 32, 100, 3000, 3);
+  const TrainOptions o = quiet_run(d / "store", d / "ckpt");
   train_crosscoder(c, o);
   CrosscoderParams p;
   CrosscoderConfig lc;
@@ -302,27 +305,13 @@ TEST(CrosscoderTraining, ShortBatchTopKRunLearnsThetaAndTheAnalysisUsesIt) {
   EXPECT_EQ(j, 32);
 }
 
-}  // namespace
-}  // namespace cc
-
-namespace cc {
-namespace {
-
 TEST(CrosscoderTraining, PythonReproducesTheEncoder) {
   test::TempDir d;
   make_store(d / "store", 3000, 4);
   for (std::string arch : {"l1", "batchtopk"}) {
-    CrosscoderConfig c;
-    c.architecture = arch_from_name(arch, "test");
-    c.dict_size = 32;
-    c.batch_size = 100;
-    c.num_tokens = 3000;
-    c.k = 3;
+    CrosscoderConfig c = small_config(arch_from_name(arch, "test"), 32, 100, 3000, 3);
     c.threshold_start_step = 5;
-    TrainOptions o;
-    o.acts = d / "store";
-    o.out = d / ("ckpt-" + arch);
-    o.progress = false;
+    const TrainOptions o = quiet_run(d / "store", d / ("ckpt-" + arch));
     train_crosscoder(c, o);
     CrosscoderParams p;
     CrosscoderConfig lc;
