@@ -70,8 +70,24 @@
   }
   const ccRows = (D.crosscoders || []).map((c) => [c.name, c.config.architecture, c.config.dict_size, c.config.d_in, c.config.hook,
     c.config.architecture === 'batchtopk' ? 'k ' + c.config.k : 'λ ' + c.config.l1_coeff, c.config.lr, c.config.batch_size, c.config.num_tokens]);
+  // Held-out measurements with their 95% intervals (bootstrap over sequences).
+  const ci = (v, d) => Array.isArray(v) && v[0] != null && v[1] != null ? ' [' + fmt(v[0], d) + ', ' + fmt(v[1], d) + ']' : '';
+  const evalRows = (D.crosscoders || []).filter((c) => c.eval || c.spliced_loss).map((c) => {
+    const e = c.eval || {}, s = c.spliced_loss || {}, b = s.base || {}, x = s.distilled || {};
+    const loss = (m) => m.ce_clean == null ? '' : fmt(m.ce_clean, 3) + ' → ' + fmt(m.ce_spliced, 3) + ' (' + (m.ce_increase >= 0 ? '+' : '') + fmt(m.ce_increase, 4) + ci(m.ce_increase_ci95, 4) + ')';
+    const rec = (m) => m.loss_recovered == null ? '' : fmt(m.loss_recovered, 3) + ci(m.loss_recovered_ci95, 3);
+    return [c.name, e.rows, (e.fvu || []).map((v) => fmt(v, 3)).join(' / '), e.l0 == null ? '' : fmt(e.l0, 1),
+      e.inactive_frac == null ? '' : fmt(100 * e.inactive_frac, 1) + '%', s.positions, loss(b), loss(x), rec(b), rec(x),
+      b.kl_spliced == null ? '' : fmt(b.kl_spliced, 4) + ' / ' + fmt(x.kl_spliced, 4)];
+  });
   app.append(section('summary', 'Summary', table(['', ''], facts, 'facts'),
-    ccRows.length ? table(['crosscoder', 'arch', 'F', 'd', 'hook', 'sparsity', 'lr', 'batch', 'tokens'], ccRows) : missing('crosscoder checkpoints')));
+    ccRows.length ? table(['crosscoder', 'arch', 'F', 'd', 'hook', 'sparsity', 'lr', 'batch', 'tokens'], ccRows) : missing('crosscoder checkpoints'),
+    evalRows.length ? h('div', {},
+      h('p', {}, 'On held-out documents only. FVU_m = Σ‖x_m − x̂_m‖² / Σ‖x_m − mean x_m‖². Spliced: the model\'s stream at the hook ' +
+        'replaced by the reconstruction; cross-entropy in nats, clean → spliced (increase [95% CI over sequences]); ' +
+        'loss recovered = (CE_zero − CE_spliced) / (CE_zero − CE_clean), zero = the stream at the hook set to 0; KL(p_clean ‖ p_spliced).'),
+      table(['crosscoder', 'eval rows', 'FVU A / B', 'L0', 'never active', 'spliced positions', 'CE A', 'CE B', 'loss recovered A',
+        'loss recovered B', 'KL A / B'], evalRows)) : missing('held-out measurements')));
 
   // ---------- training curves ----------
   const training = section('training', 'Training');

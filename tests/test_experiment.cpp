@@ -39,7 +39,7 @@ TEST(Experiment, ShippedConfigsLoad) {
     const Experiment e = load_experiment(std::string(SOURCE_DIR) + "/configs/" + f + ".toml", {}, "/tmp/x");
     EXPECT_EQ(e.crosscoders.size(), 2u) << f;
     EXPECT_TRUE(fs::path(e.harvest.base_dir).is_absolute()) << f;
-    EXPECT_EQ(stage_names(e).size(), 8u) << f;
+    EXPECT_EQ(stage_names(e).size(), 10u) << f;
   }
   const Experiment o = load_experiment(std::string(SOURCE_DIR) + "/configs/organism.toml", {}, "/tmp/x");
   EXPECT_EQ(o.harvest.base_dir, (fs::path(SOURCE_DIR) / "organism/base").lexically_normal().string());
@@ -48,7 +48,7 @@ TEST(Experiment, ShippedConfigsLoad) {
   EXPECT_TRUE(fs::is_directory(o.geometry.datasets));
   // Stages follow the file's order, not toml++'s alphabetical one.
   EXPECT_EQ(o.crosscoders[0].name, "l1");
-  EXPECT_EQ(stage_names(o), (std::vector<std::string>{"harvest", "train-l1", "train-batchtopk", "analyze", "ablate", "steer", "geometry", "report"}));
+  EXPECT_EQ(stage_names(o), (std::vector<std::string>{"harvest", "train-l1", "train-batchtopk", "spliced-loss-l1", "spliced-loss-batchtopk", "analyze", "ablate", "steer", "geometry", "report"}));
   // Defaults the config leaves unset are resolved by the loader to real files (so that their stamps,
   // not null, enter the stage fingerprints): the lexicon, the steering problems, the report assets.
   const std::string lexicon = (fs::path(SOURCE_DIR) / "configs/reasoning_lexicon.toml").string();

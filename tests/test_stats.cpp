@@ -121,6 +121,19 @@ TEST(Stats, BootstrapOverUnitsIsWiderWhenPositionsAreCorrelated) {
   EXPECT_TRUE(std::isnan(bootstrap_mean_ci({}, {}, 10, 1).lo));
 }
 
+TEST(Stats, BootstrapRatioOverTwoUnitsHasTheEnumeratedPercentiles) {
+  // Units (1, 1) and (3, 1): a resample of two is {1, 1} (Σnum/Σden = 1, p 1/4), mixed (2, p 1/2)
+  // or {3, 3} (3, p 1/4), so the 2.5th and 97.5th percentiles are 1 and 3.
+  const Interval iv = bootstrap_ratio_ci({1, 3}, {1, 1}, 4000, 5);
+  EXPECT_EQ(iv.lo, 1.0);
+  EXPECT_EQ(iv.hi, 3.0);
+  // Units sharing one ratio give that ratio whatever is drawn; weights are the denominators.
+  const Interval same = bootstrap_ratio_ci({0.5, 2.5, 10}, {1, 5, 20}, 500, 2);
+  EXPECT_NEAR(same.lo, 0.5, 1e-15);
+  EXPECT_NEAR(same.hi, 0.5, 1e-15);
+  EXPECT_TRUE(std::isnan(bootstrap_ratio_ci({1}, {1, 2}, 10, 1).lo));  // mismatched lengths
+}
+
 TEST(Stats, Percentile95OfKnownSamples) {
   std::vector<double> v;
   for (int i = 0; i <= 1000; ++i) v.push_back(i);

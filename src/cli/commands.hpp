@@ -12,6 +12,7 @@ void register_harvest(CLI::App& app);
 void register_train(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_ablate(CLI::App& app);
+void register_spliced_loss(CLI::App& app);
 void register_steer(CLI::App& app);
 void register_geometry(CLI::App& app);
 void register_report(CLI::App& app);

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   cc::cli::register_train(app);
   cc::cli::register_analyze(app);
   cc::cli::register_ablate(app);
+  cc::cli::register_spliced_loss(app);
   cc::cli::register_steer(app);
   cc::cli::register_geometry(app);
   cc::cli::register_report(app);

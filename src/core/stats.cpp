@@ -15,29 +15,37 @@ Interval percentile_95(std::vector<double> v) {
 }
 
 Interval bootstrap_mean_ci(const std::vector<double>& v, const std::vector<int64_t>& unit, int resamples, uint64_t seed) {
-  if (v.empty() || v.size() != unit.size() || resamples < 1) return {NAN, NAN};
+  if (v.empty() || v.size() != unit.size()) return {NAN, NAN};
   std::map<int64_t, std::pair<double, double>> by_unit;  // unit → (sum, count)
   for (size_t i = 0; i < v.size(); ++i) {
     auto& [s, n] = by_unit[unit[i]];
     s += v[i];
     n += 1;
   }
-  std::vector<std::pair<double, double>> u;
-  for (const auto& [k, sn] : by_unit) u.push_back(sn);
+  std::vector<double> sum, count;
+  for (const auto& [k, sn] : by_unit) {
+    sum.push_back(sn.first);
+    count.push_back(sn.second);
+  }
+  return bootstrap_ratio_ci(sum, count, resamples, seed);
+}
+
+Interval bootstrap_ratio_ci(const std::vector<double>& num, const std::vector<double>& den, int resamples, uint64_t seed) {
+  if (num.empty() || num.size() != den.size() || resamples < 1) return {NAN, NAN};
   std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<size_t> pick(0, u.size() - 1);
-  std::vector<double> means;
-  means.reserve(size_t(resamples));
+  std::uniform_int_distribution<size_t> pick(0, num.size() - 1);
+  std::vector<double> ratios;
+  ratios.reserve(size_t(resamples));
   for (int b = 0; b < resamples; ++b) {
     double s = 0, n = 0;
-    for (size_t k = 0; k < u.size(); ++k) {
-      const auto& [us, un] = u[pick(rng)];
-      s += us;
-      n += un;
+    for (size_t k = 0; k < num.size(); ++k) {
+      const size_t u = pick(rng);
+      s += num[u];
+      n += den[u];
     }
-    means.push_back(s / n);
+    ratios.push_back(s / n);
   }
-  return percentile_95(std::move(means));
+  return percentile_95(std::move(ratios));
 }
 
 double sign_test_p(int64_t positive, int64_t negative) {

@@ -18,6 +18,10 @@ Interval percentile_95(std::vector<double> v);
 // replacement, `resamples` times; unit[i] is v[i]'s unit. Seeded, so reruns agree.
 Interval bootstrap_mean_ci(const std::vector<double>& v, const std::vector<int64_t>& unit, int resamples, uint64_t seed);
 
+// 95% percentile interval of Σ num / Σ den when the units (num[u], den[u]) are resampled with
+// replacement: the bootstrap of any mean or ratio whose parts are summed per unit first.
+Interval bootstrap_ratio_ci(const std::vector<double>& num, const std::vector<double>& den, int resamples, uint64_t seed);
+
 // Two-sided exact sign test: P(|#positive - n/2| at least as extreme) under Binomial(n, 1/2),
 // n = positive + negative (zeros are dropped before calling). 1 when n = 0.
 double sign_test_p(int64_t positive, int64_t negative);

@@ -171,6 +171,28 @@ void read_analysis(const TomlSection& top, const std::string& path, Experiment& 
   an.finish();
 }
 
+// [spliced_loss]: the held-out sequences every crosscoder is spliced into.
+void read_spliced_loss(const TomlSection& top, Experiment& e, const Shared& sh) {
+  const HarvestConfig& h = e.harvest;
+  const TomlSection sl = top.sub("spliced_loss");
+  e.spliced_loss_on = sl.flag("enabled", true);
+  SplicedLossOptions& o = e.spliced_loss;
+  o.base = h.base_dir;
+  o.distilled = h.distilled_dir;
+  o.tokenizer = h.tokenizer;
+  o.mode = sh.mode;
+  // Default: the harvest's corpora and sequence length, so the loss is measured on text like the
+  // crosscoder's training rows but from documents the harvest held out.
+  o.corpora = sl.has("corpora") ? corpora(sl, "corpora", {}) : h.corpora;
+  o.sequences = sl.integer("sequences", o.sequences);
+  o.seq_len = sl.integer("seq_len", h.pack.seq_len);
+  o.seed = uint64_t(sl.integer("seed", int64_t(o.seed)));
+  o.eval_fraction = h.pack.eval_fraction;
+  o.batch_tokens = sl.integer("batch_tokens", o.batch_tokens);
+  o.bootstrap = int(sl.integer("bootstrap", o.bootstrap));
+  sl.finish();
+}
+
 // [ablation]: positions, conditions, k.
 void read_ablation(const TomlSection& top, Experiment& e, const Shared& sh) {
   const HarvestConfig& h = e.harvest;
@@ -294,6 +316,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   read_models_and_harvest(top, path, e, sh);
   read_crosscoders(top, path, e);
   read_analysis(top, path, e, sh);
+  read_spliced_loss(top, e, sh);
   read_ablation(top, e, sh);
   read_steering(top, path, e, sh);
   read_geometry(top, path, e, sh);

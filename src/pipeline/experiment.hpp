@@ -13,6 +13,7 @@
 #include "harvest/pair_harvester.hpp"
 #include "harvest/store_writer.hpp"
 #include "interventions/ablation.hpp"
+#include "interventions/spliced_loss.hpp"
 #include "interventions/steer_sweep.hpp"
 #include "report/report.hpp"
 
@@ -34,7 +35,10 @@ struct Experiment {
   std::vector<NamedCrosscoder> crosscoders;
   std::string analysis_of;          // which crosscoder analyse/ablate/steer use
   AnalyzeOptions analyze;
-  bool ablate_on = true, steer_on = true, geometry_on = true;
+  bool spliced_loss_on = true, ablate_on = true, steer_on = true, geometry_on = true;
+  // Every crosscoder's spliced loss (CROSSCODER/spliced_loss.json); the crosscoder and out fields
+  // are filled per crosscoder by the run.
+  SplicedLossOptions spliced_loss;
   AblateOptions ablate;
   SteerSweepOptions steer;
   std::vector<std::string> steer_features;  // tried in order: the first that resolves is steered

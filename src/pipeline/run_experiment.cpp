@@ -109,6 +109,28 @@ std::vector<Stage> plan(const Experiment& e) {
                   },
                   [&n] { return fs::exists(n.train.out + "/trainer_state.safetensors"); }});
   }
+  if (e.spliced_loss_on) {
+    const SplicedLossOptions& o = e.spliced_loss;
+    for (const NamedCrosscoder& n : e.crosscoders) {
+      Json s = {{"corpora", corpora_json(o.corpora)}, {"sequences", o.sequences}, {"seq_len", o.seq_len}, {"seed", o.seed},
+                {"eval_fraction", o.eval_fraction}, {"batch_tokens", o.batch_tokens}, {"bootstrap", o.bootstrap},
+                {"compute", mode_name(o.mode)}, {"models", models_json(h)}};
+      st.push_back({"spliced-loss-" + n.name, s, {"train-" + n.name}, "",
+                    [&n, &e](bool) {
+                      SplicedLossOptions o = e.spliced_loss;
+                      o.crosscoder = n.train.out;
+                      o.out = n.train.out + "/spliced_loss.json";
+                      o.progress = e.progress;
+                      const SplicedLoss r = run_spliced_loss(o);
+                      char buf[160];
+                      std::snprintf(buf, sizeof buf, "loss recovered %.3f / %.3f, CE %+.4f / %+.4f nats", r.model[0].recovered,
+                                    r.model[1].recovered, r.model[0].ce_spliced - r.model[0].ce_clean,
+                                    r.model[1].ce_spliced - r.model[1].ce_clean);
+                      return std::string(buf);
+                    },
+                    nullptr});
+    }
+  }
   {
     const AnalyzeOptions& a = e.analyze;
     Json s = {{"crosscoder", a.crosscoder}, {"tokens", a.max_tokens}, {"top", a.top_n}, {"samples", a.samples},

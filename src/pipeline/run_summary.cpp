@@ -41,6 +41,31 @@ void store_lines(std::ostringstream& o, const Experiment& e) {
   o << "\n";
 }
 
+std::string interval(const Json& ci, const char* f) {
+  if (!ci.is_array() || ci.size() != 2 || !ci[0].is_number() || !ci[1].is_number()) return "[no interval]";
+  return "[" + fmt(f, ci[0].get<double>()) + ", " + fmt(f, ci[1].get<double>()) + "]";
+}
+
+// The crosscoder spliced into each model: loss recovered and the cross-entropy it adds, with their
+// 95% intervals over sequences; an added loss whose interval holds 0 is called not significant.
+void spliced_loss_lines(std::ostringstream& o, const std::string& path) {
+  if (!fs::exists(path)) return;
+  const Json j = read_json_file(path);
+  o << "    spliced into each model at " << j.value("positions", int64_t(0)) << (j.value("held_out", false) ? " held-out" : " (not held-out)")
+    << " positions (95% intervals over sequences):\n";
+  for (const char* m : {"base", "distilled"}) {
+    if (!j.contains(m)) continue;
+    const Json& x = j[m];
+    const Json& ci = x["ce_increase_ci95"];
+    const bool zero_inside = ci.is_array() && ci.size() == 2 && ci[0].is_number() && ci[1].is_number() &&
+                             ci[0].get<double>() <= 0 && ci[1].get<double>() >= 0;
+    o << "      " << m << ": loss recovered " << fmt("%.3f", num(x, "loss_recovered")) << " " << interval(x["loss_recovered_ci95"], "%.3f")
+      << "; CE " << fmt("%.3f", num(x, "ce_clean")) << " -> " << fmt("%.3f", num(x, "ce_spliced")) << " nats ("
+      << fmt("%+.4f", num(x, "ce_increase")) << " " << interval(ci, "%+.4f") << (zero_inside ? ", not significant" : "")
+      << "; zero-ablated " << fmt("%.3f", num(x, "ce_zero")) << "); KL to clean " << fmt("%.4f", num(x, "kl_spliced")) << "\n";
+  }
+}
+
 void crosscoder_lines(std::ostringstream& o, const Experiment& e) {
   for (const auto& n : e.crosscoders) {
     const std::string lp = n.train.out + "/train_log.jsonl";
@@ -59,6 +84,7 @@ void crosscoder_lines(std::ostringstream& o, const Experiment& e) {
         << fmt("%.1f", num(ev, "l0")) << ", never active " << fmt("%.1f%%", 100 * num(ev, "inactive_frac"));
     }
     o << "; last training batch: dead " << fmt("%.1f%%", 100 * num(last, "dead_frac")) << "\n";
+    spliced_loss_lines(o, n.train.out + "/spliced_loss.json");
   }
 }
 

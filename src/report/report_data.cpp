@@ -70,7 +70,11 @@ Json crosscoder_json(const std::string& dir) {
       if (log[i].contains(k)) p[k] = r4(log[i][k]);
     pts.push_back(p);
   }
-  return {{"name", fs::path(dir).filename().string()}, {"dir", dir}, {"config", cfg}, {"log", pts}};
+  Json out = {{"name", fs::path(dir).filename().string()}, {"dir", dir}, {"config", cfg}, {"log", pts}};
+  // Held-out measurements: reconstruction (eval.json) and the crosscoder spliced into the models.
+  for (const auto& [key, file] : {std::pair{"eval", "/eval.json"}, std::pair{"spliced_loss", "/spliced_loss.json"}})
+    if (fs::exists(dir + file)) out[key] = read_json_file(dir + file);
+  return out;
 }
 
 const std::vector<std::string> kFeatureCols = {"feature", "nrn", "class", "category", "freq", "mean_act", "max_act", "dead",

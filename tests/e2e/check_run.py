@@ -31,7 +31,7 @@ def finite(x):
 
 
 stages = load("stages.json") or {}
-for name in ["harvest", "train-l1", "train-batchtopk", "analyze", "ablate", "steer", "geometry", "report"]:
+for name in ["harvest", "train-l1", "train-batchtopk", "spliced-loss-l1", "spliced-loss-batchtopk", "analyze", "ablate", "steer", "geometry", "report"]:
     check(stages.get(name, {}).get("state") == "done", f"stage {name} is not done: {stages.get(name)}")
 
 m = load("store/manifest.json")
@@ -60,6 +60,18 @@ for cc in ["l1", "batchtopk"]:
     if ev:
         check(ev["held_out"] is True and ev["rows"] > 0, f"{cc}: eval.json is not on held-out rows: {ev}")
         check(all(finite(x) and 1 - x > ev_floor for x in ev["fvu"]), f"{cc}: held-out FVU {ev['fvu']} leaves less than {ev_floor}")
+    sl = load(f"crosscoder-{cc}/spliced_loss.json")
+    if sl:
+        check(sl["held_out"] is True and sl["positions"] > 0, f"{cc}: spliced loss not on held-out positions: {sl['positions']}")
+        for model in ["base", "distilled"]:
+            x = sl[model]
+            check(all(finite(x[k]) for k in ["ce_clean", "ce_spliced", "ce_zero", "kl_spliced", "kl_zero"]), f"{cc} {model}: {x}")
+            # Deleting the stream at the hook must hurt more than the crosscoder does, and the
+            # crosscoder must recover more than the reconstruction floor of the loss gap.
+            check(x["ce_zero"] > x["ce_clean"], f"{cc} {model}: zero-ablation does not raise the loss ({x['ce_zero']} vs {x['ce_clean']})")
+            check(finite(x["loss_recovered"]) and x["loss_recovered"] > ev_floor, f"{cc} {model}: loss recovered {x['loss_recovered']}")
+            lo, hi = x["loss_recovered_ci95"]
+            check(lo <= hi, f"{cc} {model}: loss-recovered interval [{lo}, {hi}]")
 
 s = load("analysis/summary.json")
 if s:

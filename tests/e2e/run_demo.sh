@@ -15,7 +15,7 @@ mkdir -p "$work"
 small=(--quiet --set harvest.tokens=30000 --set harvest.shard_tokens=8192 --set crosscoder.l1.tokens=400000
        --set crosscoder.batchtopk.tokens=400000 --set crosscoder.l1.save_every=50 --set crosscoder.batchtopk.save_every=50
        --set crosscoder.l1.dict_size=1024 --set crosscoder.batchtopk.dict_size=1024
-       --set analysis.tokens=20000 --set ablation.sequences=24 --set ablation.positions=10 --set ablation.rank_positions=60
+       --set analysis.tokens=20000 --set spliced_loss.sequences=8 --set ablation.sequences=24 --set ablation.positions=10 --set ablation.rank_positions=60
        --set 'ablation.k=[5,20]' --set steering.problems=1 --set steering.samples=0 --set steering.max_new_tokens=24
        --set 'steering.alphas=[0,8]' --set 'geometry.tasks=["antonym","country-capital"]' --set geometry.bootstrap=50)
 
@@ -30,7 +30,7 @@ echo "== 2. a re-run redoes nothing"
 cp "$work/run/stages.json" "$work/stages-before.json"
 "$bin" demo --out "$work/run" "${small[@]}" 2> "$work/second.err" > /dev/null
 n_skipped=$(grep -c "up to date" "$work/second.err" || true)
-[[ $n_skipped == 8 ]] || { cat "$work/second.err"; echo "expected 8 skipped stages, got $n_skipped"; exit 1; }
+[[ $n_skipped == 10 ]] || { cat "$work/second.err"; echo "expected 10 skipped stages, got $n_skipped"; exit 1; }
 cmp "$work/run/stages.json" "$work/stages-before.json" || { echo "stages.json changed on a no-op re-run"; exit 1; }
 
 echo "== 3. killed inside a stage, then re-run"
@@ -54,7 +54,7 @@ python3 "$here/check_run.py" "$work/kill" 0.5 2 2
 
 echo "== 4. --until, and a changed setting redoes only what depends on it"
 "$bin" demo --out "$work/run" "${small[@]}" --set 'steering.alphas=[0,16]' --until steer 2> "$work/until.err" > /dev/null
-for s in harvest train-l1 train-batchtopk analyze ablate; do
+for s in harvest train-l1 train-batchtopk spliced-loss-l1 spliced-loss-batchtopk analyze ablate; do
   grep -q "\] $s: up to date" "$work/until.err" || { cat "$work/until.err"; echo "$s was redone for a steering change"; exit 1; }
 done
 grep -q "\] steer: running" "$work/until.err" || { cat "$work/until.err"; echo "steer was not redone"; exit 1; }
@@ -67,7 +67,7 @@ cp "$root/configs/reasoning_lexicon.toml" "$work/lexicon.toml"
 printf '\n# edited by run_demo.sh\n' >> "$work/lexicon.toml"
 "$bin" demo --out "$work/run" "${small[@]}" --set "run.lexicon=\"$work/lexicon.toml\"" --set 'steering.alphas=[0,16]' \
   2> "$work/lex2.err" > /dev/null
-for s in harvest train-l1 train-batchtopk geometry; do
+for s in harvest train-l1 train-batchtopk spliced-loss-l1 spliced-loss-batchtopk geometry; do
   grep -q "\] $s: up to date" "$work/lex2.err" || { cat "$work/lex2.err"; echo "$s was redone for a lexicon edit"; exit 1; }
 done
 for s in analyze ablate steer; do
