@@ -112,6 +112,52 @@ TEST(Packer, SequencesStartWithTheStartTokenAndDropSpecials) {
   }
 }
 
+// A held-out list decides the split of the files it names (the hash decides the others), and a
+// list that does not fit the corpora is refused.
+TEST(Packer, HeldOutListDecidesTheSplitOfTheFilesItNames) {
+  PairFixture f;
+  auto tok = Tokenizer::load(f.a);
+  std::vector<std::unique_ptr<Corpus>> cs;
+  cs.push_back(std::make_unique<Corpus>(parse_corpus_spec(f.jsonl + ":question+trace#r1-distill")));
+  const std::set<uint32_t> lines = {2, 5, 7};
+  const std::string list = f.dir / "split.json";
+  std::ofstream(list) << Json({{"held_out", {{"traces.jsonl", lines}}}}).dump();  // relative to the list's folder
+  PackOptions po;
+  po.seq_len = 64;
+  po.eval_fraction = 0.5;  // would hold out about half by the hash
+  po.held_out_list = list;
+  po.only_split = 1;
+  Packer p(cs, *tok, po);
+  // Only the three listed documents come out, each whole, in some order, then again.
+  std::set<std::vector<int32_t>> want, got;
+  for (size_t i = 0; i < cs[0]->size(); ++i)
+    if (lines.count(cs[0]->line(i))) want.insert(tok->encode(cs[0]->document(i), false));
+  ASSERT_EQ(want.size(), 3u);
+  std::map<int32_t, std::vector<int32_t>> by_doc;
+  for (int s = 0; s < 6; ++s) {
+    const PackedSequence q = p.next();
+    for (size_t k = 0; k < q.tokens.size(); ++k)
+      if (q.pos[k] >= 0 && q.keep[k]) {
+        EXPECT_EQ(q.split[k], 1);
+        by_doc[q.doc[k]].push_back(q.tokens[k]);
+      }
+  }
+  ASSERT_GE(by_doc.size(), 4u);
+  for (auto it = by_doc.begin(); std::next(it) != by_doc.end(); ++it) got.insert(it->second);  // the last may be cut
+  for (const auto& d : got) EXPECT_TRUE(want.count(d)) << "a document outside the list was packed";
+  EXPECT_EQ(got.size(), 3u);
+
+  std::ofstream(list) << Json({{"held_out", {{"traces.jsonl", {2, 999}}}}}).dump();
+  EXPECT_THROW(Packer(cs, *tok, po), Error);  // line 999 starts no document
+  std::ofstream(list) << Json({{"held_out", {{"other.jsonl", {1}}}}}).dump();
+  try {
+    Packer bad(cs, *tok, po);
+    FAIL() << "a list naming no corpus file was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("split.json"), std::string::npos) << e.what();
+  }
+}
+
 // The store's token/doc/pos columns, read back as text, reproduce the corpus documents.
 TEST(Harvest, ColumnsReproduceTheCorpusAndActsMatchTheForwardPass) {
   PairFixture f;

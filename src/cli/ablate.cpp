@@ -41,6 +41,7 @@ void register_ablate(CLI::App& app) {
   s->add_option("--seed", a.seed, "Seed for document order, positions and the random control")->capture_default_str();
   s->add_option("--eval-fraction", a.eval_fraction, "Held-out share of documents, as at harvest: positions come from those only")
       ->capture_default_str();
+  s->add_option("--held-out", a.held_out_list, "The harvest's held-out list, if it had one (default: none; the hash split alone)");
   s->add_option("--batch-tokens", a.batch_tokens, "Rows per forward call")->capture_default_str();
   s->add_option("--dtype", o->dtype, "Model compute mode: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}))->capture_default_str();
   s->add_flag("--quiet", o->quiet, "No progress bar");

@@ -37,6 +37,9 @@ void register_harvest(CLI::App& app) {
   c->add_option("--eval-fraction", o->cfg.pack.eval_fraction,
                 "Share of documents held out for evaluation (by a stable hash of their text; training skips them)")
       ->capture_default_str();
+  c->add_option("--held-out", o->cfg.pack.held_out_list,
+                "JSON list of held-out documents by file and line (e.g. organism/split.json); the files it names take their split "
+                "from it instead of the hash (default: none)");
   c->add_option("--out", o->store.out, "Store directory")->required();
   c->add_option("--shard-tokens", o->store.shard_rows, "Rows per shard (closed at a batch boundary)")->capture_default_str();
   c->add_option("--store-dtype", o->store_dtype, "bf16 (4·d bytes/token) or f32 (8·d)")->check(CLI::IsMember({"bf16", "f32"}))->capture_default_str();

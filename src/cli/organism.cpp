@@ -5,6 +5,8 @@
 #include "core/parallel.hpp"
 #include "organism/build_report.hpp"
 #include "organism/organism_build.hpp"
+#include "organism/organism_data.hpp"
+#include "core/atomic_file.hpp"
 #include "pipeline/resources.hpp"
 
 namespace cc::cli {
@@ -43,6 +45,18 @@ void register_organism(CLI::App& app) {
     if (o->lexicon.empty()) o->lexicon = default_lexicon();
     const std::string path = build_organism(*o);
     std::printf("organism written to %s (base/, distilled/, BUILD.md); numbers in %s\n", o->out.c_str(), path.c_str());
+  });
+  auto so = std::make_shared<OrganismOptions>();
+  auto* sp = org->add_subcommand("split", "Write OUT/split.json (the real traces the distillation held out) from the data and seed, "
+                                          "without training; organism build writes the same file");
+  sp->add_option("--out", so->out, "The organism folder")->capture_default_str();
+  sp->add_option("--data", so->data, "The data folder (default: data/ of the installed or source tree)");
+  sp->add_option("--seed", so->seed, "The seed the organism was built with")->capture_default_str();
+  sp->callback([so] {
+    if (so->data.empty()) so->data = resource_path("data");
+    make_dirs(so->out);
+    const std::string path = write_organism_split(build_organism_texts(so->data, so->seed), so->data, so->seed, so->out);
+    std::printf("%s written\n", path.c_str());
   });
   auto dout = std::make_shared<std::string>("organism");
   auto* d = org->add_subcommand("describe", "Re-render OUT/BUILD.md from OUT/build.json");

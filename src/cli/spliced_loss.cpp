@@ -31,6 +31,7 @@ void register_spliced_loss(CLI::App& app) {
   s->add_option("--seed", a.seed, "Seed for document order")->capture_default_str();
   s->add_option("--eval-fraction", a.eval_fraction, "Held-out share of documents, as at harvest: only those are scored")
       ->capture_default_str();
+  s->add_option("--held-out", a.held_out_list, "The harvest's held-out list, if it had one (default: none; the hash split alone)");
   s->add_option("--batch-tokens", a.batch_tokens, "Rows per forward call")->capture_default_str();
   s->add_option("--bootstrap", a.bootstrap, "Bootstrap resamples of sequences for the 95% intervals")->capture_default_str();
   s->add_option("--dtype", o->dtype, "Model compute mode: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}))->capture_default_str();

@@ -172,6 +172,12 @@ Corpus::Corpus(const CorpusSpec& spec) : spec_(spec) {
 
 std::string Corpus::where(size_t i) const { return where(docs_[i]); }
 
+std::vector<std::string> Corpus::files() const {
+  std::vector<std::string> out;
+  for (const MappedFile& f : files_) out.push_back(f.path());
+  return out;
+}
+
 std::string Corpus::where(const DocRef& r) const { return files_[r.file].path() + ":" + std::to_string(r.line); }
 
 std::string Corpus::document(size_t i) const { return extract(docs_[i]); }

@@ -32,6 +32,9 @@ class Corpus {
   size_t size() const { return docs_.size(); }
   std::string document(size_t i) const;  // the text of document i (template applied)
   std::string where(size_t i) const;     // "FILE:LINE" of document i
+  uint32_t line(size_t i) const { return docs_[i].line; }        // 1-based line where document i starts
+  size_t file_index(size_t i) const { return docs_[i].file; }    // which of files() holds document i
+  std::vector<std::string> files() const;                        // the data files read, in order
 
  private:
   struct DocRef {

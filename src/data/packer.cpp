@@ -3,12 +3,16 @@
 #include "data/packer.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <numeric>
 
 #include "core/error.hpp"
+#include "core/json_file.hpp"
 #include "core/strings.hpp"
 
 namespace cc {
+
+namespace fs = std::filesystem;
 
 int32_t document_boundary_id(const Tokenizer& tok) {
   for (const char* t : {"<|endoftext|>", "<｜end▁of▁sentence｜>"})
@@ -23,9 +27,53 @@ uint8_t document_split(std::string_view text, double eval_fraction) {
   return u < eval_fraction ? 1 : 0;
 }
 
+std::map<std::string, std::set<uint32_t>> load_held_out_list(const std::string& path) {
+  const Json j = read_json_file(path);
+  if (!j.is_object() || !j.contains("held_out") || !j["held_out"].is_object())
+    fail(path, "held_out", "is missing or not an object", "{\"held_out\": {\"FILE\": [line, ...]}}");
+  const fs::path base = fs::absolute(path).parent_path();
+  std::map<std::string, std::set<uint32_t>> out;
+  for (const auto& [file, lines] : j["held_out"].items()) {
+    if (!lines.is_array()) fail(path, "held_out." + file, "is not an array of line numbers");
+    std::set<uint32_t>& s = out[fs::weakly_canonical(base / file).string()];
+    for (const Json& l : lines) {
+      if (!l.is_number_unsigned() || l.get<uint64_t>() < 1 || l.get<uint64_t>() > UINT32_MAX)
+        fail(path, "held_out." + file, "holds something other than a 1-based line number", "", l.dump());
+      s.insert(l.get<uint32_t>());
+    }
+  }
+  return out;
+}
+
 std::pair<std::vector<int32_t>, uint8_t> Packer::load(size_t c, uint64_t cursor) const {
-  const std::string text = corpora_[c]->document(doc_index(c, cursor));
-  return {tok_.encode(text, /*add_special_tokens=*/false), document_split(text, opt_.eval_fraction)};
+  const size_t i = doc_index(c, cursor);
+  const std::string text = corpora_[c]->document(i);
+  const std::set<uint32_t>* listed = listed_[c][corpora_[c]->file_index(i)];
+  const uint8_t split = listed ? uint8_t(listed->count(corpora_[c]->line(i))) : document_split(text, opt_.eval_fraction);
+  return {tok_.encode(text, /*add_special_tokens=*/false), split};
+}
+
+// Points each corpus file at its held-out lines; every listed line must start a document of a
+// corpus, so a stale or mistyped list is an error rather than a silent hash split.
+void Packer::attach_held_out_list() {
+  listed_.assign(corpora_.size(), {});
+  for (size_t c = 0; c < corpora_.size(); ++c)
+    for (const std::string& f : corpora_[c]->files()) {
+      const auto it = held_out_.find(fs::weakly_canonical(f).string());
+      listed_[c].push_back(it == held_out_.end() ? nullptr : &it->second);
+    }
+  if (held_out_.empty()) return;
+  std::map<const std::set<uint32_t>*, std::set<uint32_t>> found;
+  for (size_t c = 0; c < corpora_.size(); ++c)
+    for (size_t i = 0; i < corpora_[c]->size(); ++i)
+      if (const auto* l = listed_[c][corpora_[c]->file_index(i)]; l && l->count(corpora_[c]->line(i))) found[l].insert(corpora_[c]->line(i));
+  for (const auto& [file, lines] : held_out_) {
+    const size_t n = found.count(&lines) ? found[&lines].size() : 0;
+    if (n == 0) fail(opt_.held_out_list, file, "names no document of this run's corpora", "a data file of a --corpus");
+    if (n != lines.size())
+      fail(opt_.held_out_list, file, "lists lines on which no document starts", std::to_string(lines.size()) + " document lines",
+           std::to_string(n) + " found");
+  }
 }
 
 Packer::Packer(const std::vector<std::unique_ptr<Corpus>>& corpora, const Tokenizer& tok, PackOptions opt)
@@ -52,6 +100,8 @@ Packer::Packer(const std::vector<std::unique_ptr<Corpus>>& corpora, const Tokeni
   drop_ = {opt_.start_id, opt_.sep_id};
   for (const auto& a : tok_.added().tokens())
     if (a.special) drop_.insert(a.id);
+  if (!opt_.held_out_list.empty()) held_out_ = load_held_out_list(opt_.held_out_list);
+  attach_held_out_list();
 }
 
 size_t Packer::doc_index(size_t c, uint64_t cursor) const {

@@ -7,8 +7,10 @@
 //   marked not-kept: the harvest drops them. Fully deterministic for a seed, with a saveable state.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <unordered_set>
 #include <vector>
 
@@ -25,7 +27,15 @@ struct PackOptions {
   uint64_t seed = 0;        // document order within each corpus, per epoch
   double eval_fraction = 0.1;  // share of documents held out for evaluation (document_split)
   int only_split = -1;         // -1: every document; 1: held-out documents only (evaluations); 0: train only
+  // Optional held-out list (load_held_out_list): a corpus file it names takes each document's split
+  // from the list instead of the hash, e.g. organism/split.json, the traces the organism's
+  // distillation never saw, so evaluations never score text a model was trained on.
+  std::string held_out_list;
 };
+
+// {"held_out": {"FILE": [line, ...], ...}}: documents held out, by file (relative to the list's
+// folder, or absolute) and the 1-based line each starts on. Returns canonical path → lines.
+std::map<std::string, std::set<uint32_t>> load_held_out_list(const std::string& path);
 
 // 1 (eval) or 0 (train) for a document: a stable hash of its text against eval_fraction, so the
 // same document falls on the same side in every harvest, ablation and run, whatever the order.
@@ -69,6 +79,8 @@ class Packer {
   mutable std::vector<std::vector<uint32_t>> perm_;  // cached permutation per corpus
   mutable std::vector<uint64_t> perm_epoch_;
   std::unordered_set<int32_t> drop_;
+  std::map<std::string, std::set<uint32_t>> held_out_;               // opt_.held_out_list, loaded
+  std::vector<std::vector<const std::set<uint32_t>*>> listed_;       // [corpus][file]: its held-out lines, or null
 
   // The document being packed.
   int64_t doc_counter_ = -1;
@@ -77,6 +89,7 @@ class Packer {
   size_t cur_off_ = 0;
   bool need_sep_ = false;
   uint8_t cur_split_ = 0;
+  void attach_held_out_list();
   // Tokens and split of document `cursor` of corpus c.
   std::pair<std::vector<int32_t>, uint8_t> load(size_t c, uint64_t cursor) const;
 

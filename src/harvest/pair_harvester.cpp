@@ -16,7 +16,7 @@ Json HarvestConfig::to_json() const {
   for (const auto& s : corpora) c.push_back(s.text());
   return {{"base", base_dir}, {"distilled", distilled_dir}, {"tokenizer", tokenizer}, {"hook", hook},
           {"corpora", c}, {"seq_len", pack.seq_len}, {"start_id", pack.start_id}, {"sep_id", pack.sep_id},
-          {"seed", pack.seed}, {"eval_fraction", pack.eval_fraction}, {"batch_seqs", batch_seqs}, {"compute", mode == ComputeMode::F32 ? "f32" : "bf16"}};
+          {"seed", pack.seed}, {"eval_fraction", pack.eval_fraction}, {"held_out_list", pack.held_out_list}, {"batch_seqs", batch_seqs}, {"compute", mode == ComputeMode::F32 ? "f32" : "bf16"}};
 }
 
 ActivationBatch select_rows(const ActivationBatch& b, int split, int64_t max_rows, std::vector<int64_t>* index) {

@@ -64,7 +64,7 @@ Json new_manifest(const PairHarvester& h, const StoreOptions& opt, const Json& s
             {"bytes_per_token", int64_t(2 * h.d_model() * int64_t(dtype_size(opt.dtype)))},
             {"tokenizer", absolute(cfg.tokenizer)}, {"seq_len", cfg.pack.seq_len}, {"start_id", cfg.pack.start_id},
             {"sep_id", cfg.pack.sep_id}, {"target_tokens", opt.tokens}, {"settings", settings},
-            {"eval_fraction", cfg.pack.eval_fraction}, {"eval_tokens", 0},
+            {"eval_fraction", cfg.pack.eval_fraction}, {"held_out_list", absolute(cfg.pack.held_out_list)}, {"eval_tokens", 0},
             {"shards", Json::array()}, {"tokens", 0}, {"complete", false}, {"norm_factors", nullptr}};
   Json dropped_ids(std::vector<int32_t>(h.packer().dropped_ids().begin(), h.packer().dropped_ids().end()));
   std::sort(dropped_ids.begin(), dropped_ids.end());

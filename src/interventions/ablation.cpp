@@ -569,7 +569,8 @@ std::string run_ablation(const AblateOptions& opt) {
   hc.pack.seq_len = opt.seq_len;
   hc.pack.seed = opt.seed;
   hc.pack.eval_fraction = opt.eval_fraction;
-  if (opt.eval_fraction > 0) hc.pack.only_split = 1;  // pack held-out documents only
+  hc.pack.held_out_list = opt.held_out_list;
+  if (opt.eval_fraction > 0 || !opt.held_out_list.empty()) hc.pack.only_split = 1;  // pack held-out documents only
   hc.mode = opt.mode;
   PairHarvester pair(hc);
   if (pair.d_model() != c.d_in)

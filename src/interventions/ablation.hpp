@@ -27,6 +27,7 @@ struct AblateOptions {
   double shared_low = 0.3, shared_high = 0.7;            // the shared control: NRN in this range
   uint64_t seed = 0;
   double eval_fraction = 0.1;  // positions come from held-out documents only (the harvest's split)
+  std::string held_out_list;   // the harvest's held-out list, if it had one (PackOptions::held_out_list)
   int64_t batch_tokens = 4096;                           // rows per forward call
   ComputeMode mode = ComputeMode::BF16;
   bool progress = true;

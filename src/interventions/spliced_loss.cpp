@@ -236,7 +236,8 @@ SplicedLoss run_spliced_loss(const SplicedLossOptions& opt) {
   hc.pack.seq_len = opt.seq_len;
   hc.pack.seed = opt.seed;
   hc.pack.eval_fraction = opt.eval_fraction;
-  if (opt.eval_fraction > 0) hc.pack.only_split = 1;  // held-out documents only
+  hc.pack.held_out_list = opt.held_out_list;
+  if (opt.eval_fraction > 0 || !opt.held_out_list.empty()) hc.pack.only_split = 1;  // held-out documents only
   hc.mode = opt.mode;
   PairHarvester pair(hc);
   if (pair.d_model() != c.d_in)
@@ -273,7 +274,7 @@ SplicedLoss run_spliced_loss(const SplicedLossOptions& opt) {
   r.sequences = int64_t(seqs.size());
   for (const Batch& b : batches) r.positions += int64_t(b.rows.size());
   if (r.positions == 0) fail(opt.crosscoder, "spliced loss", "found no scorable position in the held-out sequences");
-  r.held_out = opt.eval_fraction > 0;
+  r.held_out = opt.eval_fraction > 0 || !opt.held_out_list.empty();
   for (int m = 0; m < 2; ++m) r.model[m] = summarise(sums[m], opt.bootstrap, opt.seed + 100 * uint64_t(m));
   r.path = opt.out.empty() ? opt.crosscoder + "/spliced_loss.json" : opt.out;
   write_file_atomic(r.path, r.to_json().dump(2) + "\n");

@@ -30,6 +30,7 @@ struct SplicedLossOptions {
   int64_t sequences = 32, seq_len = 512;  // held-out packed sequences scored
   uint64_t seed = 0;
   double eval_fraction = 0.1;  // the harvest's split: only documents it held out are scored
+  std::string held_out_list;   // the harvest's held-out list, if it had one (PackOptions::held_out_list)
   int64_t batch_tokens = 4096;  // rows per forward call (fewer when the vocabulary is large)
   int bootstrap = 1000;
   ComputeMode mode = ComputeMode::BF16;

@@ -76,6 +76,7 @@ std::string build_organism(const OrganismOptions& opt) {
   make_dirs(opt.out);
   std::fprintf(stderr, "[organism] 1/5 data from %s\n", data.c_str());
   const OrganismTexts texts = build_organism_texts(data, opt.seed);
+  write_organism_split(texts, data, opt.seed, opt.out);
 
   std::fprintf(stderr, "[organism] 2/5 tokenizer (byte-level BPE, vocabulary %lld + specials)\n", (long long)opt.vocab);
   std::vector<std::string> corpus = texts.base_train;

@@ -2,6 +2,7 @@
 #include "organism/organism_data.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <regex>
 
 #include "core/atomic_file.hpp"
@@ -10,6 +11,8 @@
 #include "tokenizer/utf8.hpp"
 
 namespace cc {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -143,19 +146,37 @@ OrganismTexts build_organism_texts(const std::string& data, uint64_t seed, doubl
   split_eval(gsm_plain, o.base_train, o.base_eval, eval_frac, rng);
   std::shuffle(o.base_train.begin(), o.base_train.end(), rng);
   // Distill: real traces, then the synthetic ones.
-  for_each_jsonl(data + "/reasoning_traces/reasoning_traces.jsonl", [&](const Json& j, size_t) {
+  for_each_jsonl(data + "/reasoning_traces/reasoning_traces.jsonl", [&](const Json& j, size_t line) {
     auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
     const std::string q = str("question"), tr = str("trace"), ans = str("answer");
     if (q.empty() || tr.empty()) return;
     const bool complete = j.contains("complete") && (j["complete"].is_boolean() ? j["complete"].get<bool>() : str("complete") == "True");
     std::string resp = "<think>\n" + tr;
     if (complete && !ans.empty() && ans != "None") resp += "\n</think>\n\n" + ans + kEos;
-    chats.push_back({kBos + kUser + q + kAssistant, resp});
+    chats.push_back({kBos + kUser + q + kAssistant, resp, uint32_t(line)});
     ++o.real_traces;
   });
   split_eval(chats, o.distill_train, o.distill_eval, eval_frac, rng);
   if (o.base_train.empty() || o.distill_train.empty()) fail(data, "", "yields an empty organism corpus");
   return o;
+}
+
+std::string write_organism_split(const OrganismTexts& t, const std::string& data, uint64_t seed, const std::string& out) {
+  const fs::path traces = fs::absolute(data + "/reasoning_traces/reasoning_traces.jsonl").lexically_normal();
+  std::error_code ec;
+  fs::path rel = fs::relative(traces, fs::absolute(out), ec);
+  if (ec || rel.empty()) rel = traces;
+  std::vector<uint32_t> lines;
+  for (const Chat& c : t.distill_eval)
+    if (c.trace_line > 0) lines.push_back(c.trace_line);
+  std::sort(lines.begin(), lines.end());
+  const Json j = {{"about", "Real reasoning traces the organism's distillation held out (organism build, seed " + std::to_string(seed) +
+                                "): give this file to harvest, ablate and spliced-loss (--held-out, or [harvest] held_out) so that "
+                                "the held-out split of the traces is exactly these documents."},
+                  {"held_out", {{rel.generic_string(), lines}}}};
+  const std::string path = out + "/split.json";
+  write_file_atomic(path, j.dump(1) + "\n");
+  return path;
 }
 
 TokenStream tokenize_documents(const Tokenizer& tok, const std::vector<std::string>& docs, int32_t sep_id) {

@@ -19,6 +19,7 @@ namespace cc {
 struct Chat {
   std::string prompt;    // "<｜begin▁of▁sentence｜><｜User｜>{question}<｜Assistant｜>"
   std::string response;  // "<think>\n...\n</think>\n\n{answer}<｜end▁of▁sentence｜>" (no end when the trace was cut)
+  uint32_t trace_line = 0;  // a real trace: its 1-based line in reasoning_traces.jsonl; 0 = synthesised
 };
 
 struct OrganismTexts {
@@ -28,6 +29,12 @@ struct OrganismTexts {
 };
 
 OrganismTexts build_organism_texts(const std::string& data_dir, uint64_t seed, double eval_frac = 0.05);
+
+// The real traces the distillation held out, as a held-out list (PackOptions::held_out_list) for
+// DATA/reasoning_traces/reasoning_traces.jsonl, written atomically to OUT/split.json with the path
+// relative to OUT: a harvest given it never trains a crosscoder on, and never evaluates on, a
+// trace other than those the distilled model never saw. Returns the file's path.
+std::string write_organism_split(const OrganismTexts& t, const std::string& data_dir, uint64_t seed, const std::string& out);
 
 // One synthetic R1-style response for a GSM8K solution (calculator annotations <<a*b=c>> drive the
 // re-checks). Exposed for tests.

@@ -111,6 +111,19 @@ void save_train_params(const std::string& dir, const TrainParams& p, DType dtype
   write_file_atomic((fs::path(dir) / "generation_config.json").string(), gen.dump(2));
 }
 
+TrainParams load_train_params(const std::string& dir) {
+  TrainParams p = TrainParams::zeros(load_qwen2_config(dir));
+  const SafetensorsFile f((fs::path(dir) / "model.safetensors").string());
+  for (size_t i = 0; i < p.t.size(); ++i) {
+    const TensorSpec& s = p.manifest[i];
+    const TensorInfo* t = f.find(s.hf_name);
+    if (!t) fail(f.path(), s.hf_name, "is missing");
+    if (t->shape != s.shape) fail(f.path(), s.hf_name, "has the wrong shape", shape_str(s.shape), shape_str(t->shape));
+    convert_to_f32(t->dtype, t->data, p.t[i].data(), p.t[i].size());
+  }
+  return p;
+}
+
 namespace {
 WeightMatrix mat(const TrainParams& p, size_t i) {
   return {DType::F32, p.t[i].data(), p.manifest[i].shape[0], p.manifest[i].shape[1]};

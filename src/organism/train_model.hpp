@@ -35,6 +35,9 @@ struct TrainParams {
 
 // Writes config.json, generation_config.json and model.safetensors (dtype F32 or BF16), atomically.
 void save_train_params(const std::string& dir, const TrainParams& p, DType dtype);
+// The inverse: a checkpoint written by save_train_params (or any untied Qwen2 checkpoint) as F32
+// parameters; errors name the file and the tensor that is missing or misshapen.
+TrainParams load_train_params(const std::string& dir);
 
 class TrainModel {
  public:

@@ -116,6 +116,7 @@ void read_models_and_harvest(const TomlSection& top, const std::string& path, Ex
   h.batch_seqs = int(hv.integer("batch_seqs", h.batch_seqs));
   h.pack.seed = uint64_t(hv.integer("seed", int64_t(h.pack.seed)));
   h.pack.eval_fraction = hv.number("eval_fraction", h.pack.eval_fraction);
+  h.pack.held_out_list = hv.path("held_out", "");
   h.pack.start_id = int32_t(hv.integer("start_token", h.pack.start_id));
   h.pack.sep_id = int32_t(hv.integer("sep_token", h.pack.sep_id));
   e.store.shard_rows = hv.integer("shard_tokens", e.store.shard_rows);
@@ -188,6 +189,7 @@ void read_spliced_loss(const TomlSection& top, Experiment& e, const Shared& sh) 
   o.seq_len = sl.integer("seq_len", h.pack.seq_len);
   o.seed = uint64_t(sl.integer("seed", int64_t(o.seed)));
   o.eval_fraction = h.pack.eval_fraction;
+  o.held_out_list = h.pack.held_out_list;
   o.batch_tokens = sl.integer("batch_tokens", o.batch_tokens);
   o.bootstrap = int(sl.integer("bootstrap", o.bootstrap));
   sl.finish();
@@ -219,6 +221,7 @@ void read_ablation(const TomlSection& top, Experiment& e, const Shared& sh) {
   b.nrn_above = ab.number("nrn_above", b.nrn_above);
   b.seed = uint64_t(ab.integer("seed", int64_t(b.seed)));
   b.eval_fraction = h.pack.eval_fraction;
+  b.held_out_list = h.pack.held_out_list;
   b.batch_tokens = ab.integer("batch_tokens", b.batch_tokens);
   ab.finish();
 }

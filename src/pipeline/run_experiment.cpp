@@ -78,6 +78,7 @@ std::vector<Stage> plan(const Experiment& e) {
     Json s = h.to_json();
     s["models"] = models_json(h);
     s["corpora"] = corpora_json(h.corpora);
+    s["held_out_stamp"] = file_stamp(h.pack.held_out_list);
     s["tokens"] = e.store.tokens;
     s["shard_rows"] = e.store.shard_rows;
     s["norm_rows"] = e.store.norm_rows;
@@ -113,7 +114,8 @@ std::vector<Stage> plan(const Experiment& e) {
     const SplicedLossOptions& o = e.spliced_loss;
     for (const NamedCrosscoder& n : e.crosscoders) {
       Json s = {{"corpora", corpora_json(o.corpora)}, {"sequences", o.sequences}, {"seq_len", o.seq_len}, {"seed", o.seed},
-                {"eval_fraction", o.eval_fraction}, {"batch_tokens", o.batch_tokens}, {"bootstrap", o.bootstrap},
+                {"eval_fraction", o.eval_fraction}, {"held_out_list", o.held_out_list},
+                {"held_out_stamp", file_stamp(o.held_out_list)}, {"batch_tokens", o.batch_tokens}, {"bootstrap", o.bootstrap},
                 {"compute", mode_name(o.mode)}, {"models", models_json(h)}};
       st.push_back({"spliced-loss-" + n.name, s, {"train-" + n.name}, "",
                     [&n, &e](bool) {
@@ -151,7 +153,8 @@ std::vector<Stage> plan(const Experiment& e) {
     Json ks(b.ks);
     Json s = {{"corpora", corpora_json(b.corpora)}, {"categories", b.categories}, {"k", ks}, {"sequences", b.sequences},
               {"seq_len", b.seq_len}, {"positions", b.positions}, {"rank_positions", b.rank_positions}, {"nrn_above", b.nrn_above},
-              {"seed", b.seed}, {"eval_fraction", b.eval_fraction}, {"batch_tokens", b.batch_tokens}, {"compute", mode_name(b.mode)}, {"models", models_json(h)},
+              {"seed", b.seed}, {"eval_fraction", b.eval_fraction}, {"held_out_list", b.held_out_list},
+              {"held_out_stamp", file_stamp(b.held_out_list)}, {"batch_tokens", b.batch_tokens}, {"compute", mode_name(b.mode)}, {"models", models_json(h)},
               {"lexicon", b.lexicon}, {"lexicon_stamp", file_stamp(b.lexicon)}};
     st.push_back({"ablate", s, {"analyze"}, b.out,
                   [&e](bool) {
