@@ -121,6 +121,27 @@ TEST(SteerSweep, AlphaZeroReproducesPlainGenerationAndSteeringChangesIt) {
   for (const char* k : {"/0/0", "/1/0", "/0/1", "/1/1"}) differ += text_at[std::to_string(0.0) + k] != text_at[std::to_string(40.0) + k];
   EXPECT_GT(differ, 0) << "steering with alpha 40 changed nothing";
   EXPECT_GT(r["generation_tokens_per_s"].get<double>(), 0);
+
+  // The contrast of alpha 40 with alpha 0 in generated tokens, recomputed from the transcripts:
+  // the mean over runs of (tokens at 40 − tokens at 0, same prompt and seed).
+  std::map<std::string, double> tokens_at;
+  for (const Json& j : lines)
+    tokens_at[std::to_string(j["alpha"].get<double>()) + "/" + std::to_string(j["prompt"].get<size_t>()) + "/" +
+              std::to_string(j["seed"].get<int>())] = j["tokens"].get<double>();
+  double want = 0;
+  for (const char* k : {"/0/0", "/1/0", "/0/1", "/1/1"}) want += (tokens_at[std::to_string(40.0) + k] - tokens_at[std::to_string(0.0) + k]) / 4;
+  bool seen = false;
+  for (const Json& c : r["contrasts"]) {
+    if (c["metric"] != "tokens") continue;
+    seen = true;
+    EXPECT_EQ(c["alpha"].get<double>(), 40.0);
+    EXPECT_EQ(c["runs"].get<int>(), 4);
+    EXPECT_EQ(c["prompts"].get<int>(), 2);
+    EXPECT_NEAR(c["mean_diff"].get<double>(), want, 1e-12);
+    EXPECT_LE(c["ci95"][0].get<double>(), c["ci95"][1].get<double>());
+    EXPECT_FALSE(c["significant"].get<bool>());  // two prompts cannot reach p < 0.05 (sign test minimum 0.5)
+  }
+  EXPECT_TRUE(seen);
 }
 
 TEST(SteerSweep, ADirectionTheUnembeddingMapsToTRaisesItsProbabilityMonotonically) {

@@ -3,10 +3,12 @@
 // stopped (--resume); the table is recomputed from every transcript at the end.
 #include "interventions/steer_sweep.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -15,6 +17,7 @@
 #include "core/error.hpp"
 #include "core/json_file.hpp"
 #include "core/progress.hpp"
+#include "core/stats.hpp"
 #include "data/answer.hpp"
 #include "interventions/steering.hpp"
 #include "model/generate.hpp"
@@ -207,6 +210,56 @@ void sweep_table(const SteerSweepOptions& opt, const std::vector<Run>& runs, con
     }
 }
 
+// Each steered alpha against alpha 0, run by run: the same prompt and decoding (greedy, or the same
+// sampling seed), so the prompt's own difficulty cancels. Per metric: the mean paired difference,
+// its 95% bootstrap interval over prompts (the runs of one prompt are not independent), and exact
+// sign and Wilcoxon signed-rank p-values over the prompts' mean differences.
+Json contrasts_to_unsteered(const SteerSweepOptions& opt, const std::vector<Run>& runs, const std::map<std::string, Json>& done,
+                            const Lexicon& lex) {
+  Json out = Json::array();
+  if (std::find(opt.alphas.begin(), opt.alphas.end(), 0.0) == opt.alphas.end()) return out;
+  // metric name → value of one run (NaN when the run has none, e.g. no answer to grade)
+  std::vector<std::pair<std::string, std::function<double(const Json&)>>> metrics = {
+      {"tokens", [](const Json& j) { return j["tokens"].get<double>(); }},
+      {"think_closed", [](const Json& j) { return j["think_tokens"].is_null() ? 0.0 : 1.0; }},
+      {"accuracy", [](const Json& j) { return j["correct"].is_null() ? NAN : (j["correct"].get<bool>() ? 1.0 : 0.0); }}};
+  for (const std::string& c : lex.categories)
+    metrics.push_back({"words:" + c, [c](const Json& j) { return j["counts"].value(c, 0.0); }});
+  for (double a : opt.alphas) {
+    if (a == 0) continue;
+    for (const auto& [name, value] : metrics) {
+      std::vector<double> d;
+      std::vector<int64_t> unit;
+      std::map<int64_t, std::pair<double, int>> per_prompt;
+      for (const Run& r : runs) {
+        if (r.alpha != a) continue;
+        const double v = value(done.at(run_key(a, r.prompt, r.seed))), v0 = value(done.at(run_key(0.0, r.prompt, r.seed)));
+        if (!std::isfinite(v) || !std::isfinite(v0)) continue;
+        d.push_back(v - v0);
+        unit.push_back(int64_t(r.prompt));
+        per_prompt[int64_t(r.prompt)].first += v - v0;
+        per_prompt[int64_t(r.prompt)].second += 1;
+      }
+      if (d.empty()) continue;
+      std::vector<double> pm;
+      int64_t pos = 0, neg = 0;
+      for (const auto& [k, sn] : per_prompt) {
+        pm.push_back(sn.first / sn.second);
+        pos += pm.back() > 0;
+        neg += pm.back() < 0;
+      }
+      double mean = 0;
+      for (double x : d) mean += x / double(d.size());
+      const Interval ci = bootstrap_mean_ci(d, unit, 2000, 17);
+      const double ps = sign_test_p(pos, neg), pw = wilcoxon_signed_rank_p(pm);
+      out.push_back({{"alpha", a}, {"metric", name}, {"runs", d.size()}, {"prompts", per_prompt.size()}, {"mean_diff", mean},
+                     {"ci95", {ci.lo, ci.hi}}, {"sign_test_p", ps}, {"wilcoxon_p", pw},
+                     {"significant", ci.lo > 0 || ci.hi < 0 ? std::max(ps, pw) < 0.05 : false}});
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string run_steer_sweep(const SteerSweepOptions& opt) {
@@ -279,6 +332,9 @@ std::string run_steer_sweep(const SteerSweepOptions& opt) {
   doc["table"] = table;
   doc["warnings"] = Json::array();  // kept for readers of older sweeps; nothing warns any more
   doc["intervals"] = "mean ± 1.96 standard errors over runs (normal approximation)";
+  doc["contrasts"] = contrasts_to_unsteered(opt, runs, done, lex);
+  doc["contrasts_about"] = "alpha minus alpha 0 on the same prompt and decoding; ci95: bootstrap over prompts; "
+                           "p: sign and Wilcoxon tests over prompts; significant: the interval excludes 0 and both p < 0.05";
   const std::string path = opt.out + "/steer.json";
   write_file_atomic(path, doc.dump(2));
   write_file_atomic(opt.out + "/steer.csv", csv.str());

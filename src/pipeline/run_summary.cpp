@@ -152,6 +152,15 @@ void steer_lines(std::ostringstream& o, const Experiment& e) {
       << fmt("%.2f", r["counts"].contains("deductive") ? mean(r["counts"]["deductive"]) : 0.0) << ", accuracy "
       << fmt("%.0f%%", 100 * mean(r["accuracy"])) << "\n";
   }
+  // Steered minus unsteered, paired by prompt and decoding.
+  for (const Json& c : s.value("contrasts", Json::array())) {
+    const std::string m = c.value("metric", std::string());
+    if (m != "tokens" && m != "accuracy" && m != "words:self-reflection") continue;
+    o << "    alpha " << fmt("%+g", num(c, "alpha")) << " minus alpha 0, " << m << ": " << fmt("%+.2f", num(c, "mean_diff")) << " "
+      << interval(c["ci95"], "%+.2f") << " over " << c.value("prompts", 0) << " prompts, sign test p = " << fmt("%.3f", num(c, "sign_test_p"))
+      << ", Wilcoxon p = " << fmt("%.3f", num(c, "wilcoxon_p")) << (c.value("significant", false) ? " significant" : " not significant")
+      << "\n";
+  }
 }
 
 void geometry_lines(std::ostringstream& o, const Experiment& e) {
