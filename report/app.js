@@ -204,6 +204,13 @@
           color: { field: 'decoding', type: 'nominal' } } } ] },
       resolve: { scale: { y: 'independent' } },
     }, long.length, 'Means with 95% intervals (mean ± 1.96 SE) over prompts and seeds.'));
+    if ((S.contrasts || []).length)
+      st.append(h('p', {}, 'Each α against α = 0 on the same prompt and decoding: mean paired difference, 95% bootstrap interval ' +
+        'over prompts, sign and Wilcoxon p over prompts; significant = the interval excludes 0 and both p < 0.05.'),
+        table(['α', 'metric', 'runs', 'prompts', 'difference [95% CI]', 'sign p', 'Wilcoxon p', ''],
+          S.contrasts.map((c) => [c.alpha, c.metric, c.runs, c.prompts,
+            fmt(c.mean_diff, 2) + (c.ci95 && c.ci95[0] != null ? ` [${fmt(c.ci95[0], 2)}, ${fmt(c.ci95[1], 2)}]` : ''),
+            fmt(c.sign_test_p, 3), fmt(c.wilcoxon_p, 3), c.significant ? 'significant' : 'not significant'])));
     const tr = h('div', { class: 'transcripts' });
     for (const t of S.transcripts || []) {
       const d = h('details', {}, h('summary', {}, `α ${t.alpha} · prompt ${t.prompt} · ${t.decoding}${t.seed ? ' seed ' + t.seed : ''} · ` +
