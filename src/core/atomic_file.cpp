@@ -1,6 +1,8 @@
 // POSIX implementation of AtomicFile.
 #include "core/atomic_file.hpp"
 
+#include <algorithm>
+
 #include <filesystem>
 
 #include <fcntl.h>
@@ -71,6 +73,15 @@ void make_dirs(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) fail(dir, "", "cannot create the folder: " + ec.message());
+}
+
+std::vector<std::filesystem::path> list_dir(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> out;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) out.push_back(it->path());
+  if (ec) fail(dir, "", "cannot be listed: " + ec.message());
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace cc

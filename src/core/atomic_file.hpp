@@ -2,8 +2,10 @@
 // temporary file beside it, is flushed and fsync'ed, then renamed over the final path.
 #pragma once
 #include <cstddef>
+#include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cc {
 
@@ -29,5 +31,7 @@ void write_file_atomic(const std::string& path, std::string_view contents);
 std::string read_file(const std::string& path);  // throws cc::Error naming the path
 // create_directories with the usual one-line error (naming the folder and the reason) on failure.
 void make_dirs(const std::string& dir);
+// The entries of a folder, sorted, with the same kind of error (unreadable, not a folder).
+std::vector<std::filesystem::path> list_dir(const std::string& dir);
 
 }  // namespace cc

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/strings.hpp"
 #include "tokenizer/chat_template.hpp"
@@ -107,13 +108,10 @@ std::string part_text(const Json& j, const std::string& part, const std::string&
 Corpus::Corpus(const CorpusSpec& spec) : spec_(spec) {
   std::vector<fs::path> paths;
   if (fs::is_directory(spec.path)) {
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(spec.path, ec)) {
-      const auto ext = e.path().extension();
-      if (e.is_regular_file() && (ext == ".txt" || ext == ".jsonl") && !is_documentation(e.path())) paths.push_back(e.path());
+    for (const fs::path& e : list_dir(spec.path)) {
+      const auto ext = e.extension();
+      if (fs::is_regular_file(e) && (ext == ".txt" || ext == ".jsonl") && !is_documentation(e)) paths.push_back(e);
     }
-    if (ec) fail(spec.path, "", "cannot list the corpus folder: " + ec.message());
-    std::sort(paths.begin(), paths.end());
     if (paths.empty()) fail(spec.path, "", "holds no .txt or .jsonl files (LICENSE/README/SOURCES files are not read)");
   } else if (fs::exists(spec.path)) {
     paths.push_back(spec.path);

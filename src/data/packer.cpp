@@ -27,6 +27,15 @@ uint8_t document_split(std::string_view text, double eval_fraction) {
   return u < eval_fraction ? 1 : 0;
 }
 
+namespace {
+// The same file, however it was named (symlinks, "..", relative); never throws.
+std::string canonical_path(const fs::path& p) {
+  std::error_code ec;
+  const fs::path c = fs::weakly_canonical(p, ec);
+  return ec ? fs::absolute(p).lexically_normal().string() : c.string();
+}
+}  // namespace
+
 std::map<std::string, std::set<uint32_t>> load_held_out_list(const std::string& path) {
   const Json j = read_json_file(path);
   if (!j.is_object() || !j.contains("held_out") || !j["held_out"].is_object())
@@ -35,7 +44,7 @@ std::map<std::string, std::set<uint32_t>> load_held_out_list(const std::string& 
   std::map<std::string, std::set<uint32_t>> out;
   for (const auto& [file, lines] : j["held_out"].items()) {
     if (!lines.is_array()) fail(path, "held_out." + file, "is not an array of line numbers");
-    std::set<uint32_t>& s = out[fs::weakly_canonical(base / file).string()];
+    std::set<uint32_t>& s = out[canonical_path(base / file)];
     for (const Json& l : lines) {
       if (!l.is_number_unsigned() || l.get<uint64_t>() < 1 || l.get<uint64_t>() > UINT32_MAX)
         fail(path, "held_out." + file, "holds something other than a 1-based line number", "", l.dump());
@@ -59,7 +68,7 @@ void Packer::attach_held_out_list() {
   listed_.assign(corpora_.size(), {});
   for (size_t c = 0; c < corpora_.size(); ++c)
     for (const std::string& f : corpora_[c]->files()) {
-      const auto it = held_out_.find(fs::weakly_canonical(f).string());
+      const auto it = held_out_.find(canonical_path(f));
       listed_[c].push_back(it == held_out_.end() ? nullptr : &it->second);
     }
   if (held_out_.empty()) return;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/json_file.hpp"
 
@@ -32,8 +33,8 @@ WordPairTask load_word_pair_task(const std::string& path) {
 std::vector<WordPairTask> load_word_pair_tasks(const std::string& dir, const std::vector<std::string>& only) {
   if (!fs::is_directory(dir)) fail(dir, "", "is not a folder of word-pair task files");
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file() && e.path().extension() == ".json") names.push_back(e.path().stem().string());
+  for (const fs::path& e : list_dir(dir))
+    if (fs::is_regular_file(e) && e.extension() == ".json") names.push_back(e.stem().string());
   std::sort(names.begin(), names.end());
   if (names.empty()) fail(dir, "", "holds no *.json task file");
   std::vector<WordPairTask> out;

@@ -118,13 +118,15 @@ HarvestProgress resume_manifest(const std::string& mpath, const Json& settings, 
 
 // Leftovers of a killed run: temp files and shards the manifest does not list.
 void remove_leftovers(const std::string& dir, size_t listed) {
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string n = e.path().filename().string();
+  for (const fs::path& e : list_dir(dir)) {
+    const std::string n = e.filename().string();
     const bool tmp = n.find(".tmp-") != std::string::npos;
     const bool numbered = n.size() > 11 && n.rfind("shard-", 0) == 0 &&
                           std::all_of(n.begin() + 6, n.begin() + 11, [](char c) { return c >= '0' && c <= '9'; });
     const bool stray_shard = numbered && std::stoul(n.substr(6, 5)) >= listed;
-    if (tmp || stray_shard) fs::remove(e.path());
+    std::error_code ec;
+    if (tmp || stray_shard) fs::remove(e, ec);
+    if (ec) fail(e.string(), "", "is a leftover of an interrupted harvest that cannot be removed: " + ec.message());
   }
 }
 

@@ -30,9 +30,8 @@ Found discover(const ReportOptions& opt) {
   if (!opt.run.empty()) {
     if (!fs::is_directory(opt.run)) fail(opt.run, "", "is not a folder (--run takes the folder holding a run's outputs)");
     std::vector<fs::path> dirs;
-    for (const auto& e : fs::directory_iterator(opt.run))
-      if (e.is_directory()) dirs.push_back(e.path());
-    std::sort(dirs.begin(), dirs.end());
+    for (const fs::path& e : list_dir(opt.run))
+      if (fs::is_directory(e)) dirs.push_back(e);
     for (const auto& d : dirs) {
       auto has = [&](const char* name) { return fs::exists(d / name); };
       if (has("crosscoder.safetensors") && has("config.json")) f.crosscoders.push_back(d.string());
