@@ -23,6 +23,10 @@ Json parse_json(const std::string& text, const std::string& origin) {
 
 Json read_json_file(const std::string& path) { return parse_json(read_file(path), path); }
 
+void throw_json_layout_error(const std::string& path, const nlohmann::json::exception& e) {
+  fail(path, "", std::string("does not have the layout this program writes (edited or damaged?): ") + e.what());
+}
+
 void for_each_jsonl(const std::string& path, const std::function<void(const Json&, size_t)>& f) {
   std::ifstream in(path);
   if (!in) fail(path, "", "cannot be opened");

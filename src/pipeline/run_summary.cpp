@@ -23,10 +23,15 @@ std::string fmt(const char* f, double v) {
 
 double num(const Json& j, const char* k) { return j.contains(k) && j[k].is_number() ? j[k].get<double>() : 0.0; }
 
+void manifest_lines(std::ostringstream& o, const Json& m);
+
 void store_lines(std::ostringstream& o, const Experiment& e) {
   const std::string mp = e.store.out + "/manifest.json";
   if (!fs::exists(mp)) return;
-  const Json m = read_json_file(mp);
+  reading_json(mp, [&] { manifest_lines(o, read_json_file(mp)); });
+}
+
+void manifest_lines(std::ostringstream& o, const Json& m) {
   o << "  store: " << m.value("tokens", int64_t(0)) << " tokens x 2 models at " << m.value("hook", std::string()) << ", d " << m.value("d_model", 0);
   if (m.contains("corpus_tokens_taken") && m.contains("corpora")) {
     o << "; tokens per corpus:";
@@ -50,6 +55,7 @@ std::string interval(const Json& ci, const char* f) {
 // 95% intervals over sequences; an added loss whose interval holds 0 is called not significant.
 void spliced_loss_lines(std::ostringstream& o, const std::string& path) {
   if (!fs::exists(path)) return;
+  reading_json(path, [&] {
   const Json j = read_json_file(path);
   o << "    spliced into each model at " << j.value("positions", int64_t(0)) << (j.value("held_out", false) ? " held-out" : " (not held-out)")
     << " positions (95% intervals over sequences):\n";
@@ -64,6 +70,7 @@ void spliced_loss_lines(std::ostringstream& o, const std::string& path) {
       << fmt("%+.4f", num(x, "ce_increase")) << " " << interval(ci, "%+.4f") << (zero_inside ? ", not significant" : "")
       << "; zero-ablated " << fmt("%.3f", num(x, "ce_zero")) << "); KL to clean " << fmt("%.4f", num(x, "kl_spliced")) << "\n";
   }
+  });
 }
 
 void crosscoder_lines(std::ostringstream& o, const Experiment& e) {
@@ -73,17 +80,19 @@ void crosscoder_lines(std::ostringstream& o, const Experiment& e) {
     Json last;
     for_each_jsonl(lp, [&](const Json& j, size_t) { last = j; });
     if (last.is_null()) continue;
-    o << "  crosscoder " << n.name << " (" << arch_name(n.cfg.architecture) << ", " << n.cfg.dict_size << " features, "
-      << last.value("tokens", int64_t(0)) << " training tokens)";
+    reading_json(lp, [&] {
+      o << "  crosscoder " << n.name << " (" << arch_name(n.cfg.architecture) << ", " << n.cfg.dict_size << " features, "
+        << last.value("tokens", int64_t(0)) << " training tokens)";
+    });
     const std::string ep = n.train.out + "/eval.json";
-    if (fs::exists(ep)) {
+    if (fs::exists(ep)) reading_json(ep, [&] {
       const Json ev = read_json_file(ep);
       const Json fvu = ev.value("fvu", Json::array({0, 0}));
       o << ": on " << ev.value("rows", int64_t(0)) << (ev.value("held_out", false) ? " held-out" : " (not held-out)")
         << " tokens, FVU base " << fmt("%.3f", fvu[0].get<double>()) << " distilled " << fmt("%.3f", fvu[1].get<double>()) << ", L0 "
         << fmt("%.1f", num(ev, "l0")) << ", never active " << fmt("%.1f%%", 100 * num(ev, "inactive_frac"));
-    }
-    o << "; last training batch: dead " << fmt("%.1f%%", 100 * num(last, "dead_frac")) << "\n";
+    });
+    reading_json(lp, [&] { o << "; last training batch: dead " << fmt("%.1f%%", 100 * num(last, "dead_frac")) << "\n"; });
     spliced_loss_lines(o, n.train.out + "/spliced_loss.json");
   }
 }
@@ -91,18 +100,24 @@ void crosscoder_lines(std::ostringstream& o, const Experiment& e) {
 void analysis_lines(std::ostringstream& o, const Experiment& e) {
   const std::string sp = e.analyze.out + "/summary.json", cp = e.analyze.out + "/categories.json";
   if (!fs::exists(sp) || !fs::exists(cp)) return;
-  const Json s = read_json_file(sp), c = read_json_file(cp);
-  o << "  features of " << e.analysis_of << ": " << s.value("dead", 0) << " dead;";
-  for (const char* k : {"base-only", "shared", "distilled-only"})
-    if (s.contains("class_counts") && s["class_counts"].contains(k)) o << " " << k << " " << s["class_counts"][k];
-  o << "\n  reasoning categories (features whose top contexts are mostly that category):";
-  for (auto& [k, v] : c["categories"].items()) o << " " << k << " " << v.size();
-  o << "\n";
+  reading_json(sp, [&] {
+    const Json s = read_json_file(sp);
+    o << "  features of " << e.analysis_of << ": " << s.value("dead", 0) << " dead;";
+    for (const char* k : {"base-only", "shared", "distilled-only"})
+      if (s.contains("class_counts") && s["class_counts"].contains(k)) o << " " << k << " " << s["class_counts"][k];
+  });
+  reading_json(cp, [&] {
+    const Json c = read_json_file(cp);
+    o << "\n  reasoning categories (features whose top contexts are mostly that category):";
+    for (auto& [k, v] : c["categories"].items()) o << " " << k << " " << v.size();
+    o << "\n";
+  });
 }
 
 void ablation_lines(std::ostringstream& o, const Experiment& e) {
   const std::string ap = e.ablate.out + "/ablation.json";
   if (!e.ablate_on || !fs::exists(ap)) return;
+  reading_json(ap, [&] {
   const Json a = read_json_file(ap);
   double kmax = 0;
   for (const Json& r : a["results"]) kmax = std::max(kmax, num(r, "k"));
@@ -136,11 +151,13 @@ void ablation_lines(std::ostringstream& o, const Experiment& e) {
       << ": base " << ci(h["base"]) << ", distilled " << ci(h["distilled"]) << "; distilled - base " << ci(dmb)
       << (dmb.value("significant", false) ? " significant" : " not significant") << "\n";
   }
+  });
 }
 
 void steer_lines(std::ostringstream& o, const Experiment& e) {
   const std::string sp = e.steer.out + "/steer.json";
   if (!e.steer_on || !fs::exists(sp)) return;
+  reading_json(sp, [&] {
   const Json s = read_json_file(sp);
   o << "  steering feature " << s.value("feature", int64_t(-1)) << " (" << s.value("feature_choice", std::string()) << ") on the "
     << fs::path(s.value("model", std::string())).filename().string() << " model, " << s.value("n_prompts", 0) << " prompts:\n";
@@ -161,11 +178,13 @@ void steer_lines(std::ostringstream& o, const Experiment& e) {
       << ", Wilcoxon p = " << fmt("%.3f", num(c, "wilcoxon_p")) << (c.value("significant", false) ? " significant" : " not significant")
       << "\n";
   }
+  });
 }
 
 void geometry_lines(std::ostringstream& o, const Experiment& e) {
   const std::string gp = e.geometry.out + "/geometry.json";
   if (!e.geometry_on || !fs::exists(gp)) return;
+  reading_json(gp, [&] {
   const Json g = read_json_file(gp);
   if (!g.contains("summary") || g["summary"].empty()) return;
   const Json& s = g["summary"][0];
@@ -177,6 +196,7 @@ void geometry_lines(std::ostringstream& o, const Experiment& e) {
     o << "; paired across tasks: sign test p = " << fmt("%.3f", ps) << ", Wilcoxon p = " << fmt("%.3f", pw)
       << (std::max(ps, pw) < 0.05 ? " (significant at 0.05)" : std::min(ps, pw) < 0.05 ? " (the two tests disagree at 0.05)" : " (not significant at 0.05)");
   o << "\n";
+  });
 }
 
 }  // namespace

@@ -187,7 +187,7 @@ Json collect_report_data(const ReportOptions& opt) {
   Json cc = Json::array();
   for (const auto& d : f.crosscoders) cc.push_back(crosscoder_json(d));
   out["crosscoders"] = cc;
-  if (!f.store.empty()) {
+  if (!f.store.empty()) reading_json(f.store + "/manifest.json", [&] {
     const Json m = read_json_file(f.store + "/manifest.json");
     Json s = Json::object();
     for (const char* k : {"tokens", "d_model", "hook", "dtype", "models", "seq_len", "norm_factors", "corpus_tokens_taken", "tokenizer"})
@@ -198,15 +198,15 @@ Json collect_report_data(const ReportOptions& opt) {
     }
     s["dir"] = f.store;
     out["store"] = s;
-  }
+  });
   if (!f.analysis.empty()) add_analysis(out, f.analysis, opt);
-  if (!f.ablation.empty()) out["ablation"] = ablation_json(f.ablation);
-  if (!f.steer.empty()) out["steer"] = steer_json(f.steer, opt.transcript_chars);
-  if (!f.geometry.empty()) {
+  if (!f.ablation.empty()) out["ablation"] = reading_json(f.ablation + "/ablation.json", [&] { return ablation_json(f.ablation); });
+  if (!f.steer.empty()) out["steer"] = reading_json(f.steer + "/steer.json", [&] { return steer_json(f.steer, opt.transcript_chars); });
+  if (!f.geometry.empty()) reading_json(f.geometry + "/geometry.json", [&] {
     Json g = read_json_file(f.geometry + "/geometry.json");
     g["dir"] = f.geometry;
     out["geometry"] = g;
-  }
+  });
   return out;
 }
 

@@ -3,7 +3,9 @@
 #  1. every stage's outputs are checked (check_run.py) and the report passes the browser check;
 #  2. a re-run does nothing (all stages up to date);
 #  3. a run killed (SIGKILL) inside a stage, then re-run, finishes without redoing earlier stages;
-#  4. --until stops after the named stage, and changing one setting redoes that stage and its dependants only.
+#  4. --until stops after the named stage, and changing one setting redoes that stage and its dependants only;
+#  5. editing the lexicon file redoes what reads it;
+#  6. each output JSON, corrupted, gives one-line errors (tests/fault/corrupt_outputs.py).
 # Usage: run_demo.sh CROSSCODER_BIN WORK_DIR
 set -euo pipefail
 bin=$1
@@ -73,4 +75,7 @@ done
 for s in analyze ablate steer; do
   grep -q "\] $s: running" "$work/lex2.err" || { cat "$work/lex2.err"; echo "$s was not redone after the lexicon changed"; exit 1; }
 done
+echo "== 6. every output file, corrupted, gives the report and the run summary a one-line error naming it"
+python3 "$root/tests/fault/corrupt_outputs.py" "$bin" "$work/run" "$root/configs/organism.toml" "${small[@]}" \
+  --set "run.lexicon=\"$work/lexicon.toml\"" --set 'steering.alphas=[0,16]'
 echo "run_demo: all checks passed"
