@@ -7,6 +7,7 @@
 #include "core/json_file.hpp"
 #include "data/corpus.hpp"
 #include "harvest/pair_harvester.hpp"
+#include "model/qwen2.hpp"
 #include "test_util.hpp"
 #include "tokenizer_fixtures.hpp"
 
@@ -54,5 +55,19 @@ struct PairFixture {
   }
 };
 
+
+// One model's residual stream at `site` for one sequence, from the embeddings up: [T, d].
+inline std::vector<float> stream_at(Qwen2Model& model, int site, std::span<const int32_t> tokens) {
+  SeqInput in{tokens, nullptr};
+  std::vector<float> x;
+  Hooks h;
+  h.add(site, [&](HookContext& ctx) { x.assign(ctx.x, ctx.x + ctx.rows * ctx.d); });
+  ForwardOptions fo;
+  fo.logits = LogitsMode::None;
+  fo.stop_at_site = site;
+  fo.hooks = &h;
+  model.forward(std::span<const SeqInput>(&in, 1), fo);
+  return x;
+}
 
 }  // namespace cc::test

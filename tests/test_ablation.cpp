@@ -140,16 +140,7 @@ TEST(Ablation, EqualsFullForwardPassesWithTheFeaturesSubtracted) {
       ASSERT_EQ(seqs[size_t(seq)].tokens[size_t(q + 1)], pos[e]["target"].get<int>());
       SeqInput in{t, nullptr};
       // Both streams at the hook, from the embeddings up.
-      std::vector<float> xs[2];
-      for (int mm = 0; mm < 2; ++mm) {
-        Hooks h;
-        h.add(site, [&, mm](HookContext& ctx) { xs[mm].assign(ctx.x, ctx.x + ctx.rows * ctx.d); });
-        ForwardOptions fo;
-        fo.logits = LogitsMode::None;
-        fo.stop_at_site = site;
-        fo.hooks = &h;
-        (mm == 0 ? *A : *B).forward(std::span<const SeqInput>(&in, 1), fo);
-      }
+      const std::vector<float> xs[2] = {test::stream_at(*A, site, t), test::stream_at(*B, site, t)};
       std::vector<float> X(size_t((q + 1) * D2)), f;
       for (int r0 = 0; r0 <= q; ++r0)
         for (int mm = 0; mm < 2; ++mm)

@@ -92,16 +92,7 @@ TEST(SplicedLoss, EqualsPlainForwardPassesFromTheEmbeddings) {
       }
     SeqInput in{q.tokens, nullptr};
     const int64_t T = int64_t(q.tokens.size());
-    std::vector<float> xs[2];
-    for (int m = 0; m < 2; ++m) {
-      Hooks h;
-      h.add(site, [&, m](HookContext& ctx) { xs[m].assign(ctx.x, ctx.x + ctx.rows * ctx.d); });
-      ForwardOptions fo;
-      fo.logits = LogitsMode::None;
-      fo.stop_at_site = site;
-      fo.hooks = &h;
-      (m == 0 ? *A : *B).forward(std::span<const SeqInput>(&in, 1), fo);
-    }
+    const std::vector<float> xs[2] = {test::stream_at(*A, site, q.tokens), test::stream_at(*B, site, q.tokens)};
     std::vector<float> X(size_t(T * D2)), f;
     for (int64_t t = 0; t < T; ++t)
       for (int m = 0; m < 2; ++m)

@@ -29,6 +29,7 @@
 #include "core/stats.hpp"
 #include "crosscoder/step.hpp"
 #include "harvest/pair_harvester.hpp"
+#include "interventions/held_out_pair.hpp"
 
 namespace cc {
 
@@ -560,21 +561,8 @@ std::string run_ablation(const AblateOptions& opt) {
   if (c.hook.empty()) fail(ccfg, "hook", "is not recorded; cannot tell where to ablate");
   const std::pair<double, double> band = shared_range(opt, c);
 
-  HarvestConfig hc;
-  hc.base_dir = opt.base;
-  hc.distilled_dir = opt.distilled;
-  hc.tokenizer = opt.tokenizer;
-  hc.hook = c.hook;
-  hc.corpora = opt.corpora;
-  hc.pack.seq_len = opt.seq_len;
-  hc.pack.seed = opt.seed;
-  hc.pack.eval_fraction = opt.eval_fraction;
-  hc.pack.held_out_list = opt.held_out_list;
-  if (opt.eval_fraction > 0 || !opt.held_out_list.empty()) hc.pack.only_split = 1;  // pack held-out documents only
-  hc.mode = opt.mode;
-  PairHarvester pair(hc);
-  if (pair.d_model() != c.d_in)
-    fail(ccfg, "d_in", "does not match the models' hidden_size", std::to_string(pair.d_model()), std::to_string(c.d_in));
+  const std::unique_ptr<PairHarvester> pair_ptr = open_held_out_pair(opt, c, ccfg);
+  PairHarvester& pair = *pair_ptr;
   std::vector<std::string> warnings = pair.warnings();
   const Lexicon lex = load_lexicon(opt.lexicon);
   std::vector<Category> cats = plan_categories(opt, lex, opt.lexicon, pair.tokenizer(), warnings);

@@ -17,6 +17,7 @@
 #include "crosscoder/crosscoder.hpp"
 #include "crosscoder/step.hpp"
 #include "harvest/pair_harvester.hpp"
+#include "interventions/held_out_pair.hpp"
 
 namespace cc {
 
@@ -227,21 +228,8 @@ SplicedLoss run_spliced_loss(const SplicedLossOptions& opt) {
   const std::string ccfg = opt.crosscoder + "/config.json";
   if (c.hook.empty()) fail(ccfg, "hook", "is not recorded; cannot tell where to splice");
 
-  HarvestConfig hc;
-  hc.base_dir = opt.base;
-  hc.distilled_dir = opt.distilled;
-  hc.tokenizer = opt.tokenizer;
-  hc.hook = c.hook;
-  hc.corpora = opt.corpora;
-  hc.pack.seq_len = opt.seq_len;
-  hc.pack.seed = opt.seed;
-  hc.pack.eval_fraction = opt.eval_fraction;
-  hc.pack.held_out_list = opt.held_out_list;
-  if (opt.eval_fraction > 0 || !opt.held_out_list.empty()) hc.pack.only_split = 1;  // held-out documents only
-  hc.mode = opt.mode;
-  PairHarvester pair(hc);
-  if (pair.d_model() != c.d_in)
-    fail(ccfg, "d_in", "does not match the models' hidden_size", std::to_string(pair.d_model()), std::to_string(c.d_in));
+  const std::unique_ptr<PairHarvester> pair_ptr = open_held_out_pair(opt, c, ccfg);
+  PairHarvester& pair = *pair_ptr;
   const int site = pair.site();
 
   std::vector<PackedSequence> seqs;
