@@ -6,6 +6,7 @@
 
 #include "core/json_file.hpp"
 #include "data/corpus.hpp"
+#include "data/packer.hpp"
 #include "harvest/pair_harvester.hpp"
 #include "model/qwen2.hpp"
 #include "test_util.hpp"
@@ -55,6 +56,19 @@ struct PairFixture {
   }
 };
 
+
+// The first n sequences a Packer gives over these corpora (tokenizer of the fixture's models):
+// the tests' own packing, to recompute what an experiment packed.
+inline std::vector<PackedSequence> pack_sequences(const std::string& tokenizer, const std::vector<CorpusSpec>& specs,
+                                                  const PackOptions& po, int64_t n) {
+  auto tok = Tokenizer::load(tokenizer);
+  std::vector<std::unique_ptr<Corpus>> corpora;
+  for (const auto& s : specs) corpora.push_back(std::make_unique<Corpus>(s));
+  Packer packer(corpora, *tok, po);
+  std::vector<PackedSequence> out;
+  for (int64_t i = 0; i < n; ++i) out.push_back(packer.next());
+  return out;
+}
 
 // One model's residual stream at `site` for one sequence, from the embeddings up: [T, d].
 inline std::vector<float> stream_at(Qwen2Model& model, int site, std::span<const int32_t> tokens) {

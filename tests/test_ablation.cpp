@@ -109,17 +109,12 @@ TEST(Ablation, EqualsFullForwardPassesWithTheFeaturesSubtracted) {
   for (const Json& q : r["positions"]["reflect"]) EXPECT_TRUE(q["held_out"].get<bool>()) << q.dump();
 
   // The same sequences, packed independently.
-  auto tok = Tokenizer::load(fx.pair.a + "/tokenizer.json");
-  std::vector<std::unique_ptr<Corpus>> corpora;
-  for (const auto& s : o.corpora) corpora.push_back(std::make_unique<Corpus>(s));
   PackOptions po;
   po.seq_len = o.seq_len;
   po.seed = o.seed;
   po.eval_fraction = o.eval_fraction;
   po.only_split = 1;  // the experiment packs held-out documents only
-  Packer packer(corpora, *tok, po);
-  std::vector<PackedSequence> seqs;
-  for (int i = 0; i < o.sequences; ++i) seqs.push_back(packer.next());
+  const std::vector<PackedSequence> seqs = test::pack_sequences(fx.pair.a + "/tokenizer.json", o.corpora, po, o.sequences);
   auto A = Qwen2Model::load(fx.pair.a, ComputeMode::F32), B = Qwen2Model::load(fx.pair.b, ComputeMode::F32);
   const int64_t d = 32, D2 = 64, F = 64;
   const int site = 2;

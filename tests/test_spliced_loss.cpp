@@ -69,15 +69,12 @@ TEST(SplicedLoss, EqualsPlainForwardPassesFromTheEmbeddings) {
   const Json j = read_json_file(o.out);
 
   // The same held-out sequences, packed independently.
-  auto tok = Tokenizer::load(fx.pair.a + "/tokenizer.json");
-  std::vector<std::unique_ptr<Corpus>> corpora;
-  for (const auto& s : o.corpora) corpora.push_back(std::make_unique<Corpus>(s));
   PackOptions po;
   po.seq_len = o.seq_len;
   po.seed = o.seed;
   po.eval_fraction = o.eval_fraction;
   po.only_split = 1;
-  Packer packer(corpora, *tok, po);
+  const std::vector<PackedSequence> seqs = test::pack_sequences(fx.pair.a + "/tokenizer.json", o.corpora, po, o.sequences);
   auto A = Qwen2Model::load(fx.pair.a, ComputeMode::F32), B = Qwen2Model::load(fx.pair.b, ComputeMode::F32);
   const int64_t d = 32, D2 = 64, F = 64;
   const int site = 2;
@@ -85,7 +82,7 @@ TEST(SplicedLoss, EqualsPlainForwardPassesFromTheEmbeddings) {
   double sum[2][5] = {};  // per model: ce clean, spliced, zero; kl spliced, zero
   int64_t n = 0;
   for (int64_t s = 0; s < o.sequences; ++s) {
-    const PackedSequence q = packer.next();
+    const PackedSequence& q = seqs[size_t(s)];
     for (size_t t = 0; t < q.split.size(); ++t)
       if (q.keep[t]) {
         ASSERT_EQ(q.split[t], 1) << "a scored sequence holds a training document";

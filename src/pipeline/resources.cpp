@@ -29,7 +29,9 @@ std::string find_root() {
   std::vector<std::string> tried;
   if (const char* home = std::getenv("CROSSCODER_HOME"); home && *home) {
     if (holds_resources(home)) return fs::absolute(home).lexically_normal().string();
-    fail(home, "CROSSCODER_HOME", "does not hold crosscoder's resources", "a folder with configs/organism.toml");
+    fail(home, "CROSSCODER_HOME", "does not hold crosscoder's resources", "a folder with configs/organism.toml",
+         fs::is_directory(home) ? "a folder without configs/organism.toml" : "no such folder",
+         "unset it to use the installed or source-tree resources");
   }
   if (const std::string bin = executable_dir(); !bin.empty()) {
     const fs::path installed = fs::path(bin) / ".." / "share" / "crosscoder";
