@@ -222,6 +222,36 @@ TEST(Ablation, EqualsFullForwardPassesWithTheFeaturesSubtracted) {
   }
 }
 
+// The headline's interval is calibrated: when the target set and its matched control remove the same
+// activity (the same per-sequence effect, independent noise per condition), the 95% interval holds 0
+// in about 95% of synthetic experiments; a real difference of 0.5 is found in every one.
+TEST(Ablation, PairedEffectHoldsZeroWhenTargetAndControlRemoveTheSame) {
+  int holds_zero = 0, found = 0;
+  const int experiments = 40;
+  for (int x = 0; x < experiments; ++x) {
+    std::mt19937_64 rng(uint64_t(1000 + x));
+    std::normal_distribution<double> seq_effect(-1.0, 1.0), noise(0.0, 0.3);
+    std::vector<double> top, control, shifted;
+    std::vector<int64_t> unit;
+    for (int s = 0; s < 40; ++s) {
+      const double e = seq_effect(rng);  // what ablating anything does in this sequence
+      for (int q = 0; q < 5; ++q) {
+        top.push_back(e + noise(rng));
+        control.push_back(e + noise(rng));
+        shifted.push_back(top.back() - 0.5);
+        unit.push_back(s);
+      }
+    }
+    const PairedEffect same = paired_effect(top, control, unit, uint64_t(x));
+    holds_zero += same.ci.lo <= 0 && same.ci.hi >= 0;
+    EXPECT_EQ(same.significant, !(same.ci.lo <= 0 && same.ci.hi >= 0));
+    found += paired_effect(shifted, control, unit, uint64_t(x)).significant;
+  }
+  EXPECT_GE(holds_zero, 34) << "of " << experiments;  // Binomial(40, 0.95): P(< 34) ≈ 1.6%
+  EXPECT_LE(holds_zero, 40);
+  EXPECT_EQ(found, experiments);
+}
+
 TEST(Ablation, UnknownCategoriesAndMismatchedCrosscodersAreRefused) {
   AblationFixture fx;
   AblateOptions o = fx.options();

@@ -475,6 +475,20 @@ Json cell_json(const Cell& cell, uint64_t seed) {
           {"delta_logit", cell.delta}, {"delta_logp", cell.delta_logp}};
 }
 
+}  // namespace
+
+PairedEffect paired_effect(const std::vector<double>& a, const std::vector<double>& b, const std::vector<int64_t>& unit, uint64_t seed) {
+  std::vector<double> d;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) d.push_back(a[i] - b[i]);
+  PairedEffect e;
+  e.mean = mean_of(d);
+  e.ci = bootstrap_mean_ci(d, unit, kResamples, seed);
+  e.significant = e.ci.lo > 0 || e.ci.hi < 0;
+  return e;
+}
+
+namespace {
+
 // The headline per category and k: Δ log p of the top set minus that of each matched control, per
 // model (paired by position), and that difference in the distilled model minus in the base model;
 // each a mean with a 95% bootstrap interval over sequences. "significant": the interval excludes 0.
@@ -485,9 +499,9 @@ Json headline(const std::vector<Cell>& cells, uint64_t seed) {
     const auto it = cell_at.find({cat, k, m, cond});
     return it == cell_at.end() ? nullptr : it->second;
   };
-  auto stat = [&](const std::vector<double>& v, const std::vector<int64_t>& unit) {
-    const Interval iv = bootstrap_mean_ci(v, unit, kResamples, seed);
-    return Json{{"mean", mean_of(v)}, {"ci95", interval_json(iv)}, {"significant", iv.lo > 0 || iv.hi < 0}};
+  auto stat = [&](const std::vector<double>& a, const std::vector<double>& b, const std::vector<int64_t>& unit) {
+    const PairedEffect e = paired_effect(a, b, unit, seed);
+    return Json{{"mean", e.mean}, {"ci95", interval_json(e.ci)}, {"significant", e.significant}};
   };
   Json out = Json::array();
   for (const Cell& top : cells) {
@@ -496,14 +510,14 @@ Json headline(const std::vector<Cell>& cells, uint64_t seed) {
       const Cell* t[2] = {&top, at(top.category, top.k, 1, "top")};
       const Cell* ctl[2] = {at(top.category, top.k, 0, control), at(top.category, top.k, 1, control)};
       if (!t[1] || !ctl[0] || !ctl[1]) continue;
-      std::vector<double> diff[2], dd;
+      std::vector<double> diff[2];
       for (int m = 0; m < 2; ++m)
         for (size_t i = 0; i < t[m]->delta_logp.size(); ++i) diff[m].push_back(t[m]->delta_logp[i] - ctl[m]->delta_logp[i]);
-      for (size_t i = 0; i < diff[0].size(); ++i) dd.push_back(diff[1][i] - diff[0][i]);
       out.push_back({{"category", top.category}, {"k", top.k}, {"control", control},
                      {"controls_matched", ctl[0]->matched && ctl[1]->matched},
-                     {"base", stat(diff[0], top.unit)}, {"distilled", stat(diff[1], top.unit)},
-                     {"distilled_minus_base", stat(dd, top.unit)}, {"n_positions", dd.size()}});
+                     {"base", stat(t[0]->delta_logp, ctl[0]->delta_logp, top.unit)},
+                     {"distilled", stat(t[1]->delta_logp, ctl[1]->delta_logp, top.unit)},
+                     {"distilled_minus_base", stat(diff[1], diff[0], top.unit)}, {"n_positions", diff[0].size()}});
     }
   }
   return out;

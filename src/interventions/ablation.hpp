@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/stats.hpp"
 #include "crosscoder/crosscoder.hpp"
 #include "data/corpus.hpp"
 #include "model/weights.hpp"
@@ -35,6 +36,16 @@ struct AblateOptions {
 
 // Writes OUT/ablation.json and OUT/ablation.csv; returns the JSON's path.
 std::string run_ablation(const AblateOptions& opt);
+
+// The headline's statistic: the mean of a[i] − b[i] (the same positions under two conditions) with a
+// 95% bootstrap interval over the positions' units (their sequences); significant when the interval
+// excludes 0.
+struct PairedEffect {
+  double mean = 0;
+  Interval ci;
+  bool significant = false;
+};
+PairedEffect paired_effect(const std::vector<double>& a, const std::vector<double>& b, const std::vector<int64_t>& unit, uint64_t seed);
 
 // x (model m's stream at the hook, raw units) -= Σ_e [mask[idx[e]]] val[e] · W_dec[idx[e], m] / s_m:
 // the ablation of one position whose active features are (idx, val); mask null means all of them.
