@@ -6,6 +6,8 @@
 #include "organism/build_report.hpp"
 #include "organism/organism_build.hpp"
 #include "organism/organism_data.hpp"
+#include "organism/plant.hpp"
+#include "core/json_file.hpp"
 #include "core/atomic_file.hpp"
 #include "pipeline/resources.hpp"
 
@@ -45,6 +47,27 @@ void register_organism(CLI::App& app) {
     if (o->lexicon.empty()) o->lexicon = default_lexicon();
     const std::string path = build_organism(*o);
     std::printf("organism written to %s (base/, distilled/, BUILD.md); numbers in %s\n", o->out.c_str(), path.c_str());
+  });
+  auto po = std::make_shared<PlantOptions>();
+  auto* pl = org->add_subcommand("plant", "Copy a Qwen2 model with a planted mechanism: trigger tokens write a random direction "
+                                          "that raises a target token's logit (a positive control; OUT/plant.json records it)");
+  pl->add_option("--model", po->model, "Source model directory (untied embeddings)")->required();
+  pl->add_option("--trigger", po->triggers, "Trigger token text, exactly one token (repeatable: a concept)")->required();
+  pl->add_option("--target", po->target, "Target token text, exactly one token")->required();
+  pl->add_option("--strength-in", po->strength_in, "Direction added to each trigger's embedding, times that row's norm")
+      ->capture_default_str();
+  pl->add_option("--strength-out", po->strength_out, "Direction added to the target's unembedding row, times that row's norm")
+      ->capture_default_str();
+  pl->add_option("--seed", po->seed, "Seed of the direction and of the measurement's contexts")->capture_default_str();
+  pl->add_option("--probes", po->probes, "Random contexts per trigger in the measurement")->capture_default_str();
+  pl->add_option("--out", po->out, "Output model directory")->required();
+  pl->callback([po] {
+    const std::string path = plant_mechanism(*po);
+    const Json j = read_json_file(path);
+    const Json& m = j["measured"];
+    std::printf("planted model written to %s; mean log p(target) after a trigger %.3f -> %.3f, elsewhere %.3f -> %.3f (%s)\n",
+                po->out.c_str(), m["log_p_target_before"]["after_trigger"].get<double>(), m["log_p_target_after"]["after_trigger"].get<double>(),
+                m["log_p_target_before"]["elsewhere"].get<double>(), m["log_p_target_after"]["elsewhere"].get<double>(), path.c_str());
   });
   auto so = std::make_shared<OrganismOptions>();
   auto* sp = org->add_subcommand("split", "Write OUT/split.json (the real traces the distillation held out) from the data and seed, "
