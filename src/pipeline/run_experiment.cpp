@@ -71,28 +71,30 @@ std::string pick_steer_feature(const std::vector<std::string>& candidates, const
        "add a feature index or another category to [steering].feature");
 }
 
-std::vector<Stage> plan(const Experiment& e) {
-  std::vector<Stage> st;
+// harvest: both models to the hook over the corpora → store/.
+void add_harvest_stage(const Experiment& e, std::vector<Stage>& st) {
   const HarvestConfig& h = e.harvest;
-  {
-    Json s = h.to_json();
-    s["models"] = models_json(h);
-    s["corpora"] = corpora_json(h.corpora);
-    s["held_out_stamp"] = file_stamp(h.pack.held_out_list);
-    s["tokens"] = e.store.tokens;
-    s["shard_rows"] = e.store.shard_rows;
-    s["norm_rows"] = e.store.norm_rows;
-    s["store_dtype"] = dtype_name(e.store.dtype);
-    st.push_back({"harvest", s, {}, e.store.out,
-                  [&e](bool resume) {
-                    StoreOptions o = e.store;
-                    o.resume = resume;
-                    o.progress = e.progress;
-                    const int64_t rows = harvest_to_store(e.harvest, o);
-                    return std::to_string(rows) + " tokens";
-                  },
-                  [&e] { return fs::exists(e.store.out + "/manifest.json"); }});
-  }
+  Json s = h.to_json();
+  s["models"] = models_json(h);
+  s["corpora"] = corpora_json(h.corpora);
+  s["held_out_stamp"] = file_stamp(h.pack.held_out_list);
+  s["tokens"] = e.store.tokens;
+  s["shard_rows"] = e.store.shard_rows;
+  s["norm_rows"] = e.store.norm_rows;
+  s["store_dtype"] = dtype_name(e.store.dtype);
+  st.push_back({"harvest", s, {}, e.store.out,
+                [&e](bool resume) {
+                  StoreOptions o = e.store;
+                  o.resume = resume;
+                  o.progress = e.progress;
+                  const int64_t rows = harvest_to_store(e.harvest, o);
+                  return std::to_string(rows) + " tokens";
+                },
+                [&e] { return fs::exists(e.store.out + "/manifest.json"); }});
+}
+
+// train-NAME: one crosscoder per [crosscoder.NAME] table → crosscoder-NAME/.
+void add_train_stages(const Experiment& e, std::vector<Stage>& st) {
   for (const NamedCrosscoder& n : e.crosscoders) {
     Json s = n.cfg.to_json();
     s["buffer_rows"] = n.train.buffer_rows;
@@ -110,6 +112,11 @@ std::vector<Stage> plan(const Experiment& e) {
                   },
                   [&n] { return fs::exists(n.train.out + "/trainer_state.safetensors"); }});
   }
+}
+
+// spliced-loss-NAME: each crosscoder in the models' loop → crosscoder-NAME/spliced_loss.json.
+void add_spliced_loss_stages(const Experiment& e, std::vector<Stage>& st) {
+  const HarvestConfig& h = e.harvest;
   if (e.spliced_loss_on) {
     const SplicedLossOptions& o = e.spliced_loss;
     for (const NamedCrosscoder& n : e.crosscoders) {
@@ -133,21 +140,29 @@ std::vector<Stage> plan(const Experiment& e) {
                     nullptr});
     }
   }
-  {
-    const AnalyzeOptions& a = e.analyze;
-    Json s = {{"crosscoder", a.crosscoder}, {"tokens", a.max_tokens}, {"top", a.top_n}, {"samples", a.samples},
-              {"context", a.context}, {"base_only_below", a.base_only_below}, {"distilled_only_above", a.distilled_only_above},
-              {"majority", a.category_majority}, {"logit_tokens", a.logit_tokens}, {"lexicon", a.lexicon},
-              {"lexicon_stamp", file_stamp(a.lexicon)}, {"logit_lens", !a.base_model.empty()}, {"models", models_json(h)}};
-    st.push_back({"analyze", s, {"train-" + e.analysis_of}, a.out,
-                  [&e](bool) {
-                    AnalyzeOptions a = e.analyze;
-                    a.progress = e.progress;
-                    analyze_crosscoder(a);
-                    return std::string();
-                  },
-                  nullptr});
-  }
+}
+
+// analyze: the analysed crosscoder's feature tables → analysis/.
+void add_analyze_stage(const Experiment& e, std::vector<Stage>& st) {
+  const HarvestConfig& h = e.harvest;
+  const AnalyzeOptions& a = e.analyze;
+  Json s = {{"crosscoder", a.crosscoder}, {"tokens", a.max_tokens}, {"top", a.top_n}, {"samples", a.samples},
+            {"context", a.context}, {"base_only_below", a.base_only_below}, {"distilled_only_above", a.distilled_only_above},
+            {"majority", a.category_majority}, {"logit_tokens", a.logit_tokens}, {"lexicon", a.lexicon},
+            {"lexicon_stamp", file_stamp(a.lexicon)}, {"logit_lens", !a.base_model.empty()}, {"models", models_json(h)}};
+  st.push_back({"analyze", s, {"train-" + e.analysis_of}, a.out,
+                [&e](bool) {
+                  AnalyzeOptions a = e.analyze;
+                  a.progress = e.progress;
+                  analyze_crosscoder(a);
+                  return std::string();
+                },
+                nullptr});
+}
+
+// ablate: feature ablation in both models → ablation/.
+void add_ablate_stage(const Experiment& e, std::vector<Stage>& st) {
+  const HarvestConfig& h = e.harvest;
   if (e.ablate_on) {
     const AblateOptions& b = e.ablate;
     Json ks(b.ks);
@@ -165,6 +180,11 @@ std::vector<Stage> plan(const Experiment& e) {
                   },
                   nullptr});
   }
+}
+
+// steer: the steering sweep → steer/.
+void add_steer_stage(const Experiment& e, std::vector<Stage>& st) {
+  const HarvestConfig& h = e.harvest;
   if (e.steer_on) {
     const SteerSweepOptions& v = e.steer;
     Json s = {{"features", e.steer_features}, {"model", v.model}, {"slice", v.slice}, {"alphas", v.alphas}, {"prompts", v.prompts},
@@ -184,6 +204,11 @@ std::vector<Stage> plan(const Experiment& e) {
                   },
                   [&e] { return fs::exists(e.steer.out + "/transcripts.jsonl"); }});
   }
+}
+
+// geometry: parallelogram loss of both models → geometry/.
+void add_geometry_stage(const Experiment& e, std::vector<Stage>& st) {
+  const HarvestConfig& h = e.harvest;
   if (e.geometry_on) {
     const GeometryOptions& g = e.geometry;
     Json s = {{"datasets", g.datasets}, {"datasets_stamp", file_stamp(g.datasets)}, {"hook", g.layer}, {"tasks", g.tasks},
@@ -198,20 +223,34 @@ std::vector<Stage> plan(const Experiment& e) {
                   },
                   nullptr});
   }
-  {
-    const ReportOptions& r = e.report;
-    Json s = {{"file", r.out}, {"top_examples", r.top_examples}, {"sample_examples", r.sample_examples}, {"context", r.context},
-              {"transcript_chars", r.transcript_chars}, {"assets", r.assets},
-              {"assets_stamp", {file_stamp(r.assets + "/app.js"), file_stamp(r.assets + "/style.css")}}};
-    std::vector<std::string> deps;
-    for (const Stage& x : st) deps.push_back(x.name);
-    st.push_back({"report", s, deps, "",
-                  [&e](bool) {
-                    const size_t bytes = write_report(e.report);
-                    return e.report.out + " (" + human_bytes(double(bytes)) + ")";
-                  },
-                  nullptr});
-  }
+}
+
+// report: everything above → report.html.
+void add_report_stage(const Experiment& e, std::vector<Stage>& st) {
+  const ReportOptions& r = e.report;
+  Json s = {{"file", r.out}, {"top_examples", r.top_examples}, {"sample_examples", r.sample_examples}, {"context", r.context},
+            {"transcript_chars", r.transcript_chars}, {"assets", r.assets},
+            {"assets_stamp", {file_stamp(r.assets + "/app.js"), file_stamp(r.assets + "/style.css")}}};
+  std::vector<std::string> deps;
+  for (const Stage& x : st) deps.push_back(x.name);
+  st.push_back({"report", s, deps, "",
+                [&e](bool) {
+                  const size_t bytes = write_report(e.report);
+                  return e.report.out + " (" + human_bytes(double(bytes)) + ")";
+                },
+                nullptr});
+}
+
+std::vector<Stage> plan(const Experiment& e) {
+  std::vector<Stage> st;
+  add_harvest_stage(e, st);
+  add_train_stages(e, st);
+  add_spliced_loss_stages(e, st);
+  add_analyze_stage(e, st);
+  add_ablate_stage(e, st);
+  add_steer_stage(e, st);
+  add_geometry_stage(e, st);
+  add_report_stage(e, st);
   return st;
 }
 
