@@ -75,7 +75,7 @@ inline std::vector<float> stream_at(Qwen2Model& model, int site, std::span<const
   SeqInput in{tokens, nullptr};
   std::vector<float> x;
   Hooks h;
-  h.add(site, [&](HookContext& ctx) { x.assign(ctx.x, ctx.x + ctx.rows * ctx.d); });
+  h.add(site, make_capture_hook(&x));
   ForwardOptions fo;
   fo.logits = LogitsMode::None;
   fo.stop_at_site = site;

@@ -29,6 +29,7 @@
 #include "core/stats.hpp"
 #include "crosscoder/step.hpp"
 #include "harvest/pair_harvester.hpp"
+#include "model/sampling.hpp"
 #include "interventions/held_out_pair.hpp"
 
 namespace cc {
@@ -440,11 +441,8 @@ Scores target_scores(Qwen2Model& model, int m, int site, const CrosscoderParams&
     for (size_t i = 0; i < rows.size(); ++i) {
       const auto [s, q] = row_pos[i];
       const float* l = out.logits.data() + int64_t(i) * out.vocab;
-      double mx = l[0], z = 0;  // log-softmax in double
-      for (int64_t v = 1; v < out.vocab; ++v) mx = std::max(mx, double(l[v]));
-      for (int64_t v = 0; v < out.vocab; ++v) z += std::exp(double(l[v]) - mx);
       const double t = l[seqs[size_t(s)].tokens[size_t(q + 1)]];
-      score[{s, q}] = {t, t - mx - std::log(z)};
+      score[{s, q}] = {t, t - log_sum_exp(l, out.vocab)};
     }
     bar.add(r0);
   }

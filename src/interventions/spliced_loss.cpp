@@ -17,6 +17,7 @@
 #include "crosscoder/crosscoder.hpp"
 #include "crosscoder/step.hpp"
 #include "harvest/pair_harvester.hpp"
+#include "model/sampling.hpp"
 #include "interventions/held_out_pair.hpp"
 
 namespace cc {
@@ -62,14 +63,6 @@ std::vector<Batch> make_batches(const std::vector<PackedSequence>& seqs, int64_t
   return out;
 }
 
-// log Σ exp(l) of one row of logits, in double.
-double log_sum_exp(const float* l, int64_t V) {
-  double mx = l[0], z = 0;
-  for (int64_t v = 1; v < V; ++v) mx = std::max(mx, double(l[v]));
-  for (int64_t v = 0; v < V; ++v) z += std::exp(double(l[v]) - mx);
-  return mx + std::log(z);
-}
-
 // KL(p || q) of two rows of logits whose log-normalisers are lp, lq.
 double kl_rows(const float* p, double lp, const float* q, double lq, int64_t V) {
   double kl = 0;
@@ -84,7 +77,8 @@ double kl_rows(const float* p, double lp, const float* q, double lq, int64_t V) 
 // stream at the hook in x [T, d].
 ForwardOutput clean_pass(Qwen2Model& model, int site, const Batch& b, std::vector<float>& x) {
   Hooks h;
-  h.add(site, [&](HookContext& ctx) { x.assign(ctx.x, ctx.x + ctx.rows * ctx.d); });
+  x.clear();
+  h.add(site, make_capture_hook(&x));
   ForwardOptions fo;
   fo.logits = LogitsMode::Rows;
   fo.logit_rows = b.rows;

@@ -254,7 +254,7 @@ Json contrasts_to_unsteered(const SteerSweepOptions& opt, const std::vector<Run>
       const double ps = sign_test_p(pos, neg), pw = wilcoxon_signed_rank_p(pm);
       out.push_back({{"alpha", a}, {"metric", name}, {"runs", d.size()}, {"prompts", per_prompt.size()}, {"mean_diff", mean},
                      {"ci95", {ci.lo, ci.hi}}, {"sign_test_p", ps}, {"wilcoxon_p", pw},
-                     {"significant", ci.lo > 0 || ci.hi < 0 ? std::max(ps, pw) < 0.05 : false}});
+                     {"significant", (ci.lo > 0 || ci.hi < 0) && std::max(ps, pw) < 0.05}});
     }
   }
   return out;

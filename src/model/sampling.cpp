@@ -70,4 +70,11 @@ int32_t Sampler::sample(const float* logits, int64_t V) {
   return idx[n - 1];
 }
 
+double log_sum_exp(const float* logits, int64_t n) {
+  double mx = logits[0], z = 0;
+  for (int64_t v = 1; v < n; ++v) mx = std::max(mx, double(logits[v]));
+  for (int64_t v = 0; v < n; ++v) z += std::exp(double(logits[v]) - mx);
+  return mx + std::log(z);
+}
+
 }  // namespace cc

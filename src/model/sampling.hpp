@@ -25,4 +25,7 @@ class Sampler {
 
 int32_t argmax(const float* x, int64_t n);  // first maximum, as torch.argmax
 
+// log Σ_v exp(logits[v]) in double, shifted by the maximum: log p(t) = logits[t] − log_sum_exp.
+double log_sum_exp(const float* logits, int64_t n);
+
 }  // namespace cc

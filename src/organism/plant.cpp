@@ -13,6 +13,7 @@
 #include "core/json_file.hpp"
 #include "core/safetensors.hpp"
 #include "model/qwen2.hpp"
+#include "model/sampling.hpp"
 #include "organism/train_model.hpp"
 #include "tokenizer/tokenizer.hpp"
 
@@ -63,10 +64,7 @@ Effect measure(const std::string& dir, const Tokenizer& tok, const std::vector<i
       const ForwardOutput out = model->forward(std::span<const SeqInput>(&in, 1), fo);
       for (int64_t r = 0; r < out.rows; ++r) {
         const float* l = out.logits.data() + r * out.vocab;
-        double mx = l[0], z = 0;
-        for (int64_t v = 1; v < out.vocab; ++v) mx = std::max(mx, double(l[v]));
-        for (int64_t v = 0; v < out.vocab; ++v) z += std::exp(double(l[v]) - mx);
-        const double lp = double(l[target]) - mx - std::log(z);
+        const double lp = double(l[target]) - log_sum_exp(l, out.vocab);
         if (r + 1 == out.rows) {
           e.after_trigger += lp;
           ++n_after;

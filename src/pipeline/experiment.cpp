@@ -172,25 +172,32 @@ void read_analysis(const TomlSection& top, const std::string& path, Experiment& 
   an.finish();
 }
 
+// What [spliced_loss] and [ablation] share (held_out_pair.hpp): the pair and compute mode, the
+// corpora (default: the harvest's) and the harvest's split, the seed and rows per forward call.
+template <class Opt>
+void read_pair_settings(const TomlSection& sec, const HarvestConfig& h, const Shared& sh, Opt& o) {
+  o.base = h.base_dir;
+  o.distilled = h.distilled_dir;
+  o.tokenizer = h.tokenizer;
+  o.mode = sh.mode;
+  o.corpora = sec.has("corpora") ? corpora(sec, "corpora", {}) : h.corpora;
+  o.eval_fraction = h.pack.eval_fraction;
+  o.held_out_list = h.pack.held_out_list;
+  o.seed = uint64_t(sec.integer("seed", int64_t(o.seed)));
+  o.batch_tokens = sec.integer("batch_tokens", o.batch_tokens);
+}
+
 // [spliced_loss]: the held-out sequences every crosscoder is spliced into.
 void read_spliced_loss(const TomlSection& top, Experiment& e, const Shared& sh) {
   const HarvestConfig& h = e.harvest;
   const TomlSection sl = top.sub("spliced_loss");
   e.spliced_loss_on = sl.flag("enabled", true);
   SplicedLossOptions& o = e.spliced_loss;
-  o.base = h.base_dir;
-  o.distilled = h.distilled_dir;
-  o.tokenizer = h.tokenizer;
-  o.mode = sh.mode;
   // Default: the harvest's corpora and sequence length, so the loss is measured on text like the
   // crosscoder's training rows but from documents the harvest held out.
-  o.corpora = sl.has("corpora") ? corpora(sl, "corpora", {}) : h.corpora;
+  read_pair_settings(sl, h, sh, o);
   o.sequences = sl.integer("sequences", o.sequences);
   o.seq_len = sl.integer("seq_len", h.pack.seq_len);
-  o.seed = uint64_t(sl.integer("seed", int64_t(o.seed)));
-  o.eval_fraction = h.pack.eval_fraction;
-  o.held_out_list = h.pack.held_out_list;
-  o.batch_tokens = sl.integer("batch_tokens", o.batch_tokens);
   o.bootstrap = int(sl.integer("bootstrap", o.bootstrap));
   sl.finish();
 }
@@ -203,15 +210,11 @@ void read_ablation(const TomlSection& top, Experiment& e, const Shared& sh) {
   e.ablate_on = ab.flag("enabled", true);
   AblateOptions& b = e.ablate;
   b.crosscoder = a.crosscoder;
-  b.base = h.base_dir;
-  b.distilled = h.distilled_dir;
-  b.tokenizer = h.tokenizer;
   b.analysis = a.out;
   b.lexicon = sh.lexicon;
   b.out = e.out + "/ablation";
-  b.mode = sh.mode;
   // Default: the harvest's corpora (positions are searched where a target token comes next).
-  b.corpora = ab.has("corpora") ? corpora(ab, "corpora", {}) : h.corpora;
+  read_pair_settings(ab, h, sh, b);
   b.categories = ab.strings("categories", {});
   b.ks = ab.numbers("k", b.ks);
   b.sequences = ab.integer("sequences", b.sequences);
@@ -219,10 +222,6 @@ void read_ablation(const TomlSection& top, Experiment& e, const Shared& sh) {
   b.positions = int(ab.integer("positions", b.positions));
   b.rank_positions = int(ab.integer("rank_positions", b.rank_positions));
   b.nrn_above = ab.number("nrn_above", b.nrn_above);
-  b.seed = uint64_t(ab.integer("seed", int64_t(b.seed)));
-  b.eval_fraction = h.pack.eval_fraction;
-  b.held_out_list = h.pack.held_out_list;
-  b.batch_tokens = ab.integer("batch_tokens", b.batch_tokens);
   ab.finish();
 }
 
