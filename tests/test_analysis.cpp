@@ -161,6 +161,49 @@ TEST(Analysis, ZeroNormFeatureHasNoNrnAndNoClass) {
   EXPECT_NE(csv.find("\n1,0,0,,zero-norm,"), std::string::npos) << csv.substr(0, 400);
 }
 
+// "What changed": feature 2's distilled decoder turned from e1 to e3 (cos_ab 0, both norms 1), so it
+// is "changed" whatever its NRN (0.5) says; its change mass is freq · mean_act · ||d_B − d_A|| =
+// (3 "Wait" × 40 texts × 1.5) / N · sqrt(2). Feature 0 (d_A = 0) changes by ||d_B|| = 1 on every row.
+TEST(Analysis, ChangedClassAndChangeMass) {
+  Fixture fx;
+  AnalyzeOptions o = fx.options();
+  CrosscoderParams p;
+  CrosscoderConfig c;
+  load_crosscoder(o.crosscoder, p, c);
+  p.W_dec[size_t(2 * 16 + 8 + 1)] = 0.f;
+  p.W_dec[size_t(2 * 16 + 8 + 3)] = 1.f;
+  save_crosscoder(o.crosscoder, p, c);
+  analyze_crosscoder(o);
+  auto f = features(o.out);
+  const Json s = read_json_file(o.out + "/summary.json");
+  const double N = s["tokens"].get<double>();
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_NEAR(f[2]["nrn"].get<double>(), 0.5, 1e-6);
+  EXPECT_NEAR(f[2]["cos_ab"].get<double>(), 0.0, 1e-9);
+  EXPECT_EQ(f[2]["class"], "changed");
+  EXPECT_NEAR(f[2]["delta_norm"].get<double>(), std::sqrt(2.0), 1e-6);
+  EXPECT_NEAR(f[2]["change_mass"].get<double>(), 3 * 40 * 1.5 / N * std::sqrt(2.0), 1e-6);
+  EXPECT_EQ(f[0]["class"], "distilled-only");  // one decoder only: a one-sided feature, not a turned one
+  EXPECT_NEAR(f[0]["change_mass"].get<double>(), f[0]["freq"].get<double>() * f[0]["mean_act"].get<double>(), 1e-9);
+  EXPECT_GT(f[0]["change_mass"].get<double>(), f[2]["change_mass"].get<double>());
+  EXPECT_EQ(f[0]["change_rank"], 1);
+  EXPECT_EQ(f[2]["change_rank"], 2);
+  EXPECT_TRUE(f[1]["change_rank"].is_null());  // dead: not ranked
+  ASSERT_EQ(s["largest_changes"].size(), 2u);
+  EXPECT_EQ(s["largest_changes"][1]["feature"], 2);
+  EXPECT_EQ(s["class_counts"]["changed"], 1);
+  // The rule's two thresholds: a turn above changed_below is not a change of class ...
+  o.changed_below = -0.5;
+  analyze_crosscoder(o);
+  EXPECT_EQ(features(o.out)[2]["class"], "shared");
+  // ... nor is a turn where one decoder carries less than changed_min_ratio of the other's norm.
+  o.changed_below = 0.7;
+  p.W_dec[size_t(2 * 16 + 8 + 3)] = 0.2f;
+  save_crosscoder(o.crosscoder, p, c);
+  analyze_crosscoder(o);
+  EXPECT_EQ(features(o.out)[2]["class"], "base-only");
+}
+
 TEST(Analysis, MismatchesAndBadFilesAreRefused) {
   Fixture fx;
   AnalyzeOptions o = fx.options();

@@ -319,7 +319,37 @@ struct TableStats {
   std::map<std::string, int64_t> class_counts;        // alive features per class
   int64_t dead = 0;
   std::vector<std::pair<double, int64_t>> by_nrn;     // (NRN, feature) of features that have one
+  Json largest_changes = Json::array();               // the opt.changes_listed alive features of largest change mass
 };
+
+// The feature's class: "changed" (two decoders that both carry weight but point different ways)
+// before the NRN classes, which read such a feature by its norms alone.
+std::string feature_class(const AnalyzeOptions& opt, std::optional<double> nrn, double na, double nb, double cosab) {
+  if (!nrn) return "zero-norm";
+  if (std::min(na, nb) >= opt.changed_min_ratio * std::max(na, nb) && cosab < opt.changed_below) return "changed";
+  return *nrn < opt.base_only_below ? "base-only" : *nrn > opt.distilled_only_above ? "distilled-only" : "shared";
+}
+
+// ||d_B − d_A|| from the two norms and their cosine.
+double delta_norm(double na, double nb, double cosab) { return std::sqrt(std::max(0.0, na * na + nb * nb - 2 * na * nb * cosab)); }
+
+// How much change a feature carries over the analysed rows: freq · mean_act · ||d_B − d_A|| =
+// (Σ f / N) · ||delta||, the mean norm of what it adds to x̂_B − x̂_A per token. Returns [F] masses
+// and the 1-based rank of each alive feature by mass (0 for dead ones).
+std::pair<std::vector<double>, std::vector<int64_t>> change_masses(const Subject& s, const std::vector<FeatureAcc>& acc,
+                                                                   const std::vector<double>& cosab) {
+  std::vector<double> mass(size_t(s.F), 0.0);
+  std::vector<int64_t> order;
+  for (int64_t j = 0; j < s.F; ++j) {
+    const double na = s.norms[size_t(2 * j)], nb = s.norms[size_t(2 * j + 1)];
+    mass[size_t(j)] = acc[size_t(j)].sum / double(std::max<int64_t>(s.N, 1)) * delta_norm(na, nb, cosab[size_t(j)]);
+    if (acc[size_t(j)].count > 0) order.push_back(j);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return mass[size_t(a)] > mass[size_t(b)]; });
+  std::vector<int64_t> rank(size_t(s.F), 0);
+  for (size_t k = 0; k < order.size(); ++k) rank[size_t(order[k])] = int64_t(k) + 1;
+  return {mass, rank};
+}
 
 using LogitLens = std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>>;
 
@@ -340,8 +370,15 @@ TableStats write_feature_tables(const AnalyzeOptions& opt, const Subject& s, con
   std::vector<std::pair<double, int64_t>>& by_nrn = t.by_nrn;
   auto decode1 = [&](int32_t id) { return tok ? tok->decode({id}) : std::to_string(id); };
   std::ostringstream csv, jsonl, examples_out, prompts;
-  csv << "feature,norm_a,norm_b,nrn,class,cos_ab,enc_norm,freq,mean_act,max_act,dead,category,category_share,top_tokens,"
-         "ls_beta_eps_a,ls_beta_eps_b,ls_beta_r_a,ls_beta_r_b,ls_nu_eps,ls_nu_r,label\n";
+  csv << "feature,norm_a,norm_b,nrn,class,cos_ab,delta_norm,change_mass,change_rank,enc_norm,freq,mean_act,max_act,dead,category,"
+         "category_share,top_tokens,ls_beta_eps_a,ls_beta_eps_b,ls_beta_r_a,ls_beta_r_b,ls_nu_eps,ls_nu_r,label\n";
+  std::vector<double> cos_ab(size_t(F), 0.0);
+  for (int64_t j = 0; j < F; ++j) {
+    const double na = s.norms[size_t(2 * j)], nb = s.norms[size_t(2 * j + 1)];
+    if (na > 0 && nb > 0) cos_ab[size_t(j)] = dot(p.W_dec.data() + j * D2, p.W_dec.data() + j * D2 + d, d) / (na * nb);
+  }
+  const auto [change_mass, change_rank] = change_masses(s, acc, cos_ab);
+  std::map<int64_t, Json> listed;  // change rank → its row of summary.json's largest_changes
   for (int64_t j = 0; j < F; ++j) {
     const FeatureAcc& a = acc[size_t(j)];
     const std::vector<Window>& windows = cx.windows[size_t(j)];
@@ -351,9 +388,9 @@ TableStats write_feature_tables(const AnalyzeOptions& opt, const Subject& s, con
     const std::optional<double> nrn_opt = decoder_nrn(na, nb);
     const double nrn = nrn_opt.value_or(0.0);  // only read where nrn_opt is set
     const Json nrn_json = nrn_opt ? Json(nrn) : Json(nullptr);
-    const std::string cls = !nrn_opt ? "zero-norm"
-                            : nrn < opt.base_only_below ? "base-only" : nrn > opt.distilled_only_above ? "distilled-only" : "shared";
-    const double cosab = na > 0 && nb > 0 ? dot(p.W_dec.data() + j * D2, p.W_dec.data() + j * D2 + d, d) / (na * nb) : 0.0;
+    const double cosab = cos_ab[size_t(j)], dnorm = delta_norm(na, nb, cosab);
+    const std::string cls = feature_class(opt, nrn_opt, na, nb, cosab);
+    const int64_t rank = change_rank[size_t(j)];
     const double enc = std::sqrt(dot(p.W_encT.data() + j * D2, p.W_encT.data() + j * D2, D2));
     const bool is_dead = a.count == 0;
     dead += is_dead;
@@ -376,8 +413,9 @@ TableStats write_feature_tables(const AnalyzeOptions& opt, const Subject& s, con
     const Json nu_e = be[1] != 0 ? Json(be[0] / be[1]) : Json(nullptr), nu_r = br[1] != 0 ? Json(br[0] / br[1]) : Json(nullptr);
     const std::string cat = category[size_t(j)] >= 0 ? lex.categories[size_t(category[size_t(j)])] : "";
     const std::string label = labels.count(j) ? labels.at(j) : "";
+    const Json rank_json = rank > 0 ? Json(rank) : Json(nullptr);
     Json row = {{"feature", j}, {"norm_a", na}, {"norm_b", nb}, {"nrn", nrn_json}, {"class", cls}, {"cos_ab", cosab},
-                {"enc_norm", enc}, {"freq", double(a.count) / double(std::max<int64_t>(N, 1))},
+                {"delta_norm", dnorm}, {"change_mass", change_mass[size_t(j)]}, {"change_rank", rank_json}, {"enc_norm", enc}, {"freq", double(a.count) / double(std::max<int64_t>(N, 1))},
                 {"mean_act", a.count ? a.sum / double(a.count) : 0.0}, {"max_act", a.max}, {"dead", is_dead},
                 {"category", cat}, {"category_share", category_share[size_t(j)]}, {"top_tokens", top_tokens},
                 {"ls_beta_eps", {be[0], be[1]}}, {"ls_beta_r", {br[0], br[1]}}, {"ls_nu_eps", nu_e}, {"ls_nu_r", nu_r},
@@ -394,7 +432,12 @@ TableStats write_feature_tables(const AnalyzeOptions& opt, const Subject& s, con
     jsonl << row.dump() << "\n";
     csv << j << "," << na << "," << nb << ",";
     if (nrn_opt) csv << nrn;  // empty for a zero-norm feature
-    csv << "," << cls << "," << cosab << "," << enc << "," << row["freq"].get<double>()
+    if (rank > 0 && rank <= opt.changes_listed)
+      listed[rank] = {{"feature", j}, {"rank", rank}, {"change_mass", change_mass[size_t(j)]}, {"delta_norm", dnorm}, {"cos_ab", cosab},
+                      {"nrn", nrn_json}, {"class", cls}, {"freq", row["freq"]}, {"mean_act", row["mean_act"]}, {"top_tokens", top_str}};
+    csv << "," << cls << "," << cosab << "," << dnorm << "," << change_mass[size_t(j)] << ",";
+    if (rank > 0) csv << rank;
+    csv << "," << enc << "," << row["freq"].get<double>()
         << "," << row["mean_act"].get<double>() << "," << a.max << "," << (is_dead ? 1 : 0) << "," << cat << ","
         << category_share[size_t(j)] << "," << csv_escape(top_str) << "," << be[0] << "," << be[1] << "," << br[0] << ","
         << br[1] << "," << nu_e.dump() << "," << nu_r.dump() << "," << csv_escape(label) << "\n";
@@ -424,7 +467,7 @@ TableStats write_feature_tables(const AnalyzeOptions& opt, const Subject& s, con
   write_file_atomic(opt.out + "/examples.jsonl", examples_out.str());
   write_file_atomic(opt.out + "/features.csv", csv.str());
   write_file_atomic(opt.out + "/features.jsonl", jsonl.str());
-
+  for (auto& [rank, row] : listed) t.largest_changes.push_back(row);
   return t;
 }
 
@@ -509,7 +552,9 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   Json summary = {{"crosscoder", opt.crosscoder}, {"acts", opt.acts}, {"tokens", N}, {"held_out", s.held_out},
                   {"rows_scanned", s.scan_end}, {"features", F}, {"dead", t.dead},
                   {"class_counts", t.class_counts}, {"nrn_histogram", {{"bins", 50}, {"counts", t.hist}}},
-                  {"thresholds", {{"base_only_below", opt.base_only_below}, {"distilled_only_above", opt.distilled_only_above}}},
+                  {"thresholds", {{"base_only_below", opt.base_only_below}, {"distilled_only_above", opt.distilled_only_above},
+                                  {"changed_below", opt.changed_below}, {"changed_min_ratio", opt.changed_min_ratio}}},
+                  {"largest_changes", t.largest_changes},
                   {"explained_variance", {pass1.ev[0], pass1.ev[1]}}, {"hook", c.hook}, {"architecture", arch_name(c.architecture)},
                   {"act_hist_log10", {{"lo", kHistLo}, {"hi", kHistHi}, {"bins", kHistBins}}}};
   write_file_atomic(opt.out + "/summary.json", summary.dump(2));

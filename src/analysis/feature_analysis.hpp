@@ -5,7 +5,9 @@
 //   pass 2: the ±K-token context window of every kept example, with the feature's activation on
 //           each token of the window.
 // Then decoder norms, NRN, class, A/B decoder cosine, encoder norm, token profile, reasoning
-// category, and (with the models) the next tokens each decoder direction promotes/suppresses. Writes features.csv/.jsonl, examples.jsonl, categories.json, summary.json.
+// category, what changed (delta = d_B − d_A, change mass = freq · mean_act · ||delta||, the
+// "changed" class), and (with the models) the next tokens each decoder direction promotes and
+// suppresses. Writes features.csv/.jsonl, examples.jsonl, categories.json, summary.json.
 #pragma once
 #include <string>
 
@@ -24,6 +26,12 @@ struct AnalyzeOptions {
   double base_only_below = 0.3;  // NRN < this: base-only
   double distilled_only_above = 0.7;  // NRN > this: distilled-only; in between: shared
   double category_majority = 0.5;     // share of top examples on one category to label a feature
+  // "changed": both decoders carry weight (the smaller norm >= changed_min_ratio of the larger) but
+  // point different ways (cos_ab < changed_below). Such a feature is a change of direction, which
+  // the NRN alone reads as shared or one-sided (issue 19); the class overrides the NRN classes.
+  double changed_below = 0.7;
+  double changed_min_ratio = 0.25;
+  int changes_listed = 20;            // summary.json's "largest_changes": features by change mass
   int64_t chunk_rows = 1024;
   std::string base_model, distilled_model;  // optional: promoted/suppressed next tokens per model
   int logit_tokens = 10;                    // how many promoted and suppressed tokens to list

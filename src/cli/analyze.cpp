@@ -28,6 +28,8 @@ void register_analyze(CLI::App& app) {
   s->add_option("--context", a.context, "Tokens of context either side")->capture_default_str();
   s->add_option("--base-only-below", a.base_only_below, "NRN below this: base-only")->capture_default_str();
   s->add_option("--distilled-only-above", a.distilled_only_above, "NRN above this: distilled-only")->capture_default_str();
+  s->add_option("--changed-below", a.changed_below, "cos(d_A, d_B) below this, both decoders alive: class 'changed'")->capture_default_str();
+  s->add_option("--changed-min-ratio", a.changed_min_ratio, "Smaller decoder norm over the larger at least this for 'changed'")->capture_default_str();
   s->add_option("--majority", a.category_majority, "Share of top examples on one category to label a feature")->capture_default_str();
   s->add_option("--base", a.base_model, "Base model directory: list the next tokens each feature promotes/suppresses in A (default: no logit lens)");
   s->add_option("--distilled", a.distilled_model, "Distilled model directory: the same for B (default: no logit lens)");

@@ -163,6 +163,8 @@ void read_analysis(const TomlSection& top, const std::string& path, Experiment& 
   a.context = int(an.integer("context", a.context));
   a.base_only_below = an.number("base_only_below", a.base_only_below);
   a.distilled_only_above = an.number("distilled_only_above", a.distilled_only_above);
+  a.changed_below = an.number("changed_below", a.changed_below);
+  a.changed_min_ratio = an.number("changed_min_ratio", a.changed_min_ratio);
   a.category_majority = an.number("majority", a.category_majority);
   a.logit_tokens = int(an.integer("logit_tokens", a.logit_tokens));
   if (an.flag("logit_lens", true)) {
@@ -281,6 +283,70 @@ void read_geometry(const TomlSection& top, const std::string& path, Experiment& 
   ge.finish();
 }
 
+// The settings of a [calibration] table (calibration/calibration.hpp).
+void read_calibration_table(const TomlSection& cal, Experiment& e, const Shared& sh) {
+  CalibrationOptions& c = e.calibration;
+  c.out = e.out + "/calibration";
+  c.mode = sh.mode;
+  c.base = cal.path("model", "");
+  if (c.base.empty()) fail(cal.file(), cal.where("model"), "is required: the model to plant into (e.g. \"../organism/base\")");
+  c.hook = cal.str("hook", c.hook);
+  c.triggers = cal.strings("triggers", c.triggers);
+  c.target = cal.str("target", c.target);
+  c.strength_in = cal.number("strength_in", c.strength_in);
+  c.strength_out = cal.number("strength_out", c.strength_out);
+  c.plant_seed = uint64_t(cal.integer("plant_seed", int64_t(c.plant_seed)));
+  c.corpora = corpora(cal, "corpora", {});
+  c.tokens = cal.integer("tokens", c.tokens);
+  c.seq_len = cal.integer("seq_len", c.seq_len);
+  c.batch_seqs = int(cal.integer("batch_seqs", c.batch_seqs));
+  c.seed = uint64_t(cal.integer("seed", int64_t(c.seed)));
+  c.eval_fraction = cal.number("eval_fraction", c.eval_fraction);
+  c.held_out_list = cal.path("held_out", "");
+  if (cal.has("probe_corpora")) c.probe_corpora = corpora(cal, "probe_corpora", {});
+  c.sequences = cal.integer("sequences", c.sequences);
+  c.alphas = cal.numbers("alphas", c.alphas);
+  c.identical_null = cal.flag("identical_null", c.identical_null);
+  c.analysis.changed_below = cal.number("changed_below", c.analysis.changed_below);
+  c.analysis.changed_min_ratio = cal.number("changed_min_ratio", c.analysis.changed_min_ratio);
+  c.analysis.lexicon = sh.lexicon;
+  CalibrationThresholds& t = c.thresholds;
+  t.min_cos = cal.number("min_cos", t.min_cos);
+  t.max_rank = cal.integer("max_rank", t.max_rank);
+  t.max_base_effect = cal.number("max_base_effect", t.max_base_effect);
+  t.max_nu = cal.number("max_nu", t.max_nu);
+  t.null_max_share = cal.number("null_max_share", t.null_max_share);
+  const TomlSection xc = cal.sub("crosscoder");
+  for (const std::string& name : xc.keys()) {
+    const NamedCrosscoder n = crosscoder_from(xc.sub(name), name);
+    c.crosscoders.push_back({name, n.cfg, n.train.buffer_rows});
+  }
+  if (c.crosscoders.empty()) fail(cal.file(), cal.where("crosscoder"), "defines no crosscoder", "a [calibration.crosscoder.NAME] table");
+  cal.finish();
+}
+
+// [calibration]: the planted and identical pairs, either here or in the file it names (`file =
+// "calibration.toml"`, whose [calibration] table is read), so the demo and configs/calibration.toml
+// share one definition.
+void read_calibration(const TomlSection& top, Experiment& e, const Shared& sh) {
+  const TomlSection cal = top.sub("calibration");
+  e.calibration_on = cal.present() && cal.flag("enabled", true);
+  if (!e.calibration_on) return;
+  if (!cal.has("file")) return read_calibration_table(cal, e, sh);
+  const std::string file = cal.path("file", "");
+  cal.finish();
+  toml::table root;
+  try {
+    root = toml::parse_file(file);
+  } catch (const toml::parse_error& x) {
+    fail(file, "", std::string("malformed TOML at line ") + std::to_string(x.source().begin.line) + ": " + std::string(x.description()));
+  }
+  const TomlSection other(&root, file, "", fs::absolute(file).parent_path().string());
+  const TomlSection inner = other.sub("calibration");
+  if (!inner.present()) fail(file, "calibration", "is missing", "a [calibration] table");
+  read_calibration_table(inner, e, sh);
+}
+
 // [report]: file name and how much it inlines.
 void read_report(const TomlSection& top, Experiment& e) {
   const AnalyzeOptions& a = e.analyze;
@@ -315,6 +381,12 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   e.file = path;
   Shared sh;
   read_run(top, path, out_override, e, sh);
+  read_calibration(top, e, sh);
+  if (e.calibration_on && !top.has("models")) {  // a calibration-only run (configs/calibration.toml)
+    e.pair_on = false;
+    top.finish();
+    return e;
+  }
   read_models_and_harvest(top, path, e, sh);
   read_crosscoders(top, path, e);
   read_analysis(top, path, e, sh);

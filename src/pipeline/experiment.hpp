@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "analysis/feature_analysis.hpp"
+#include "calibration/calibration.hpp"
 #include "crosscoder/crosscoder.hpp"
 #include "crosscoder/trainer.hpp"
 #include "geometry/geometry.hpp"
@@ -44,6 +45,9 @@ struct Experiment {
   std::vector<std::string> steer_features;  // tried in order: the first that resolves is steered
   GeometryOptions geometry;
   ReportOptions report;
+  bool pair_on = true;              // false: a calibration-only config (no [models]): only the calibration stage runs
+  bool calibration_on = false;      // [calibration] present
+  CalibrationOptions calibration;
 };
 
 // overrides: "section.key=value" with value in TOML syntax (bare words are taken as strings).

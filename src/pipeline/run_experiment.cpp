@@ -148,7 +148,7 @@ void add_analyze_stage(const Experiment& e, std::vector<Stage>& st) {
   const AnalyzeOptions& a = e.analyze;
   Json s = {{"crosscoder", a.crosscoder}, {"tokens", a.max_tokens}, {"top", a.top_n}, {"samples", a.samples},
             {"context", a.context}, {"base_only_below", a.base_only_below}, {"distilled_only_above", a.distilled_only_above},
-            {"majority", a.category_majority}, {"logit_tokens", a.logit_tokens}, {"lexicon", a.lexicon},
+            {"changed_below", a.changed_below}, {"changed_min_ratio", a.changed_min_ratio}, {"majority", a.category_majority}, {"logit_tokens", a.logit_tokens}, {"lexicon", a.lexicon},
             {"lexicon_stamp", file_stamp(a.lexicon)}, {"logit_lens", !a.base_model.empty()}, {"models", models_json(h)}};
   st.push_back({"analyze", s, {"train-" + e.analysis_of}, a.out,
                 [&e](bool) {
@@ -241,8 +241,32 @@ void add_report_stage(const Experiment& e, std::vector<Stage>& st) {
                 nullptr});
 }
 
+// calibration: the planted and identical pairs → calibration/calibration.json. Independent of the
+// pair's stages, so it runs first and the report can open with it.
+void add_calibration_stage(const Experiment& e, std::vector<Stage>& st) {
+  if (!e.calibration_on) return;
+  const CalibrationOptions& c = e.calibration;
+  Json s = calibration_settings(c);
+  s["model_stamp"] = file_stamp(c.base);
+  s["corpora"] = corpora_json(c.corpora);
+  s["probe_corpora"] = corpora_json(c.probe_corpora);
+  s["held_out_stamp"] = file_stamp(c.held_out_list);
+  s["lexicon_stamp"] = file_stamp(c.analysis.lexicon);
+  st.push_back({"calibration", s, {}, c.out,
+                [&e](bool resume) {
+                  CalibrationOptions c = e.calibration;
+                  c.progress = e.progress;
+                  c.resume = resume;
+                  const Json r = read_json_file(run_calibration(c));
+                  return std::to_string(r["passed"].get<int64_t>()) + " of " + std::to_string(r["checks"].get<int64_t>()) + " checks pass";
+                },
+                [&e] { return fs::exists(e.calibration.out + "/planted"); }});
+}
+
 std::vector<Stage> plan(const Experiment& e) {
   std::vector<Stage> st;
+  add_calibration_stage(e, st);
+  if (!e.pair_on) return st;
   add_harvest_stage(e, st);
   add_train_stages(e, st);
   add_spliced_loss_stages(e, st);

@@ -97,14 +97,27 @@ void crosscoder_lines(std::ostringstream& o, const Experiment& e) {
   }
 }
 
+// The analysis's ranked "what changed" table, five rows.
+void largest_changes_lines(std::ostringstream& o, const Json& s) {
+  if (!s.contains("largest_changes") || s["largest_changes"].empty()) return;
+  o << "\n  largest changes (change mass = freq x mean act x ||d_B - d_A||):";
+  for (const Json& r : s["largest_changes"]) {
+    if (num(r, "rank") > 5) break;
+    o << "\n    #" << r["rank"] << " feature " << r["feature"] << " " << r["class"].get<std::string>() << ", mass "
+      << fmt("%.4f", num(r, "change_mass")) << ", cos_ab " << fmt("%.2f", num(r, "cos_ab")) << ", fires on \""
+      << r.value("top_tokens", std::string()) << "\"";
+  }
+}
+
 void analysis_lines(std::ostringstream& o, const Experiment& e) {
   const std::string sp = e.analyze.out + "/summary.json", cp = e.analyze.out + "/categories.json";
   if (!fs::exists(sp) || !fs::exists(cp)) return;
   reading_json(sp, [&] {
     const Json s = read_json_file(sp);
     o << "  features of " << e.analysis_of << ": " << s.value("dead", 0) << " dead;";
-    for (const char* k : {"base-only", "shared", "distilled-only"})
+    for (const char* k : {"base-only", "shared", "distilled-only", "changed"})
       if (s.contains("class_counts") && s["class_counts"].contains(k)) o << " " << k << " " << s["class_counts"][k];
+    largest_changes_lines(o, s);
   });
   reading_json(cp, [&] {
     const Json c = read_json_file(cp);
@@ -199,6 +212,33 @@ void geometry_lines(std::ostringstream& o, const Experiment& e) {
   });
 }
 
+// calibration.json: per pair and crosscoder, the plant's signature, and every check that failed.
+void calibration_lines(std::ostringstream& o, const Experiment& e) {
+  const std::string cp = e.calibration.out + "/calibration.json";
+  if (!e.calibration_on || !fs::exists(cp)) return;
+  reading_json(cp, [&] {
+    const Json c = read_json_file(cp);
+    o << "  calibration (" << c["passed"] << " of " << c["checks"] << " checks pass; " << cp << "):\n";
+    for (auto& [pair, per] : c["pairs"].items())
+      for (auto& [name, r] : per.items()) {
+        int64_t n = 0, ok = 0;
+        for (const Json& k : r["checks"]) n++, ok += k["pass"].get<bool>();
+        o << "    " << pair << " / " << name << ": " << ok << " of " << n << " pass";
+        if (r.contains("feature")) {
+          const Json& f = r["feature"];
+          o << "; plant in feature " << f["index"] << " (" << f["class"].get<std::string>() << ", NRN " << fmt("%.2f", num(f, "nrn"))
+            << ", cos_ab " << fmt("%.2f", num(f, "cos_ab")) << ", change rank " << f["change_rank"] << "), cos(d_B - d_A, u) "
+            << fmt("%.3f", num(f, "cos_delta_u"));
+        }
+        if (r.contains("not_shared")) o << "; " << r["not_shared"] << " of " << r["alive"] << " alive features not shared";
+        for (const Json& k : r["checks"])
+          if (!k["pass"].get<bool>()) o << "\n      FAILED: " << k["check"].get<std::string>() << " = " << fmt("%.4g", num(k, "figure"))
+                                        << " (needs " << k["threshold"].get<std::string>() << ")";
+        o << "\n";
+      }
+  });
+}
+
 }  // namespace
 
 std::string run_summary(const Experiment& e, const std::vector<StageOutcome>& stages) {
@@ -211,6 +251,7 @@ std::string run_summary(const Experiment& e, const std::vector<StageOutcome>& st
     if (!s.skipped) total += s.seconds;
   }
   o << "; this invocation " << human_duration(total) << "\n";
+  calibration_lines(o, e);
   store_lines(o, e);
   crosscoder_lines(o, e);
   analysis_lines(o, e);
