@@ -119,17 +119,21 @@
         { mark: 'bar', encoding: {
           x: { field: 'nrn', type: 'quantitative', bin: { maxbins: 50, extent: [0, 1] }, title: 'NRN = |d_B| / (|d_A| + |d_B|)' },
           y: { aggregate: 'count', type: 'quantitative', scale: { type: 'symlog' }, title: 'features' },
-          color: { field: 'cls', type: 'nominal', title: 'class', scale: { domain: ['base-only', 'shared', 'distilled-only'] } } } },
+          color: { field: 'cls', type: 'nominal', title: 'class', scale: { domain: ['base-only', 'shared', 'distilled-only', 'changed'] } } } },
         { data: { values: [{ t: thresholds.base_only_below }, { t: thresholds.distilled_only_above }] },
           mark: { type: 'rule', strokeDash: [4, 3], color: '#444' }, encoding: { x: { field: 't', type: 'quantitative' } } },
       ],
     }, alive.length, 'Dashed lines: the class thresholds. Base-only left, distilled-only right.'));
-    const shared = feats.filter((f) => !f.dead && f.class === 'shared' && f.cos_ab != null).map((f) => ({ cos: f.cos_ab }));
-    nrnSec.append(shared.length ? figure('cosine-histogram', 'Cosine between the two decoder directions of shared features', {
+    // Both decoders carry weight in shared and changed features ("changed": cos below the analysis's
+    // changed_below), so the cosine says whether the feature turned.
+    const shared = feats.filter((f) => !f.dead && (f.class === 'shared' || f.class === 'changed') && f.cos_ab != null)
+      .map((f) => ({ cos: f.cos_ab, cls: f.class }));
+    nrnSec.append(shared.length ? figure('cosine-histogram', 'Cosine between the two decoder directions of shared and changed features', {
       data: { values: shared }, width: 640, height: 200, mark: 'bar', encoding: {
         x: { field: 'cos', type: 'quantitative', bin: { maxbins: 40, extent: [-1, 1] }, title: 'cos(d_A, d_B)' },
-        y: { aggregate: 'count', type: 'quantitative', title: 'features' } },
-    }, shared.length) : missing('shared features'));
+        y: { aggregate: 'count', type: 'quantitative', title: 'features' },
+        color: { field: 'cls', type: 'nominal', title: 'class', scale: { domain: ['shared', 'changed'] } } },
+    }, shared.length) : missing('shared or changed features'));
   } else nrnSec.append(missing('an analysis'));
   app.append(nrnSec);
 
