@@ -39,6 +39,7 @@
         .catch((e) => { R.errors.push(name + ': ' + e); console.error('figure ' + name, e); }));
     return h('div', { class: 'fig' }, h('h3', {}, title), el, caption ? h('p', { class: 'caption' }, caption) : null);
   }
+  function ci(v, d) { return Array.isArray(v) && v[0] != null && v[1] != null ? ' [' + fmt(v[0], d) + ', ' + fmt(v[1], d) + ']' : ''; }
   function section(id, title, ...kids) {
     return h('section', { id }, h('h2', {}, title), ...kids);
   }
@@ -51,10 +52,31 @@
   const thresholds = summary.thresholds || { base_only_below: 0.3, distilled_only_above: 0.7 };
 
   // ---------- header and summary ----------
-  const nav = ['summary', 'training', 'nrn', 'ablation', 'steering', 'geometry', 'features'];
+  const nav = ['calibration', 'summary', 'training', 'nrn', 'ablation', 'steering', 'geometry', 'features'];
   app.append(h('header', {}, h('h1', {}, 'crosscoder report'),
     h('p', {}, 'Run: ', h('code', {}, D.run || '(explicit folders)')),
     h('nav', {}, nav.map((n) => h('a', { href: '#' + n }, n)))));
+
+  // ---------- calibration (docs/CALIBRATION.md): the pipeline on pairs whose answer is known ----------
+  const cal = section('calibration', 'Calibration');
+  if (D.calibration && D.calibration.pairs) {
+    const C = D.calibration, rows = [], sig = [];
+    for (const [pair, per] of Object.entries(C.pairs))
+      for (const [name, r] of Object.entries(per)) {
+        for (const k of r.checks || []) rows.push([pair, name, k.check, k.figure, k.threshold, h('span', { class: k.pass ? 'pass' : 'fail' }, k.pass ? 'pass' : 'FAIL')]);
+        if (r.feature) sig.push([name, r.feature.index, r.feature.class, r.feature.nrn, r.feature.cos_ab, r.feature.cos_delta_u, r.feature.change_rank,
+          r.feature.ls_nu_eps, r.ablation && r.ablation.planted ? fmt(r.ablation.planted.mean) + ci(r.ablation.planted.ci95) : '',
+          r.ablation && r.ablation.base ? fmt(r.ablation.base.mean) + ci(r.ablation.base.ci95) : '']);
+      }
+    const pl = C.plant || {}, m = (pl.measured || {});
+    cal.append(h('p', {}, C.passed + ' of ' + C.checks + ' checks pass. Planted: ' + (pl.triggers || []).map((t) => JSON.stringify(t.text)).join(', ') +
+        ' → ' + JSON.stringify((pl.target || {}).text) + ' (log p(target) after a trigger ' + fmt((m.log_p_target_before || {}).after_trigger) +
+        ' → ' + fmt((m.log_p_target_after || {}).after_trigger) + ' in random contexts). Identical: the base model against itself.'),
+      sig.length ? table(['crosscoder', 'plant feature', 'class', 'NRN', 'cos(d_A, d_B)', 'cos(d_B − d_A, u)', 'change rank', 'ν_ε',
+        'ablation Δ log p, planted', 'ablation Δ log p, base'], sig) : null,
+      table(['pair', 'crosscoder', 'check', 'figure', 'needs', ''], rows));
+  } else cal.append(missing('a calibration (configs/calibration.toml)'));
+  app.append(cal);
 
   const facts = [];
   if (D.store) {
@@ -71,7 +93,6 @@
   const ccRows = (D.crosscoders || []).map((c) => [c.name, c.config.architecture, c.config.dict_size, c.config.d_in, c.config.hook,
     c.config.architecture === 'batchtopk' ? 'k ' + c.config.k : 'λ ' + c.config.l1_coeff, c.config.lr, c.config.batch_size, c.config.num_tokens]);
   // Held-out measurements with their 95% intervals (bootstrap over sequences).
-  const ci = (v, d) => Array.isArray(v) && v[0] != null && v[1] != null ? ' [' + fmt(v[0], d) + ', ' + fmt(v[1], d) + ']' : '';
   const evalRows = (D.crosscoders || []).filter((c) => c.eval || c.spliced_loss).map((c) => {
     const e = c.eval || {}, s = c.spliced_loss || {}, b = s.base || {}, x = s.distilled || {};
     const loss = (m) => m.ce_clean == null ? '' : fmt(m.ce_clean, 3) + ' → ' + fmt(m.ce_spliced, 3) + ' (' + (m.ce_increase >= 0 ? '+' : '') + fmt(m.ce_increase, 4) + ci(m.ce_increase_ci95, 4) + ')';
@@ -134,6 +155,12 @@
         y: { aggregate: 'count', type: 'quantitative', title: 'features' },
         color: { field: 'cls', type: 'nominal', title: 'class', scale: { domain: ['shared', 'changed'] } } },
     }, shared.length) : missing('shared or changed features'));
+    const lc = summary.largest_changes || [];
+    nrnSec.append(h('h3', {}, 'Largest changes'), lc.length ? h('div', {},
+      h('p', { class: 'caption' }, 'Features ranked by change mass = frequency × mean activation × ‖d_B − d_A‖: how much each adds to ' +
+        'x̂_B − x̂_A per token. A turned decoder (class changed) or a one-sided one both count; NRN alone misses turns (docs/CALIBRATION.md).'),
+      table(['rank', 'feature', 'class', 'change mass', '‖d_B − d_A‖', 'cos(d_A, d_B)', 'NRN', 'frequency', 'fires on'],
+        lc.map((r) => [r.rank, r.feature, r.class, r.change_mass, r.delta_norm, r.cos_ab, r.nrn, r.freq, r.top_tokens]))) : missing('the change ranking'));
   } else nrnSec.append(missing('an analysis'));
   app.append(nrnSec);
 
@@ -254,10 +281,10 @@
   const fs = section('features', 'Features');
   const dash = h('div', { id: 'dashboard', class: 'dashboard' });
   if (feats.length) {
-    const shown = ['feature', 'nrn', 'class', 'category', 'freq', 'mean_act', 'max_act', 'ls_nu_eps', 'ls_nu_r', 'top', 'label'];
+    const shown = ['feature', 'nrn', 'class', 'change_rank', 'category', 'freq', 'mean_act', 'max_act', 'ls_nu_eps', 'ls_nu_r', 'top', 'label'];
     let sortKey = 'freq', sortDesc = true, page = 0, query = '', cls = '';
     const search = h('input', { type: 'search', placeholder: 'search: id, class, category, token, label', id: 'feature-search' });
-    const clsSel = h('select', { id: 'class-filter' }, ['', 'base-only', 'shared', 'distilled-only'].map((c) => h('option', { value: c }, c || 'all classes')));
+    const clsSel = h('select', { id: 'class-filter' }, ['', 'base-only', 'shared', 'distilled-only', 'changed'].map((c) => h('option', { value: c }, c || 'all classes')));
     const info = h('span', { class: 'info' });
     const tbody = h('tbody');
     const head = h('tr', {}, shown.map((c) => h('th', { 'data-col': c, onclick: () => { sortDesc = sortKey === c ? !sortDesc : true; sortKey = c; page = 0; render(); } }, c)));

@@ -21,7 +21,7 @@ if [[ "${SKIP_SANITIZERS:-0}" != 1 ]]; then
   # detect_leaks: LeakSanitizer needs ptrace, which some sandboxes forbid; leaks are also not
   # memory-safety bugs. halt_on_error keeps the first report readable.
   (cd build-asan && ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-     ctest -j "$(nproc)" --output-on-failure --timeout 1800 -LE 'browser|install')
+     ctest -j "$(nproc)" --output-on-failure --timeout 1800 -LE 'browser|install|slow')
 fi
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 if [[ "${SKIP_SANITIZERS:-0}" != 1 && "$FUZZ_SECONDS" != 0 ]]; then

@@ -294,4 +294,24 @@ std::string run_calibration(const CalibrationOptions& opt) {
   return path;
 }
 
+Json read_calibration_json(const std::string& path) {
+  const Json c = read_json_file(path);
+  reading_json(path, [&] {
+    (void)c.at("checks").get<int64_t>();
+    (void)c.at("passed").get<int64_t>();
+    if (!c.at("pairs").is_object()) fail(path, "pairs", "is not an object");
+    for (const auto& [pair, per] : c["pairs"].items()) {
+      if (!per.is_object()) fail(path, "pairs." + pair, "is not an object");
+      for (const auto& [name, r] : per.items())
+        for (const Json& k : r.at("checks")) {
+          (void)k.at("check").get<std::string>();
+          (void)k.at("figure").get<double>();
+          (void)k.at("threshold").get<std::string>();
+          (void)k.at("pass").get<bool>();
+        }
+    }
+  });
+  return c;
+}
+
 }  // namespace cc

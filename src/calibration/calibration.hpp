@@ -70,4 +70,8 @@ Json calibration_settings(const CalibrationOptions& opt);
 // Runs everything under OUT and writes OUT/calibration.json; returns its path.
 std::string run_calibration(const CalibrationOptions& opt);
 
+// Reads a calibration.json and checks the fields its readers use (checks, passed, pairs → crosscoder
+// → checks[] of {check, figure, threshold, pass}); a damaged file is a cc::Error naming it.
+Json read_calibration_json(const std::string& path);
+
 }  // namespace cc

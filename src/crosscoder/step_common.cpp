@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/parallel.hpp"
+
 namespace cc {
 
 double batch_topk_mask(std::vector<float>& f, const std::vector<float>& norms, int64_t B, int64_t F, int64_t k) {
@@ -77,44 +79,66 @@ double aux_loss_and_grad(const CrosscoderParams& p, const CrosscoderConfig& c, c
     }
   denom /= double(B);
   if (denom <= 0) return 0.0;
-  // Each row's top-k_aux dead activations.
+  // Each row's top-k_aux dead activations and their reconstruction of the row's error; rows are
+  // independent, so they run in parallel.
   std::vector<std::vector<std::pair<int32_t, float>>> sel(static_cast<size_t>(B));
-  std::vector<std::pair<float, int32_t>> cand;
-  for (int64_t b = 0; b < B; ++b) {
-    cand.clear();
-    for (int32_t j : dead_ids) {
-      const float a = pre[b * F + j];
-      if (a > 0) cand.push_back({a, j});
+  parallel_for(B, 16, [&](int64_t b0, int64_t b1) {
+    std::vector<std::pair<float, int32_t>> cand;
+    for (int64_t b = b0; b < b1; ++b) {
+      cand.clear();
+      for (int32_t j : dead_ids) {
+        const float a = pre[b * F + j];
+        if (a > 0) cand.push_back({a, j});
+      }
+      const size_t kk = std::min(size_t(k_aux), cand.size());
+      std::partial_sort(cand.begin(), cand.begin() + long(kk), cand.end(),
+                        [](const auto& u, const auto& v) { return u.first > v.first || (u.first == v.first && u.second < v.second); });
+      for (size_t t = 0; t < kk; ++t) {
+        sel[size_t(b)].push_back({cand[t].second, cand[t].first});
+        const float* w = p.W_dec.data() + int64_t(cand[t].second) * D2;
+        for (int64_t j = 0; j < D2; ++j) eh[size_t(b * D2 + j)] += cand[t].first * w[j];
+      }
     }
-    const size_t kk = std::min(size_t(k_aux), cand.size());
-    std::partial_sort(cand.begin(), cand.begin() + long(kk), cand.end(),
-                      [](const auto& u, const auto& v) { return u.first > v.first || (u.first == v.first && u.second < v.second); });
-    for (size_t t = 0; t < kk; ++t) {
-      sel[size_t(b)].push_back({cand[t].second, cand[t].first});
-      const float* w = p.W_dec.data() + int64_t(cand[t].second) * D2;
-      for (int64_t j = 0; j < D2; ++j) eh[size_t(b * D2 + j)] += cand[t].first * w[j];
-    }
-  }
+  });
   double num = 0;
   for (size_t i = 0; i < e.size(); ++i) num += double(eh[i] - e[i]) * (eh[i] - e[i]);
   num /= double(B);
   const double aux = num / denom;
-  // d(coeff · aux)/dê = coeff · 2 (ê - e) / (B · denom)
+  // d(coeff · aux)/dê = coeff · 2 (ê - e) / (B · denom). The gradient of feature j sums over the
+  // rows that selected it, in row order (so the result does not depend on the thread count): the
+  // selections are regrouped by feature, and features run in parallel.
   const double s = c.aux_coeff * 2.0 / (double(B) * denom);
+  std::vector<double> ge(size_t(B * D2));  // per row: s · (ê − e)
+  parallel_for(B, 64, [&](int64_t b0, int64_t b1) {
+    for (int64_t i = b0 * D2; i < b1 * D2; ++i) ge[size_t(i)] = s * (double(eh[size_t(i)]) - e[size_t(i)]);
+  });
+  std::vector<int64_t> ptr(size_t(F) + 1, 0);
+  for (const auto& row : sel)
+    for (const auto& [j, a] : row) ptr[size_t(j) + 1]++;
+  for (int64_t j = 0; j < F; ++j) ptr[size_t(j + 1)] += ptr[size_t(j)];
+  std::vector<std::pair<int32_t, float>> by_feature(size_t(ptr[size_t(F)]));  // (row, activation)
+  std::vector<int64_t> fill(ptr.begin(), ptr.end() - 1);
   for (int64_t b = 0; b < B; ++b)
-    for (const auto& [j, a] : sel[size_t(b)]) {
+    for (const auto& [j, a] : sel[size_t(b)]) by_feature[size_t(fill[size_t(j)]++)] = {int32_t(b), a};
+  parallel_for(int64_t(dead_ids.size()), 4, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int32_t j = dead_ids[size_t(i)];
       float* gw = g.W_dec.data() + int64_t(j) * D2;
-      const float* w = p.W_dec.data() + int64_t(j) * D2;
-      double da = 0;
-      for (int64_t q = 0; q < D2; ++q) {
-        const double ge = s * (double(eh[size_t(b * D2 + q)]) - e[size_t(b * D2 + q)]);
-        gw[q] += float(a * ge);
-        da += ge * w[q];
-      }
       float* gwe = g.W_encT.data() + int64_t(j) * D2;
-      for (int64_t q = 0; q < D2; ++q) gwe[q] += float(da * in.x[b * D2 + q]);
-      g.b_enc[size_t(j)] += float(da);
+      const float* w = p.W_dec.data() + int64_t(j) * D2;
+      for (int64_t e2 = ptr[size_t(j)]; e2 < ptr[size_t(j + 1)]; ++e2) {
+        const auto [b, a] = by_feature[size_t(e2)];
+        const double* gr = ge.data() + int64_t(b) * D2;
+        double da = 0;
+        for (int64_t q = 0; q < D2; ++q) {
+          gw[q] += float(a * gr[q]);
+          da += gr[q] * w[q];
+        }
+        for (int64_t q = 0; q < D2; ++q) gwe[q] += float(da * in.x[b * D2 + q]);
+        g.b_enc[size_t(j)] += float(da);
+      }
     }
+  });
   return aux;
 }
 

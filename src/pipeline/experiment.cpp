@@ -325,25 +325,37 @@ void read_calibration_table(const TomlSection& cal, Experiment& e, const Shared&
   cal.finish();
 }
 
+// dst ← src, key by key; tables merge recursively.
+void merge_tables(toml::table& dst, const toml::table& src) {
+  for (const auto& [k, v] : src) {
+    if (v.is_table() && dst.contains(k) && dst[k].is_table()) merge_tables(*dst[k].as_table(), *v.as_table());
+    else dst.insert_or_assign(k, v);
+  }
+}
+
 // [calibration]: the planted and identical pairs, either here or in the file it names (`file =
 // "calibration.toml"`, whose [calibration] table is read), so the demo and configs/calibration.toml
-// share one definition.
-void read_calibration(const TomlSection& top, Experiment& e, const Shared& sh) {
+// share one definition. Other keys beside `file` override that file's (`--set
+// calibration.tokens=20000`); relative paths then resolve against the named file's folder.
+void read_calibration(const TomlSection& top, const toml::table& root, Experiment& e, const Shared& sh) {
   const TomlSection cal = top.sub("calibration");
   e.calibration_on = cal.present() && cal.flag("enabled", true);
   if (!e.calibration_on) return;
   if (!cal.has("file")) return read_calibration_table(cal, e, sh);
   const std::string file = cal.path("file", "");
-  cal.finish();
-  toml::table root;
+  if (!fs::is_regular_file(file)) fail(top.file(), "calibration.file", "names no file", "a TOML file with a [calibration] table", file);
+  toml::table other;
   try {
-    root = toml::parse_file(file);
+    other = toml::parse_file(file);
   } catch (const toml::parse_error& x) {
     fail(file, "", std::string("malformed TOML at line ") + std::to_string(x.source().begin.line) + ": " + std::string(x.description()));
   }
-  const TomlSection other(&root, file, "", fs::absolute(file).parent_path().string());
-  const TomlSection inner = other.sub("calibration");
-  if (!inner.present()) fail(file, "calibration", "is missing", "a [calibration] table");
+  if (!other["calibration"].is_table()) fail(file, "calibration", "is missing", "a [calibration] table");
+  toml::table overrides = *root["calibration"].as_table();
+  overrides.erase("file");
+  overrides.erase("enabled");
+  merge_tables(*other["calibration"].as_table(), overrides);
+  const TomlSection inner = TomlSection(&other, file, "", fs::absolute(file).parent_path().string()).sub("calibration");
   read_calibration_table(inner, e, sh);
 }
 
@@ -381,7 +393,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   e.file = path;
   Shared sh;
   read_run(top, path, out_override, e, sh);
-  read_calibration(top, e, sh);
+  read_calibration(top, root, e, sh);
   if (e.calibration_on && !top.has("models")) {  // a calibration-only run (configs/calibration.toml)
     e.pair_on = false;
     top.finish();

@@ -216,8 +216,8 @@ void geometry_lines(std::ostringstream& o, const Experiment& e) {
 void calibration_lines(std::ostringstream& o, const Experiment& e) {
   const std::string cp = e.calibration.out + "/calibration.json";
   if (!e.calibration_on || !fs::exists(cp)) return;
+  const Json c = read_calibration_json(cp);
   reading_json(cp, [&] {
-    const Json c = read_json_file(cp);
     o << "  calibration (" << c["passed"] << " of " << c["checks"] << " checks pass; " << cp << "):\n";
     for (auto& [pair, per] : c["pairs"].items())
       for (auto& [name, r] : per.items()) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <unordered_map>
 
+#include "calibration/calibration.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "report/report.hpp"
@@ -22,7 +23,7 @@ Json r4(const Json& v) { return v.is_number() ? Json(round_to(v.get<double>(), 1
 
 struct Found {
   std::vector<std::string> crosscoders;
-  std::string analysis, ablation, steer, geometry, store;
+  std::string analysis, ablation, steer, geometry, store, calibration;
 };
 
 Found discover(const ReportOptions& opt) {
@@ -40,14 +41,15 @@ Found discover(const ReportOptions& opt) {
       if (f.steer.empty() && has("steer.json")) f.steer = d.string();
       if (f.geometry.empty() && has("geometry.json")) f.geometry = d.string();
       if (f.store.empty() && has("manifest.json")) f.store = d.string();
+      if (f.calibration.empty() && has("calibration.json")) f.calibration = d.string();
     }
   }
   if (!opt.crosscoder.empty()) f.crosscoders = {opt.crosscoder};
   for (auto [dst, src] : {std::pair{&f.analysis, &opt.analysis}, {&f.ablation, &opt.ablation}, {&f.steer, &opt.steer},
                           {&f.geometry, &opt.geometry}, {&f.store, &opt.store}})
     if (!src->empty()) *dst = *src;
-  if (f.crosscoders.empty() && f.analysis.empty() && f.ablation.empty() && f.steer.empty() && f.geometry.empty())
-    fail(opt.run.empty() ? "--run" : opt.run, "", "holds no crosscoder, analysis, ablation, steering or geometry output");
+  if (f.crosscoders.empty() && f.analysis.empty() && f.ablation.empty() && f.steer.empty() && f.geometry.empty() && f.calibration.empty())
+    fail(opt.run.empty() ? "--run" : opt.run, "", "holds no crosscoder, analysis, ablation, steering, geometry or calibration output");
   return f;
 }
 
@@ -77,7 +79,8 @@ Json crosscoder_json(const std::string& dir) {
 }
 
 const std::vector<std::string> kFeatureCols = {"feature", "nrn", "class", "category", "freq", "mean_act", "max_act", "dead",
-                                               "cos_ab", "norm_a", "norm_b", "ls_nu_eps", "ls_nu_r", "top", "label"};
+                                               "cos_ab", "norm_a", "norm_b", "change_rank", "change_mass", "ls_nu_eps", "ls_nu_r",
+                                               "top", "label"};
 
 void add_analysis(Json& out, const std::string& dir, const ReportOptions& opt) {
   out["analysis"] = {{"dir", dir}, {"summary", read_json_file(dir + "/summary.json")}};
@@ -199,6 +202,8 @@ Json collect_report_data(const ReportOptions& opt) {
     s["dir"] = f.store;
     out["store"] = s;
   });
+  if (!f.calibration.empty())
+    out["calibration"] = read_calibration_json(f.calibration + "/calibration.json");
   if (!f.analysis.empty()) add_analysis(out, f.analysis, opt);
   if (!f.ablation.empty()) out["ablation"] = reading_json(f.ablation + "/ablation.json", [&] { return ablation_json(f.ablation); });
   if (!f.steer.empty()) out["steer"] = reading_json(f.steer + "/steer.json", [&] { return steer_json(f.steer, opt.transcript_chars); });

@@ -31,7 +31,7 @@ def finite(x):
 
 
 stages = load("stages.json") or {}
-for name in ["harvest", "train-l1", "train-batchtopk", "spliced-loss-l1", "spliced-loss-batchtopk", "analyze", "ablate", "steer", "geometry", "report"]:
+for name in ["calibration", "harvest", "train-l1", "train-batchtopk", "spliced-loss-l1", "spliced-loss-batchtopk", "analyze", "ablate", "steer", "geometry", "report"]:
     check(stages.get(name, {}).get("state") == "done", f"stage {name} is not done: {stages.get(name)}")
 
 m = load("store/manifest.json")

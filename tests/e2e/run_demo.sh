@@ -19,7 +19,10 @@ small=(--quiet --set harvest.tokens=30000 --set harvest.shard_tokens=8192 --set 
        --set crosscoder.l1.dict_size=1024 --set crosscoder.batchtopk.dict_size=1024
        --set analysis.tokens=20000 --set spliced_loss.sequences=8 --set ablation.sequences=24 --set ablation.positions=10 --set ablation.rank_positions=60
        --set 'ablation.k=[5,20]' --set steering.problems=1 --set steering.samples=0 --set steering.max_new_tokens=24
-       --set 'steering.alphas=[0,8]' --set 'geometry.tasks=["antonym","country-capital"]' --set geometry.bootstrap=50)
+       --set 'steering.alphas=[0,8]' --set 'geometry.tasks=["antonym","country-capital"]' --set geometry.bootstrap=50
+       --set calibration.tokens=20000 --set calibration.sequences=32 --set calibration.crosscoder.l1.dict_size=256
+       --set calibration.crosscoder.l1.tokens=40000 --set calibration.crosscoder.batchtopk.dict_size=256
+       --set calibration.crosscoder.batchtopk.tokens=40000)
 
 echo "== 1. a reduced demo"
 "$bin" demo --out "$work/run" "${small[@]}" > "$work/first.txt"
@@ -32,7 +35,7 @@ echo "== 2. a re-run redoes nothing"
 cp "$work/run/stages.json" "$work/stages-before.json"
 "$bin" demo --out "$work/run" "${small[@]}" 2> "$work/second.err" > /dev/null
 n_skipped=$(grep -c "up to date" "$work/second.err" || true)
-[[ $n_skipped == 10 ]] || { cat "$work/second.err"; echo "expected 10 skipped stages, got $n_skipped"; exit 1; }
+[[ $n_skipped == 11 ]] || { cat "$work/second.err"; echo "expected 11 skipped stages, got $n_skipped"; exit 1; }
 cmp "$work/run/stages.json" "$work/stages-before.json" || { echo "stages.json changed on a no-op re-run"; exit 1; }
 
 echo "== 3. killed inside a stage, then re-run"

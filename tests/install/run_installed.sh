@@ -17,7 +17,8 @@ small=(--quiet --set harvest.tokens=12000 --set harvest.shard_tokens=4096 --set 
        --set crosscoder.l1.batch_size=256 --set crosscoder.batchtopk.batch_size=256
        --set analysis.tokens=6000 --set spliced_loss.sequences=4 --set ablation.sequences=8 --set ablation.positions=4 --set ablation.rank_positions=20
        --set 'ablation.k=[20]' --set steering.problems=1 --set steering.samples=0 --set steering.max_new_tokens=8
-       --set 'steering.alphas=[0,8]' --set 'geometry.tasks=["antonym"]' --set geometry.bootstrap=20)
+       --set 'steering.alphas=[0,8]' --set 'geometry.tasks=["antonym"]' --set geometry.bootstrap=20
+       --set calibration.enabled=false)  # the calibration has its own test (Calibration.EndToEnd)
 
 # Runs the installed binary $1 (whose share folder is $2) from an empty folder and checks that every
 # resource path the stages recorded lies under $2.
