@@ -39,8 +39,21 @@ TEST(Experiment, ShippedConfigsLoad) {
     const Experiment e = load_experiment(std::string(SOURCE_DIR) + "/configs/" + f + ".toml", {}, "/tmp/x");
     EXPECT_EQ(e.crosscoders.size(), 2u) << f;
     EXPECT_TRUE(fs::path(e.harvest.base_dir).is_absolute()) << f;
-    EXPECT_EQ(stage_names(e).size(), 10u) << f;
+    EXPECT_EQ(stage_names(e).size(), std::string(f) == "organism" ? 11u : 10u) << f;  // the demo runs the calibration too
   }
+  // configs/calibration.toml alone: no pair, one stage; the demo reads the same [calibration] table
+  // through `file`, and --set overrides its keys.
+  const Experiment c = load_experiment(std::string(SOURCE_DIR) + "/configs/calibration.toml", {}, "/tmp/x");
+  EXPECT_FALSE(c.pair_on);
+  EXPECT_EQ(stage_names(c), (std::vector<std::string>{"calibration"}));
+  EXPECT_EQ(c.calibration.crosscoders.size(), 2u);
+  EXPECT_TRUE(fs::exists(c.calibration.base + "/config.json"));
+  const Experiment d = load_experiment(std::string(SOURCE_DIR) + "/configs/organism.toml", {"calibration.tokens=1234"}, "/tmp/x");
+  EXPECT_TRUE(d.calibration_on);
+  EXPECT_EQ(d.calibration.tokens, 1234);
+  EXPECT_EQ(d.calibration.base, c.calibration.base);
+  EXPECT_EQ(calibration_settings(d.calibration)["crosscoders"], calibration_settings(c.calibration)["crosscoders"]);
+  EXPECT_THROW(load_experiment(std::string(SOURCE_DIR) + "/configs/organism.toml", {"calibration.tokns=1"}, "/tmp/x"), Error);
   const Experiment o = load_experiment(std::string(SOURCE_DIR) + "/configs/organism.toml", {}, "/tmp/x");
   EXPECT_EQ(o.harvest.base_dir, (fs::path(SOURCE_DIR) / "organism/base").lexically_normal().string());
   EXPECT_TRUE(fs::exists(o.harvest.base_dir + "/config.json"));
@@ -48,7 +61,7 @@ TEST(Experiment, ShippedConfigsLoad) {
   EXPECT_TRUE(fs::is_directory(o.geometry.datasets));
   // Stages follow the file's order, not toml++'s alphabetical one.
   EXPECT_EQ(o.crosscoders[0].name, "l1");
-  EXPECT_EQ(stage_names(o), (std::vector<std::string>{"harvest", "train-l1", "train-batchtopk", "spliced-loss-l1", "spliced-loss-batchtopk", "analyze", "ablate", "steer", "geometry", "report"}));
+  EXPECT_EQ(stage_names(o), (std::vector<std::string>{"calibration", "harvest", "train-l1", "train-batchtopk", "spliced-loss-l1", "spliced-loss-batchtopk", "analyze", "ablate", "steer", "geometry", "report"}));
   // Defaults the config leaves unset are resolved by the loader to real files (so that their stamps,
   // not null, enter the stage fingerprints): the lexicon, the steering problems, the report assets.
   const std::string lexicon = (fs::path(SOURCE_DIR) / "configs/reasoning_lexicon.toml").string();
