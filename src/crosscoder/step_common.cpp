@@ -116,7 +116,7 @@ double aux_loss_and_grad(const CrosscoderParams& p, const CrosscoderConfig& c, c
   for (const auto& row : sel)
     for (const auto& [j, a] : row) ptr[size_t(j) + 1]++;
   for (int64_t j = 0; j < F; ++j) ptr[size_t(j + 1)] += ptr[size_t(j)];
-  std::vector<std::pair<int32_t, float>> by_feature(size_t(ptr[size_t(F)]));  // (row, activation)
+  std::vector<std::pair<int32_t, float>> by_feature(static_cast<size_t>(ptr[size_t(F)]));  // (row, activation)
   std::vector<int64_t> fill(ptr.begin(), ptr.end() - 1);
   for (int64_t b = 0; b < B; ++b)
     for (const auto& [j, a] : sel[size_t(b)]) by_feature[size_t(fill[size_t(j)]++)] = {int32_t(b), a};
