@@ -51,29 +51,34 @@ CrosscoderParams crosscoder(bool planted) {
   return p;
 }
 
-TEST(Calibration, FindsAKnownPlantAndMissesItWhenTheDecodersAgree) {
-  test::TempDir dir;
-  const ActivationStore store(synthetic_store(dir / "store"));
+CrosscoderConfig config() {
   CrosscoderConfig c;
   c.d_in = kD;
   c.dict_size = 2;
   c.norm_factors = {1.0, 1.0};
-  const PlantDirection u = plant_direction(store, c, {kTrigger});
+  return c;
+}
+
+TEST(Calibration, FindsAKnownPlantAndMissesItWhenTheDecodersAgree) {
+  test::TempDir dir;
+  const ActivationStore store(synthetic_store(dir / "store"));
+  const CrosscoderConfig c = config();
+  const std::vector<float> X = trigger_rows(store, c, {kTrigger});
+  const PlantDirection u = plant_direction(X, kD, store.dir());
   EXPECT_EQ(u.rows, 10);
   for (int i = 0; i < kD; ++i) EXPECT_NEAR(u.u[size_t(i)], kU[i], 1e-6);
 
-  const PlantAttribution found = attribute_plant(store, crosscoder(true), c, {kTrigger}, u);
+  const PlantAttribution found = attribute_plant(X, crosscoder(true), c, u);
   EXPECT_EQ(found.feature, 0);
   EXPECT_NEAR(found.cos_u, 1.0, 1e-6);
   EXPECT_NEAR(found.share, 1.0, 1e-6);
   EXPECT_NEAR(found.trigger_firing, 1.0, 1e-9);
   // cos(e0 + u, u) = 1 / sqrt(2): the distilled decoder alone points half away from the plant.
   EXPECT_NEAR(found.cos_u_distilled, 1 / std::sqrt(2.0), 1e-6);
-  double ratio = 0;
-  EXPECT_EQ(matched_control(store, crosscoder(true), c, {kTrigger}, 0, &ratio), 1);  // the only other feature active there
-  EXPECT_GT(ratio, 0);
+  EXPECT_EQ(found.control, 1);  // the only other feature active there
+  EXPECT_GT(found.control_ratio, 0);
 
-  const PlantAttribution missed = attribute_plant(store, crosscoder(false), c, {kTrigger}, u);
+  const PlantAttribution missed = attribute_plant(X, crosscoder(false), c, u);
   EXPECT_NEAR(missed.cos_u, 0.0, 1e-9);  // below any threshold: the calibration fails
   EXPECT_NEAR(missed.attribution, 0.0, 1e-9);
 }
@@ -81,11 +86,7 @@ TEST(Calibration, FindsAKnownPlantAndMissesItWhenTheDecodersAgree) {
 TEST(Calibration, AStoreWithoutTheTriggerIsRefused) {
   test::TempDir dir;
   const ActivationStore store(synthetic_store(dir / "store"));
-  CrosscoderConfig c;
-  c.d_in = kD;
-  c.dict_size = 2;
-  c.norm_factors = {1.0, 1.0};
-  EXPECT_THROW(plant_direction(store, c, {12345}), Error);
+  EXPECT_THROW(plant_direction(trigger_rows(store, config(), {12345}), kD, store.dir()), Error);
 }
 
 }  // namespace

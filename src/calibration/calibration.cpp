@@ -124,8 +124,9 @@ Json check_planted(const CalibrationOptions& opt, const std::string& ckpt, const
   CrosscoderParams p;
   CrosscoderConfig c;
   load_crosscoder(ckpt, p, c);
-  const PlantDirection u = plant_direction(store, c, triggers);
-  const PlantAttribution at = attribute_plant(store, p, c, triggers, u);
+  const std::vector<float> X = trigger_rows(store, c, triggers);
+  const PlantDirection u = plant_direction(X, c.d_in, store.dir());
+  const PlantAttribution at = attribute_plant(X, p, c, u);
   Json checks = Json::array();
   Json r = {{"trigger_rows", u.rows}};
   if (at.feature < 0) {
@@ -147,10 +148,9 @@ Json check_planted(const CalibrationOptions& opt, const std::string& ckpt, const
   checks.push_back(check("its class is not base-only (" + cls + ")", cls == "base-only" ? 0 : 1, "1 = not base-only", cls != "base-only"));
   checks.push_back(check("Latent Scaling nu_eps = beta_A / beta_B", nu, "< " + fmt_num(th.max_nu), nu < th.max_nu));
 
-  double ratio = 0;
   TriggerProbeOptions po = probe_options(opt, pr, triggers, target);
   po.feature = at.feature;
-  po.control = matched_control(store, p, c, triggers, at.feature, &ratio);
+  po.control = at.control;
   po.alphas = opt.alphas;
   const TriggerProbe pb = probe_triggers(p, c, ckpt + "/config.json", po);
   const PairedEffect eb = paired_effect(pb.ablated[1], pb.clean[1], pb.unit, 1);

@@ -18,20 +18,6 @@ constexpr int64_t kMaxTriggerRows = 20000;
 
 bool is_trigger(const std::vector<int32_t>& triggers, int32_t t) { return std::find(triggers.begin(), triggers.end(), t) != triggers.end(); }
 
-// The store's trigger rows (every split: u and the attribution describe the models, nothing is
-// fitted to them), scaled into the crosscoder's units: [rows, 2d].
-std::vector<float> trigger_rows(const ActivationStore& store, const CrosscoderConfig& c, const std::vector<int32_t>& triggers) {
-  const int64_t D2 = 2 * store.d_model(), chunk = 8192;
-  std::vector<float> out;
-  for (int64_t r0 = 0; r0 < store.rows() && int64_t(out.size()) < kMaxTriggerRows * D2; r0 += chunk) {
-    const ActivationBatch b = store.read(r0, std::min(chunk, store.rows() - r0));
-    for (int64_t r = 0; r < b.rows && int64_t(out.size()) < kMaxTriggerRows * D2; ++r)
-      if (is_trigger(triggers, b.tokens[size_t(r)])) out.insert(out.end(), b.acts.begin() + r * D2, b.acts.begin() + (r + 1) * D2);
-  }
-  crosscoder_scale_inputs(c, out.data(), int64_t(out.size()) / std::max<int64_t>(D2, 1));
-  return out;
-}
-
 // (d_B − d_A)_j as doubles, [d].
 std::vector<double> decoder_delta(const CrosscoderParams& p, int64_t j) {
   std::vector<double> dd(static_cast<size_t>(p.d));
@@ -55,33 +41,48 @@ double cosine(const std::vector<double>& a, const std::vector<double>& b) {
 
 }  // namespace
 
-PlantDirection plant_direction(const ActivationStore& store, const CrosscoderConfig& c, const std::vector<int32_t>& triggers) {
-  const int64_t d = store.d_model(), D2 = 2 * d;
-  const std::vector<float> X = trigger_rows(store, c, triggers);
+std::vector<float> trigger_rows(const ActivationStore& store, const CrosscoderConfig& c, const std::vector<int32_t>& triggers) {
+  const int64_t D2 = 2 * store.d_model(), chunk = 8192;
+  std::vector<float> out;
+  for (int64_t r0 = 0; r0 < store.rows() && int64_t(out.size()) < kMaxTriggerRows * D2; r0 += chunk) {
+    const ActivationBatch b = store.read(r0, std::min(chunk, store.rows() - r0));
+    for (int64_t r = 0; r < b.rows && int64_t(out.size()) < kMaxTriggerRows * D2; ++r)
+      if (is_trigger(triggers, b.tokens[size_t(r)])) out.insert(out.end(), b.acts.begin() + r * D2, b.acts.begin() + (r + 1) * D2);
+  }
+  crosscoder_scale_inputs(c, out.data(), int64_t(out.size()) / std::max<int64_t>(D2, 1));
+  return out;
+}
+
+PlantDirection plant_direction(const std::vector<float>& X, int64_t d, const std::string& origin) {
+  const int64_t D2 = 2 * d;
   PlantDirection out;
   out.rows = int64_t(X.size()) / D2;
-  if (out.rows == 0) fail(store.dir(), "tokens", "hold no trigger token", "at least one row on a trigger", "0 rows", "harvest more tokens");
+  if (out.rows == 0) fail(origin, "tokens", "hold no trigger token", "at least one row on a trigger", "0 rows", "harvest more tokens");
   out.u.assign(size_t(d), 0.0);
   for (int64_t r = 0; r < out.rows; ++r)
     for (int64_t i = 0; i < d; ++i) out.u[size_t(i)] += (double(X[size_t(r * D2 + d + i)]) - X[size_t(r * D2 + i)]) / double(out.rows);
   return out;
 }
 
-PlantAttribution attribute_plant(const ActivationStore& store, const CrosscoderParams& p, const CrosscoderConfig& c,
-                                 const std::vector<int32_t>& triggers, const PlantDirection& u) {
+PlantAttribution attribute_plant(const std::vector<float>& X, const CrosscoderParams& p, const CrosscoderConfig& c, const PlantDirection& u) {
   const int64_t d = p.d, D2 = 2 * d, F = p.F;
-  const std::vector<float> X = trigger_rows(store, c, triggers);
   const int64_t n = int64_t(X.size()) / D2;
-  std::vector<float> f;
+  std::vector<float> f, norms;
   crosscoder_encode(p, c, X.data(), n, f);
+  decoder_norms(p, norms);
   const double un = norm(u.u);
-  std::vector<double> proj(static_cast<size_t>(F)), attr(static_cast<size_t>(F), 0.0);  // (d_B − d_A)_j · û
-  std::vector<int64_t> fired(size_t(F), 0);
-  for (int64_t j = 0; j < F; ++j) proj[size_t(j)] = un > 0 ? cosine(decoder_delta(p, j), u.u) * norm(decoder_delta(p, j)) : 0.0;
+  std::vector<double> proj(static_cast<size_t>(F), 0.0), attr(static_cast<size_t>(F), 0.0), removed(static_cast<size_t>(F), 0.0);
+  std::vector<int64_t> fired(static_cast<size_t>(F), 0);
+  if (un > 0)
+    for (int64_t j = 0; j < F; ++j) {  // (d_B − d_A)_j · û
+      const std::vector<double> dd = decoder_delta(p, j);
+      for (int64_t i = 0; i < d; ++i) proj[size_t(j)] += dd[size_t(i)] * u.u[size_t(i)] / un;
+    }
   for (int64_t r = 0; r < n; ++r)
     for (int64_t j = 0; j < F; ++j)
       if (const float v = f[size_t(r * F + j)]; v > 0) {
         attr[size_t(j)] += v * proj[size_t(j)] / double(n);
+        removed[size_t(j)] += double(v) * norms[size_t(2 * j + 1)];
         fired[size_t(j)]++;
       }
   PlantAttribution a;
@@ -101,32 +102,17 @@ PlantAttribution attribute_plant(const ActivationStore& store, const CrosscoderP
   for (int64_t i = 0; i < d; ++i) dB[size_t(i)] = p.W_dec[size_t(j * D2 + d + i)];
   a.cos_u_distilled = cosine(dB, u.u);
   a.trigger_firing = double(fired[size_t(j)]) / double(std::max<int64_t>(n, 1));
-  return a;
-}
-
-int64_t matched_control(const ActivationStore& store, const CrosscoderParams& p, const CrosscoderConfig& c,
-                        const std::vector<int32_t>& triggers, int64_t feature, double* ratio) {
-  const int64_t D2 = 2 * p.d, F = p.F;
-  const std::vector<float> X = trigger_rows(store, c, triggers);
-  const int64_t n = int64_t(X.size()) / D2;
-  std::vector<float> f, norms;
-  crosscoder_encode(p, c, X.data(), n, f);
-  decoder_norms(p, norms);
-  std::vector<double> removed(size_t(F), 0.0);  // Σ f · ||d_B||
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t j = 0; j < F; ++j) removed[size_t(j)] += double(f[size_t(r * F + j)]) * norms[size_t(2 * j + 1)];
-  int64_t best = -1;
   double best_gap = 0;
-  for (int64_t j = 0; j < F; ++j) {
-    if (j == feature || removed[size_t(j)] <= 0 || removed[size_t(feature)] <= 0) continue;
-    const double gap = std::abs(std::log(removed[size_t(j)] / removed[size_t(feature)]));
-    if (best < 0 || gap < best_gap) {
-      best = j;
+  for (int64_t k = 0; k < F; ++k) {
+    if (k == j || removed[size_t(k)] <= 0 || removed[size_t(j)] <= 0) continue;
+    const double gap = std::abs(std::log(removed[size_t(k)] / removed[size_t(j)]));
+    if (a.control < 0 || gap < best_gap) {
+      a.control = k;
       best_gap = gap;
     }
   }
-  if (ratio) *ratio = best >= 0 ? removed[size_t(best)] / removed[size_t(feature)] : 0.0;
-  return best;
+  if (a.control >= 0) a.control_ratio = removed[size_t(a.control)] / removed[size_t(j)];
+  return a;
 }
 
 namespace {

@@ -19,11 +19,17 @@
 
 namespace cc {
 
+// The store's trigger rows (every split: u and the attribution describe the models, nothing is
+// fitted to them; at most 20,000), scaled into the crosscoder's units, [rows, 2d]. Read once and
+// passed to the measurements below.
+std::vector<float> trigger_rows(const ActivationStore& store, const CrosscoderConfig& c, const std::vector<int32_t>& triggers);
+
 struct PlantDirection {
   std::vector<double> u;  // [d], crosscoder units
   int64_t rows = 0;       // trigger rows averaged
 };
-PlantDirection plant_direction(const ActivationStore& store, const CrosscoderConfig& c, const std::vector<int32_t>& triggers);
+// X: trigger_rows; origin names the store in the error when there is none.
+PlantDirection plant_direction(const std::vector<float>& X, int64_t d, const std::string& origin);
 
 struct PlantAttribution {
   int64_t feature = -1;         // argmax of the attribution; -1 when no feature fires on a trigger
@@ -32,9 +38,11 @@ struct PlantAttribution {
   double cos_u = 0;             // cos(d_B − d_A, u) of that feature
   double cos_u_distilled = 0;   // cos(d_B, u)
   double trigger_firing = 0;    // share of trigger rows where it fires
+  int64_t control = -1;         // another feature active there whose removal in the distilled model,
+  double control_ratio = 0;     // Σ f · ||d_B||, is closest to this one's (log ratio); its ratio to it
 };
-PlantAttribution attribute_plant(const ActivationStore& store, const CrosscoderParams& p, const CrosscoderConfig& c,
-                                 const std::vector<int32_t>& triggers, const PlantDirection& u);
+PlantAttribution attribute_plant(const std::vector<float>& X, const CrosscoderParams& p, const CrosscoderConfig& c,
+                                 const PlantDirection& u);
 
 struct TriggerProbeOptions {
   std::string base, distilled, tokenizer;
@@ -58,10 +66,5 @@ struct TriggerProbe {
   double removed[2] = {0, 0}, control_removed[2] = {0, 0};  // Σ f · ||d_m|| over the positions
 };
 TriggerProbe probe_triggers(const CrosscoderParams& p, const CrosscoderConfig& c, const std::string& ccfg, const TriggerProbeOptions& opt);
-
-// The feature (other than `feature`) active at the trigger rows whose removal there in the distilled
-// model, Σ f · ||d_B||, is closest to the feature's own (log ratio); -1 when none is active.
-int64_t matched_control(const ActivationStore& store, const CrosscoderParams& p, const CrosscoderConfig& c,
-                        const std::vector<int32_t>& triggers, int64_t feature, double* ratio);
 
 }  // namespace cc

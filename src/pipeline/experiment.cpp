@@ -13,6 +13,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A TOML file's root table; a syntax error names the file and line.
+toml::table parse_toml_file(const std::string& path) {
+  try {
+    return toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    fail(path, "", std::string("malformed TOML at line ") + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+  }
+}
+
 void apply_override(toml::table& root, const std::string& file, const std::string& o) {
   const size_t eq = o.find('=');
   if (eq == std::string::npos || eq == 0) fail(file, "--set " + o, "is not KEY=VALUE", "e.g. harvest.tokens=20000");
@@ -344,12 +353,7 @@ void read_calibration(const TomlSection& top, const toml::table& root, Experimen
   if (!cal.has("file")) return read_calibration_table(cal, e, sh);
   const std::string file = cal.path("file", "");
   if (!fs::is_regular_file(file)) fail(top.file(), "calibration.file", "names no file", "a TOML file with a [calibration] table", file);
-  toml::table other;
-  try {
-    other = toml::parse_file(file);
-  } catch (const toml::parse_error& x) {
-    fail(file, "", std::string("malformed TOML at line ") + std::to_string(x.source().begin.line) + ": " + std::string(x.description()));
-  }
+  toml::table other = parse_toml_file(file);
   if (!other["calibration"].is_table()) fail(file, "calibration", "is missing", "a [calibration] table");
   toml::table overrides = *root["calibration"].as_table();
   overrides.erase("file");
@@ -379,12 +383,7 @@ void read_report(const TomlSection& top, Experiment& e) {
 
 Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides, const std::string& out_override) {
   if (!fs::is_regular_file(path)) fail(path, "", "does not exist or is not a file (an experiment TOML, e.g. configs/organism.toml)");
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    fail(path, "", std::string("malformed TOML at line ") + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
-  }
+  toml::table root = parse_toml_file(path);
   for (const auto& o : overrides) apply_override(root, path, o);
   const std::string base = fs::absolute(path).parent_path().string();
   const TomlSection top(&root, path, "", base);
