@@ -3,6 +3,7 @@
 // Inputs are random; the encoder bias is set so ~`--l0` features fire per token (a trained L1
 // crosscoder's regime; at init half of all features fire). Prints one JSON line per architecture.
 #include <cblas.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -54,7 +55,8 @@ int main(int argc, char** argv) {
     }
     AdamState a;
     a.resize(p.num_params());
-    StepInput in{x.data(), B, 2.0, nullptr};
+    StepWorkspace ws;
+    StepInput in{x.data(), B, 2.0, nullptr, &ws};
     auto t_enc = Clock::now();
     std::vector<float> pre(size_t(B * F));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(B), int(F), int(2 * d), 1.f, x.data(), int(2 * d), p.W_encT.data(),
@@ -63,6 +65,8 @@ int main(int argc, char** argv) {
     pre = {};
     crosscoder_step_sparse(p, c, in, g);  // warm-up
     double l0_seen = 0;
+    rusage ru0{}, ru1{};
+    getrusage(RUSAGE_SELF, &ru0);
     auto t0 = Clock::now();
     for (int s = 0; s < steps; ++s) {
       l0_seen = crosscoder_step_sparse(p, c, in, g).l0;
@@ -70,6 +74,10 @@ int main(int argc, char** argv) {
       adam_step(p, g, a, 5e-5, 0.9, 0.999);
     }
     const double sparse_s = since(t0) / steps;
+    getrusage(RUSAGE_SELF, &ru1);
+    auto secs = [](const timeval& a, const timeval& b) { return double(b.tv_sec - a.tv_sec) + 1e-6 * double(b.tv_usec - a.tv_usec); };
+    const double sys_s = secs(ru0.ru_stime, ru1.ru_stime), user_s = secs(ru0.ru_utime, ru1.ru_utime);
+    const double faults_per_step = double(ru1.ru_minflt - ru0.ru_minflt) / steps;
     double dense_s = 0;
     if (dense) {
       auto t1 = Clock::now();
@@ -81,9 +89,9 @@ int main(int argc, char** argv) {
     const double enc_gflop = 2.0 * double(B) * double(F) * double(2 * d) / 1e9;
     std::printf("{\"impl\":\"crosscoder.cpp\",\"arch\":\"%s\",\"d\":%lld,\"F\":%lld,\"batch\":%lld,\"l0\":%.1f,"
                 "\"sparse_step_s\":%.3f,\"sparse_tok_s\":%.1f,\"dense_step_s\":%.3f,\"dense_tok_s\":%.1f,"
-                "\"encoder_gemm_gflops\":%.1f}\n",
+                "\"encoder_gemm_gflops\":%.1f,\"minor_faults_per_step\":%.1f,\"sys_over_user\":%.3f}\n",
                 arch.c_str(), (long long)d, (long long)F, (long long)B, l0_seen, sparse_s, double(B) / sparse_s, dense_s,
-                dense_s > 0 ? double(B) / dense_s : 0.0, enc_gflop / enc_s);
+                dense_s > 0 ? double(B) / dense_s : 0.0, enc_gflop / enc_s, faults_per_step, user_s > 0 ? sys_s / user_s : 0.0);
     std::fflush(stdout);
   }
   return 0;

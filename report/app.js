@@ -60,21 +60,28 @@
   // ---------- calibration (docs/CALIBRATION.md): the pipeline on pairs whose answer is known ----------
   const cal = section('calibration', 'Calibration');
   if (D.calibration && D.calibration.pairs) {
-    const C = D.calibration, rows = [], sig = [];
+    const C = D.calibration, rows = [], sig = [], nulls = [];
     for (const [pair, per] of Object.entries(C.pairs))
       for (const [name, r] of Object.entries(per)) {
         for (const k of r.checks || []) rows.push([pair, name, k.check, k.figure, k.threshold, h('span', { class: k.pass ? 'pass' : 'fail' }, k.pass ? 'pass' : 'FAIL')]);
-        if (r.feature) sig.push([name, r.feature.index, r.feature.class, r.feature.nrn, r.feature.cos_ab, r.feature.cos_delta_u, r.feature.change_rank,
+        if (r.change_mass_total != null) nulls.push([pair, name, r.alive, r.not_shared, fmt(100 * r.not_shared_share, 1) + '%',
+          Object.entries(r.class_counts || {}).map(([k, v]) => k + ' ' + v).join(', '), fmt(r.change_mass_total, 4), fmt(r.change_mass_top20, 4)]);
+        if (r.feature) sig.push([pair, name, r.feature.index, r.feature.class, r.feature.nrn, r.feature.cos_ab, r.feature.cos_delta_u, r.feature.change_rank,
           r.feature.ls_nu_eps, r.ablation && r.ablation.planted ? fmt(r.ablation.planted.mean) + ci(r.ablation.planted.ci95) : '',
-          r.ablation && r.ablation.base ? fmt(r.ablation.base.mean) + ci(r.ablation.base.ci95) : '']);
+          r.ablation && r.ablation.base ? fmt(r.ablation.base.mean) + ci(r.ablation.base.ci95) : '',
+          r.signature ? (r.signature.one_feature_for_all ? 'one for all triggers' : 'per trigger: ' + r.signature.per_trigger.map((t) => t.feature).join(', ')) : '']);
       }
     const pl = C.plant || {}, m = (pl.measured || {});
     cal.append(h('p', {}, C.passed + ' of ' + C.checks + ' checks pass. Planted: ' + (pl.triggers || []).map((t) => JSON.stringify(t.text)).join(', ') +
         ' → ' + JSON.stringify((pl.target || {}).text) + ' (log p(target) after a trigger ' + fmt((m.log_p_target_before || {}).after_trigger) +
-        ' → ' + fmt((m.log_p_target_after || {}).after_trigger) + ' in random contexts). Identical: the base model against itself.'),
-      sig.length ? table(['crosscoder', 'plant feature', 'class', 'NRN', 'cos(d_A, d_B)', 'cos(d_B − d_A, u)', 'change rank', 'ν_ε',
-        'ablation Δ log p, planted', 'ablation Δ log p, base'], sig) : null,
-      table(['pair', 'crosscoder', 'check', 'figure', 'needs', ''], rows));
+        ' → ' + fmt((m.log_p_target_after || {}).after_trigger) + ' in random contexts)' + (C.concept_plant ? '; concept: ' + C.concept_plant.triggers.map((t) => JSON.stringify(t.text)).join(', ') + ' → ' +
+        JSON.stringify(C.concept_plant.target.text) : '') + '. Identical: the base model against itself.'),
+      sig.length ? table(['pair', 'crosscoder', 'plant feature', 'class', 'NRN', 'cos(d_A, d_B)', 'cos(d_B − d_A, u)', 'change rank', 'ν_ε',
+        'ablation Δ log p, planted', 'ablation Δ log p, base', 'signature'], sig) : null,
+      table(['pair', 'crosscoder', 'check', 'figure', 'needs', ''], rows),
+      nulls.length ? h('div', { class: 'fig' }, h('h3', {}, 'Null pair beside the real pair (same crosscoder settings)'), table(['pair', 'crosscoder', 'alive', 'not shared', 'share',
+        'classes', 'change mass', 'top-20 change mass'], nulls), h('p', { class: 'caption' }, 'finetuned: the base model fine-tuned on plain text with the distillation\'s budget; ' +
+        'reference: the base model and the distilled model. What the reference shows beyond the fine-tune is what reasoning distillation changed.')) : null);
   } else cal.append(missing('a calibration (configs/calibration.toml)'));
   app.append(cal);
 

@@ -2,10 +2,12 @@
 // step = an independent double-precision computation, checkpoints round-trip.
 #include <cmath>
 #include <random>
+#include <tuple>
 
 #include "core/safetensors.hpp"
 #include "crosscoder/adam.hpp"
 #include "crosscoder/step.hpp"
+#include "crosscoder/step_common.hpp"
 #include "crosscoder/trainer.hpp"
 #include "test_util.hpp"
 
@@ -65,6 +67,48 @@ TEST_P(Arch, SparseStepEqualsDenseReference) {
   EXPECT_LT(max_rel(gs.W_dec, gd.W_dec), 1e-5);
   EXPECT_LT(max_rel(gs.b_enc, gd.b_enc), 1e-5);
   EXPECT_LT(max_rel(gs.b_dec, gd.b_dec), 1e-5);
+}
+
+// A workspace left by a step of another shape must not leak into the next step.
+TEST_P(Arch, ReusedWorkspaceGivesTheSameStep) {
+  Instance other(GetParam(), 5, 64, 20, 9), I(GetParam());
+  StepWorkspace ws;
+  CrosscoderParams g0, g1;
+  g0.resize(other.c.d_in, other.c.dict_size);
+  StepInput in0 = other.input();
+  in0.ws = &ws;
+  crosscoder_step_sparse(other.p, other.c, in0, g0);
+  g0.resize(I.c.d_in, I.c.dict_size);
+  g1.resize(I.c.d_in, I.c.dict_size);
+  StepInput in = I.input();
+  const StepResult fresh = crosscoder_step_sparse(I.p, I.c, in, g1);
+  in.ws = &ws;
+  const StepResult reused = crosscoder_step_sparse(I.p, I.c, in, g0);
+  EXPECT_EQ(fresh.loss, reused.loss);
+  EXPECT_EQ(fresh.fired, reused.fired);
+  EXPECT_EQ(g1.W_dec, g0.W_dec);
+  EXPECT_EQ(g1.W_encT, g0.W_encT);
+}
+
+// The parallel BatchTopK selection keeps exactly what the plain one keeps, ties included.
+TEST(Crosscoder, ParallelBatchTopKEqualsPlainSelection) {
+  std::mt19937 r{11};
+  std::normal_distribution<float> n(0.f, 1.f);
+  for (const auto& [B, F, k, tie_every] : {std::tuple{64, 300, 8, 0}, std::tuple{33, 257, 5, 3}, std::tuple{16, 100, 90, 0},
+                                           std::tuple{50, 128, 4, 1}}) {
+    std::vector<float> f(size_t(B * F)), norms(size_t(2 * F));
+    for (auto& v : norms) v = 0.5f + std::abs(n(r));
+    if (tie_every) std::fill(norms.begin(), norms.end(), 1.f);  // equal scores where f is equal
+    for (size_t i = 0; i < f.size(); ++i) f[i] = std::max(0.f, tie_every && i % size_t(tie_every) == 0 ? 0.75f : n(r));
+    std::vector<float> plain = f, par = f, scratch;
+    const double tp = batch_topk_mask(plain, norms, B, F, k);
+    const double tq = batch_topk_mask_parallel(par, norms, B, F, k, scratch);
+    EXPECT_EQ(tp, tq) << B << "x" << F << " k " << k;
+    EXPECT_EQ(plain, par) << B << "x" << F << " k " << k;
+    int64_t kept = 0;
+    for (float v : par) kept += v > 0;
+    EXPECT_LE(kept, int64_t(k) * B);
+  }
 }
 
 TEST_P(Arch, GradientsMatchFiniteDifferences) {

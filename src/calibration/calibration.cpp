@@ -3,7 +3,9 @@
 // regression in the analysis fails them too.
 #include "calibration/calibration.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -58,7 +60,33 @@ std::vector<Json> feature_rows(const std::string& dir) {
 
 struct Pair {
   std::string name, base, distilled, dir;
+  std::vector<int32_t> triggers;  // a planted pair's triggers and target (token ids); empty for the others
+  int32_t target = -1;
 };
+
+struct Plant {
+  Json record;  // for calibration.json: triggers, target, strengths, measured effect
+  std::vector<int32_t> triggers;
+  int32_t target = -1;
+};
+
+Plant plant_model(const CalibrationOptions& opt, const std::vector<std::string>& triggers, uint64_t seed, const std::string& out) {
+  PlantOptions po;
+  po.model = opt.base;
+  po.out = out;
+  po.triggers = triggers;
+  po.target = opt.target;
+  po.strength_in = opt.strength_in;
+  po.strength_out = opt.strength_out;
+  po.seed = seed;
+  const Json plant = read_json_file(plant_mechanism(po));
+  Plant p;
+  for (const Json& t : plant["triggers"]) p.triggers.push_back(t["id"].get<int32_t>());
+  p.target = plant["target"]["id"].get<int32_t>();
+  p.record = {{"triggers", plant["triggers"]}, {"target", plant["target"]}, {"strength_in", opt.strength_in}, {"strength_out", opt.strength_out},
+              {"seed", seed}, {"measured", plant["measured"]}};
+  return p;
+}
 
 std::string harvest_pair(const CalibrationOptions& opt, const Pair& pr) {
   HarvestConfig h;
@@ -117,6 +145,23 @@ TriggerProbeOptions probe_options(const CalibrationOptions& opt, const Pair& pr,
   return po;
 }
 
+// A concept plant's signature: for each trigger alone, the feature that carries the plant there. One
+// feature for all triggers is the economical representation of one direction after any of them.
+Json concept_signature(const ActivationStore& store, const CrosscoderParams& p, const CrosscoderConfig& c, const PlantDirection& u,
+                       const std::vector<int32_t>& triggers, int64_t overall) {
+  Json per = Json::array();
+  bool one = true;
+  for (int32_t t : triggers) {
+    const std::vector<float> X = trigger_rows(store, c, {t});
+    if (X.empty()) continue;
+    const PlantAttribution a = attribute_plant(X, p, c, u);
+    per.push_back({{"trigger", t}, {"rows", int64_t(X.size()) / (2 * c.d_in)}, {"feature", a.feature}, {"attribution_share", a.share},
+                   {"cos_delta_u", a.cos_u}, {"fires_on_trigger_rows", a.trigger_firing}});
+    one = one && a.feature == overall;
+  }
+  return {{"per_trigger", per}, {"one_feature_for_all", one}};
+}
+
 // The planted pair through one crosscoder: find the plant's feature, then ablate and steer with it.
 Json check_planted(const CalibrationOptions& opt, const std::string& ckpt, const std::string& analysis, const ActivationStore& store,
                    const Pair& pr, const std::vector<int32_t>& triggers, int32_t target) {
@@ -141,6 +186,7 @@ Json check_planted(const CalibrationOptions& opt, const std::string& ckpt, const
   r["feature"] = {{"index", at.feature}, {"attribution_share", at.share}, {"cos_delta_u", at.cos_u}, {"cos_distilled_u", at.cos_u_distilled},
                   {"fires_on_trigger_rows", at.trigger_firing}, {"class", cls}, {"nrn", row["nrn"]}, {"cos_ab", row["cos_ab"]},
                   {"change_rank", row["change_rank"]}, {"change_mass", row["change_mass"]}, {"ls_nu_eps", row["ls_nu_eps"]}};
+  if (triggers.size() > 1) r["signature"] = concept_signature(store, p, c, u, triggers, at.feature);
   checks.push_back(check("cos(d_B - d_A, u) of the feature carrying the plant", at.cos_u, ">= " + fmt_num(th.min_cos), at.cos_u >= th.min_cos));
   checks.push_back(check("its rank by change mass", rank, "<= " + std::to_string(th.max_rank), rank <= double(th.max_rank)));
   // The signature each architecture gives the plant is reported (r["feature"]: class, NRN, cos_ab);
@@ -210,10 +256,36 @@ Json check_identical(const CalibrationOptions& opt, const std::string& ckpt, con
     const TriggerProbe pb = probe_triggers(p, c, ckpt + "/config.json", po);
     const PairedEffect ed = paired_effect(minus(pb.ablated[1], pb.clean[1]), minus(pb.ablated[0], pb.clean[0]), pb.unit, 5);
     r["ablation"] = {{"feature", po.feature}, {"positions", pb.positions}, {"distilled_minus_base", effect_json(ed)}};
-    checks.push_back(check("ablating the largest change: distilled - base effect (95% CI holds 0)", ed.mean, "not significant", !ed.significant));
+    // An equivalence test, not "the interval holds 0": with thousands of positions an interval
+    // excludes differences far too small to matter (measured: -0.0023 nats for a BatchTopK crosscoder
+    // whose two decoders differ only by their random initialisation), and a plant moves the same
+    // measurement by several nats.
+    const double m = opt.thresholds.equivalence_margin, far = std::max(std::abs(ed.ci.lo), std::abs(ed.ci.hi));
+    checks.push_back(check("ablating the largest change: distilled - base effect, 95% CI's farther end from 0 (nats)", far,
+                           "< " + fmt_num(m), far < m));
   }
   r["checks"] = checks;
   return r;
+}
+
+// A null or reference pair: how much difference the crosscoder reports (no checks; read side by side).
+Json difference_figures(const std::string& analysis) {
+  const Json s = read_json_file(analysis + "/summary.json");
+  int64_t alive = 0, other = 0;
+  for (auto& [k, v] : s["class_counts"].items()) {
+    alive += v.get<int64_t>();
+    if (k != "shared") other += v.get<int64_t>();
+  }
+  double mass = 0, top = 0;
+  std::vector<double> masses;
+  for (const Json& row : feature_rows(analysis))
+    if (row["change_mass"].is_number()) masses.push_back(row["change_mass"].get<double>());
+  std::sort(masses.begin(), masses.end(), std::greater<>());
+  for (size_t i = 0; i < masses.size(); ++i) (i < 20 ? top : mass) += masses[i];
+  mass += top;
+  return {{"alive", alive}, {"class_counts", s["class_counts"]}, {"not_shared", other},
+          {"not_shared_share", alive > 0 ? double(other) / double(alive) : 0.0}, {"change_mass_total", mass}, {"change_mass_top20", top},
+          {"checks", Json::array()}};
 }
 
 bool all_pass(const Json& checks, int64_t& n, int64_t& passed) {
@@ -240,36 +312,30 @@ Json calibration_settings(const CalibrationOptions& opt) {
   for (const CorpusSpec& c : opt.probe_corpora) probe_corpora.push_back(c.text());
   const CalibrationThresholds& t = opt.thresholds;
   return {{"model", opt.base}, {"hook", opt.hook}, {"triggers", opt.triggers}, {"target", opt.target}, {"strength_in", opt.strength_in},
-          {"strength_out", opt.strength_out}, {"plant_seed", opt.plant_seed}, {"corpora", corpora}, {"tokens", opt.tokens},
+          {"strength_out", opt.strength_out}, {"plant_seed", opt.plant_seed},
+          {"concept_triggers", opt.concept_triggers}, {"concept_seed", opt.concept_seed}, {"finetuned", opt.finetuned}, {"reference", opt.reference}, {"corpora", corpora}, {"tokens", opt.tokens},
           {"seq_len", opt.seq_len}, {"batch_seqs", opt.batch_seqs}, {"seed", opt.seed}, {"eval_fraction", opt.eval_fraction},
           {"held_out", opt.held_out_list}, {"crosscoders", xc}, {"changed_below", opt.analysis.changed_below},
           {"changed_min_ratio", opt.analysis.changed_min_ratio}, {"lexicon", opt.analysis.lexicon}, {"probe_corpora", probe_corpora}, {"sequences", opt.sequences},
           {"alphas", opt.alphas}, {"identical_null", opt.identical_null}, {"compute", opt.mode == ComputeMode::F32 ? "f32" : "bf16"},
           {"thresholds", {{"min_cos", t.min_cos}, {"max_rank", t.max_rank}, {"max_base_effect", t.max_base_effect}, {"max_nu", t.max_nu},
-                          {"null_max_share", t.null_max_share}}}};
+                          {"null_max_share", t.null_max_share}, {"equivalence_margin", t.equivalence_margin}}}};
 }
 
 std::string run_calibration(const CalibrationOptions& opt) {
   if (opt.crosscoders.empty()) fail("", "calibration", "has no crosscoder to train", "at least one");
   make_dirs(opt.out);
-  PlantOptions po;
-  po.model = opt.base;
-  po.out = opt.out + "/planted-model";
-  po.triggers = opt.triggers;
-  po.target = opt.target;
-  po.strength_in = opt.strength_in;
-  po.strength_out = opt.strength_out;
-  po.seed = opt.plant_seed;
-  const Json plant = read_json_file(plant_mechanism(po));
-  std::vector<int32_t> triggers;
-  for (const Json& t : plant["triggers"]) triggers.push_back(t["id"].get<int32_t>());
-  const int32_t target = plant["target"]["id"].get<int32_t>();
-
-  std::vector<Pair> pairs = {{"planted", opt.base, po.out, opt.out + "/planted"}};
-  if (opt.identical_null) pairs.push_back({"identical", opt.base, opt.base, opt.out + "/identical"});
-  Json result = {{"plant", {{"triggers", plant["triggers"]}, {"target", plant["target"]}, {"strength_in", opt.strength_in},
-                            {"strength_out", opt.strength_out}, {"measured", plant["measured"]}}},
-                 {"settings", calibration_settings(opt)}};
+  const Plant token = plant_model(opt, opt.triggers, opt.plant_seed, opt.out + "/planted-model");
+  std::vector<Pair> pairs = {{"planted", opt.base, opt.out + "/planted-model", opt.out + "/planted", token.triggers, token.target}};
+  Json result = {{"plant", token.record}, {"settings", calibration_settings(opt)}};
+  if (!opt.concept_triggers.empty()) {
+    const Plant cp = plant_model(opt, opt.concept_triggers, opt.concept_seed, opt.out + "/concept-model");
+    pairs.push_back({"concept", opt.base, opt.out + "/concept-model", opt.out + "/concept", cp.triggers, cp.target});
+    result["concept_plant"] = cp.record;
+  }
+  if (opt.identical_null) pairs.push_back({"identical", opt.base, opt.base, opt.out + "/identical", token.triggers, token.target});
+  if (!opt.finetuned.empty()) pairs.push_back({"finetuned", opt.base, opt.finetuned, opt.out + "/finetuned", {}, -1});
+  if (!opt.reference.empty()) pairs.push_back({"reference", opt.base, opt.reference, opt.out + "/reference", {}, -1});
   int64_t n = 0, passed = 0;
   bool ok = true;
   for (const Pair& pr : pairs) {
@@ -278,8 +344,9 @@ std::string run_calibration(const CalibrationOptions& opt) {
     for (const CalibrationCrosscoder& cc : opt.crosscoders) {
       std::string ckpt;
       const std::string analysis = train_and_analyse(opt, cc, store_dir, pr, ckpt);
-      Json r = pr.name == "planted" ? check_planted(opt, ckpt, analysis, store, pr, triggers, target)
-                                    : check_identical(opt, ckpt, analysis, pr, triggers, target);
+      Json r = pr.name == "planted" || pr.name == "concept" ? check_planted(opt, ckpt, analysis, store, pr, pr.triggers, pr.target)
+               : pr.name == "identical"                     ? check_identical(opt, ckpt, analysis, pr, pr.triggers, pr.target)
+                                                            : difference_figures(analysis);
       r["architecture"] = arch_name(cc.cfg.architecture);
       r["eval"] = read_json_file(ckpt + "/eval.json");
       ok = all_pass(r["checks"], n, passed) && ok;

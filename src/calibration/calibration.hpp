@@ -4,8 +4,14 @@
 //             ablating it must remove the mechanism in the planted model and not in the base model,
 //             steering the base model with its change must transplant the mechanism, and Latent
 //             Scaling must call it specific to the planted model;
+//   concept   (base, base + one direction planted after any of several triggers): the same checks;
+//             the signature (one feature for all triggers or one per trigger, its class) is reported
+//             per architecture;
 //   identical (base, base): nothing changed, so (almost) every alive feature must be shared and
-//             ablating the largest "change" must act the same in both models.
+//             ablating the largest "change" must act the same in both models (equivalence margin);
+//   finetuned (base, base fine-tuned on plain text with the distillation's budget) beside
+//   reference (base, distilled) under the same crosscoders: no checks, the numbers side by side, so
+//             a reader sees how much of the real pair's difference a reasoning-free fine-tune makes too.
 // Each pair is harvested, each crosscoder trained and analysed with the project's own stages;
 // OUT/calibration.json holds every check with its figure, threshold and verdict.
 #pragma once
@@ -33,6 +39,7 @@ struct CalibrationThresholds {
   double max_base_effect = 0.25; // |ablation effect in the base model| / |effect in the planted model|
   double max_nu = 0.5;           // Latent Scaling ν_ε = β_A / β_B of the plant's feature
   double null_max_share = 0.005; // identical pair: alive features not shared
+  double equivalence_margin = 0.05;  // identical pair: |distilled − base ablation effect| 95% CI inside ± this (nats)
 };
 
 struct CalibrationOptions {
@@ -44,6 +51,9 @@ struct CalibrationOptions {
   std::string target = " Wait";
   double strength_in = 1.0, strength_out = 8.0;
   uint64_t plant_seed = 0;
+  std::vector<std::string> concept_triggers;  // the concept plant's triggers (empty: no concept pair)
+  uint64_t concept_seed = 1;                  // its direction's seed (another direction than the token plant's)
+  std::string finetuned, reference;           // the null pair's fine-tuned model and the real distilled model ("" = none)
   // The harvest of each pair.
   std::vector<CorpusSpec> corpora;
   int64_t tokens = 80000, seq_len = 256;

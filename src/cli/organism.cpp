@@ -6,6 +6,7 @@
 #include "organism/build_report.hpp"
 #include "organism/organism_build.hpp"
 #include "organism/organism_data.hpp"
+#include "organism/finetune.hpp"
 #include "organism/plant.hpp"
 #include "core/json_file.hpp"
 #include "core/atomic_file.hpp"
@@ -68,6 +69,30 @@ void register_organism(CLI::App& app) {
     std::printf("planted model written to %s; mean log p(target) after a trigger %.3f -> %.3f, elsewhere %.3f -> %.3f (%s)\n",
                 po->out.c_str(), m["log_p_target_before"]["after_trigger"].get<double>(), m["log_p_target_after"]["after_trigger"].get<double>(),
                 m["log_p_target_before"]["elsewhere"].get<double>(), m["log_p_target_after"]["elsewhere"].get<double>(), path.c_str());
+  });
+  auto fo = std::make_shared<FinetuneOptions>();
+  auto* ft = org->add_subcommand("finetune", "Copy a Qwen2 model fine-tuned on plain text (the null pair: a fine-tune of the "
+                                             "distillation's budget with no reasoning in its data; OUT/finetune.json records it)");
+  ft->add_option("--model", fo->model, "Source model directory (untied embeddings)")->required();
+  ft->add_option("--text", fo->texts, "Plain-text file, cut into documents at blank lines (repeatable)")->required();
+  ft->add_option("--steps", fo->steps, "Training steps (the organism's distillation: 500)")->capture_default_str();
+  ft->add_option("--seq-len", fo->seq_len, "Training window in tokens")->capture_default_str();
+  ft->add_option("--batch", fo->batch, "Windows per step")->capture_default_str();
+  ft->add_option("--lr", fo->lr, "Peak learning rate (warm-up, cosine decay)")->capture_default_str();
+  ft->add_option("--seed", fo->seed, "Seed of the held-out split, batches and order")->capture_default_str();
+  ft->add_option("--out", fo->out, "Output model directory")->required();
+  auto ft_quiet = std::make_shared<bool>(false);
+  auto ft_threads = std::make_shared<int>(0);
+  ft->add_flag("--quiet", *ft_quiet, "No progress bar");
+  ft->add_option("--threads", *ft_threads, "Threads (0 = all cores)")->capture_default_str();
+  ft->callback([fo, ft_quiet, ft_threads] {
+    set_num_threads(*ft_threads);
+    fo->progress = !*ft_quiet;
+    const std::string path = finetune_model(*fo);
+    const Json j = read_json_file(path);
+    std::printf("fine-tuned model written to %s; held-out loss %.3f -> %.3f, relative weight change %.4f (%s)\n", fo->out.c_str(),
+                j["heldout_loss"]["before"].get<double>(), j["heldout_loss"]["after"].get<double>(), j["relative_weight_change"].get<double>(),
+                path.c_str());
   });
   auto so = std::make_shared<OrganismOptions>();
   auto* sp = org->add_subcommand("split", "Write OUT/split.json (the real traces the distillation held out) from the data and seed, "

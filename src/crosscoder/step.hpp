@@ -3,17 +3,35 @@
 // which only the encoder product is dense and everything else touches active features only.
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "crosscoder/crosscoder.hpp"
 
 namespace cc {
 
+// Buffers of the sparse step, kept between steps by the trainer: a fresh B×F allocation every step
+// went back to the kernel and faulted in again (10,000 page faults a step, as much system time as
+// compute; issue 20). A step without one uses a local workspace.
+struct StepWorkspace {
+  std::vector<float> pre, f, scores, norms, xh, gx, dval;
+  std::vector<int64_t> row_ptr, col_ptr, idx, fill;  // active (row, feature) pairs, row- and feature-major
+  std::vector<int32_t> col, row;
+  std::vector<float> val;
+  std::vector<float> aux_e, aux_eh;                  // the auxiliary loss's buffers
+  std::vector<double> aux_ge;
+  std::vector<std::vector<std::pair<int32_t, float>>> aux_sel;
+  std::vector<std::pair<int32_t, float>> aux_by_feature;
+  std::vector<int64_t> aux_ptr, aux_fill;
+  std::vector<int32_t> aux_dead;
+};
+
 struct StepInput {
   const float* x = nullptr;  // [B, 2d], already scaled by the norm factors
   int64_t B = 0;
   double l1_coeff = 0;       // λ at this step (L1 arch)
   const std::vector<uint8_t>* dead = nullptr;  // [F] 1 = dead (BatchTopK auxiliary loss)
+  StepWorkspace* ws = nullptr;                  // sparse step: reuse these buffers (nullptr: a local workspace)
 };
 
 struct StepResult {

@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
+#include <mutex>
 
 #include "core/parallel.hpp"
 
@@ -38,6 +41,106 @@ double batch_topk_mask(std::vector<float>& f, const std::vector<float>& norms, i
   return double(thr);
 }
 
+namespace {
+
+// The K-th largest of the positive entries of s (K ≤ their count): three histogram passes over the
+// bit patterns, 11 + 11 + 10 bits, each pass counting only entries that match the prefix so far.
+float kth_largest_positive(const std::vector<float>& s, int64_t K) {
+  uint32_t prefix = 0, mask = 0;
+  int64_t need = K;
+  std::mutex m;
+  for (const int pass : {0, 1, 2}) {
+    const int shift = pass == 0 ? 21 : pass == 1 ? 10 : 0, bits = pass == 2 ? 10 : 11;
+    const uint32_t nb = 1u << bits;
+    std::vector<int64_t> hist(nb, 0);
+    parallel_for(int64_t(s.size()), 1 << 16, [&](int64_t i0, int64_t i1) {
+      std::vector<int64_t> h(nb, 0);
+      for (int64_t i = i0; i < i1; ++i) {
+        if (!(s[size_t(i)] > 0)) continue;
+        uint32_t u;
+        std::memcpy(&u, &s[size_t(i)], 4);
+        if ((u & mask) == prefix) ++h[(u >> shift) & (nb - 1)];
+      }
+      std::lock_guard<std::mutex> lock(m);
+      for (uint32_t b = 0; b < nb; ++b) hist[b] += h[b];
+    });
+    int64_t above = 0;
+    for (uint32_t b = nb; b-- > 0;) {
+      if (above + hist[b] >= need) {
+        prefix |= b << shift;
+        mask |= (nb - 1) << shift;
+        need -= above;
+        break;
+      }
+      above += hist[b];
+    }
+  }
+  float thr;
+  std::memcpy(&thr, &prefix, 4);
+  return thr;
+}
+
+}  // namespace
+
+double batch_topk_mask_parallel(std::vector<float>& f, const std::vector<float>& norms, int64_t B, int64_t F, int64_t k,
+                                std::vector<float>& scores) {
+  const int64_t K = k * B;
+  scores.resize(size_t(B * F));
+  std::vector<int64_t> positive(size_t(B), 0), above_thr(size_t(B), 0), ties(size_t(B), 0);
+  parallel_for(B, 8, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      int64_t n = 0;
+      for (int64_t j = 0; j < F; ++j) {
+        const float v = f[size_t(b * F + j)];
+        const float sc = v > 0 ? v * (norms[size_t(2 * j)] + norms[size_t(2 * j + 1)]) : 0.f;
+        scores[size_t(b * F + j)] = sc;
+        n += sc > 0;
+      }
+      positive[size_t(b)] = n;
+    }
+  });
+  int64_t P = 0;
+  for (int64_t n : positive) P += n;
+  if (P == 0) return 0.0;
+  if (P <= K) {
+    float mn = std::numeric_limits<float>::infinity();
+    for (float sc : scores)
+      if (sc > 0) mn = std::min(mn, sc);
+    return double(mn);
+  }
+  const float thr = kth_largest_positive(scores, K);
+  parallel_for(B, 8, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t j = 0; j < F; ++j) {
+        const float sc = scores[size_t(b * F + j)];
+        above_thr[size_t(b)] += sc > thr;
+        ties[size_t(b)] += sc == thr;
+      }
+  });
+  int64_t above = 0;
+  for (int64_t a : above_thr) above += a;
+  // Ties at thr are kept in index order until exactly K are kept: row b may keep the ties left after
+  // the rows before it.
+  std::vector<int64_t> ties_before(size_t(B), 0);
+  for (int64_t b = 1; b < B; ++b) ties_before[size_t(b)] = ties_before[size_t(b - 1)] + ties[size_t(b - 1)];
+  const int64_t tie_budget = K - above;
+  parallel_for(B, 8, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      int64_t left = std::max<int64_t>(0, tie_budget - ties_before[size_t(b)]);
+      for (int64_t j = 0; j < F; ++j) {
+        const float sc = scores[size_t(b * F + j)];
+        if (sc > thr) continue;
+        if (sc == thr && sc > 0 && left > 0) {
+          --left;
+          continue;
+        }
+        f[size_t(b * F + j)] = 0.f;
+      }
+    }
+  });
+  return double(thr);
+}
+
 void explained_variance(const float* x, const float* xh, int64_t B, int64_t d, double ev[2]) {
   for (int m = 0; m < 2; ++m) {
     std::vector<double> mean(size_t(d), 0.0);
@@ -57,14 +160,18 @@ void explained_variance(const float* x, const float* xh, int64_t B, int64_t d, d
 }
 
 double aux_loss_and_grad(const CrosscoderParams& p, const CrosscoderConfig& c, const StepInput& in, const float* xh,
-                         const float* pre, const std::vector<uint8_t>& dead, CrosscoderParams& g) {
+                         const float* pre, const std::vector<uint8_t>& dead, CrosscoderParams& g, StepWorkspace& ws) {
   const int64_t B = in.B, D2 = 2 * p.d, F = p.F;
-  std::vector<int32_t> dead_ids;
+  std::vector<int32_t>& dead_ids = ws.aux_dead;
+  dead_ids.clear();
   for (int64_t j = 0; j < F; ++j)
     if (dead[size_t(j)]) dead_ids.push_back(int32_t(j));
   if (dead_ids.empty()) return 0.0;
   const int64_t k_aux = std::min<int64_t>(p.d / 2, int64_t(dead_ids.size()));
-  std::vector<float> e(size_t(B * D2)), eh(size_t(B * D2), 0.f);
+  std::vector<float>& e = ws.aux_e;
+  std::vector<float>& eh = ws.aux_eh;
+  e.resize(size_t(B * D2));
+  eh.assign(size_t(B * D2), 0.f);
   std::vector<double> mean(size_t(D2), 0.0);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t j = 0; j < D2; ++j) {
@@ -81,7 +188,9 @@ double aux_loss_and_grad(const CrosscoderParams& p, const CrosscoderConfig& c, c
   if (denom <= 0) return 0.0;
   // Each row's top-k_aux dead activations and their reconstruction of the row's error; rows are
   // independent, so they run in parallel.
-  std::vector<std::vector<std::pair<int32_t, float>>> sel(static_cast<size_t>(B));
+  std::vector<std::vector<std::pair<int32_t, float>>>& sel = ws.aux_sel;
+  sel.resize(size_t(B));
+  for (auto& row : sel) row.clear();
   parallel_for(B, 16, [&](int64_t b0, int64_t b1) {
     std::vector<std::pair<float, int32_t>> cand;
     for (int64_t b = b0; b < b1; ++b) {
@@ -108,16 +217,20 @@ double aux_loss_and_grad(const CrosscoderParams& p, const CrosscoderConfig& c, c
   // rows that selected it, in row order (so the result does not depend on the thread count): the
   // selections are regrouped by feature, and features run in parallel.
   const double s = c.aux_coeff * 2.0 / (double(B) * denom);
-  std::vector<double> ge(size_t(B * D2));  // per row: s · (ê − e)
+  std::vector<double>& ge = ws.aux_ge;  // per row: s · (ê − e)
+  ge.resize(size_t(B * D2));
   parallel_for(B, 64, [&](int64_t b0, int64_t b1) {
     for (int64_t i = b0 * D2; i < b1 * D2; ++i) ge[size_t(i)] = s * (double(eh[size_t(i)]) - e[size_t(i)]);
   });
-  std::vector<int64_t> ptr(size_t(F) + 1, 0);
+  std::vector<int64_t>& ptr = ws.aux_ptr;
+  ptr.assign(size_t(F) + 1, 0);
   for (const auto& row : sel)
     for (const auto& [j, a] : row) ptr[size_t(j) + 1]++;
   for (int64_t j = 0; j < F; ++j) ptr[size_t(j + 1)] += ptr[size_t(j)];
-  std::vector<std::pair<int32_t, float>> by_feature(static_cast<size_t>(ptr[size_t(F)]));  // (row, activation)
-  std::vector<int64_t> fill(ptr.begin(), ptr.end() - 1);
+  std::vector<std::pair<int32_t, float>>& by_feature = ws.aux_by_feature;  // (row, activation)
+  by_feature.resize(size_t(ptr[size_t(F)]));
+  std::vector<int64_t>& fill = ws.aux_fill;
+  fill.assign(ptr.begin(), ptr.end() - 1);
   for (int64_t b = 0; b < B; ++b)
     for (const auto& [j, a] : sel[size_t(b)]) by_feature[size_t(fill[size_t(j)]++)] = {int32_t(b), a};
   parallel_for(int64_t(dead_ids.size()), 4, [&](int64_t i0, int64_t i1) {

@@ -12,6 +12,12 @@ namespace cc {
 // returns the smallest kept score (0 when nothing is kept).
 double batch_topk_mask(std::vector<float>& f, const std::vector<float>& norms, int64_t B, int64_t F, int64_t k);
 
+// The same selection, bit-identical, in parallel: the k·B-th largest score by a radix select over
+// the scores' bits (positive floats order like their bit patterns), ties kept in index order through
+// per-row tie counts. scores is scratch [B·F]. The sparse step's path; the plain one above is its reference.
+double batch_topk_mask_parallel(std::vector<float>& f, const std::vector<float>& norms, int64_t B, int64_t F, int64_t k,
+                                std::vector<float>& scores);
+
 // ev[m] = 1 - Σ||x̂_m - x_m||² / Σ||x_m - mean(x_m)||² over the batch.
 void explained_variance(const float* x, const float* xh, int64_t B, int64_t d, double ev[2]);
 
@@ -19,6 +25,6 @@ void explained_variance(const float* x, const float* xh, int64_t B, int64_t d, d
 // dead-feature activations ReLU(pre): aux = mean ||ê - e||² / mean ||e - ē||². Adds aux_coeff × its
 // gradient to g (decoder and encoder rows of the dead features) and returns aux.
 double aux_loss_and_grad(const CrosscoderParams& p, const CrosscoderConfig& c, const StepInput& in, const float* xh,
-                         const float* pre, const std::vector<uint8_t>& dead, CrosscoderParams& g);
+                         const float* pre, const std::vector<uint8_t>& dead, CrosscoderParams& g, StepWorkspace& ws);
 
 }  // namespace cc

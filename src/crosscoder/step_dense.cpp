@@ -86,7 +86,10 @@ StepResult crosscoder_step_dense(const CrosscoderParams& p, const CrosscoderConf
               g.W_encT.data(), int(D2));
   for (int64_t b = 0; b < B; ++b)
     for (int64_t j = 0; j < F; ++j) g.b_enc[size_t(j)] += df[size_t(b * F + j)];
-  if (topk && in.dead) r.aux = aux_loss_and_grad(p, c, in, xh.data(), pre.data(), *in.dead, g);
+  if (topk && in.dead) {
+    StepWorkspace ws;
+    r.aux = aux_loss_and_grad(p, c, in, xh.data(), pre.data(), *in.dead, g, ws);
+  }
   r.loss += c.aux_coeff * r.aux * (topk ? 1.0 : 0.0);
   return r;
 }

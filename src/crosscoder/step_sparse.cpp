@@ -15,34 +15,47 @@ namespace cc {
 
 namespace {
 
-struct Csr {
-  std::vector<int64_t> row_ptr;  // [B+1]
-  std::vector<int32_t> col;      // feature ids
-  std::vector<float> val;        // activations, later their gradients
-};
-
-// Feature-major view of a Csr: for feature j, entries [ptr[j], ptr[j+1]) hold (row, index into csr).
-struct Csc {
-  std::vector<int64_t> ptr;
-  std::vector<int32_t> row;
-  std::vector<int64_t> idx;
-};
-
-Csc transpose(const Csr& a, int64_t B, int64_t F) {
-  Csc t;
-  t.ptr.assign(size_t(F + 1), 0);
-  for (int32_t j : a.col) ++t.ptr[size_t(j) + 1];
-  for (int64_t j = 0; j < F; ++j) t.ptr[size_t(j + 1)] += t.ptr[size_t(j)];
-  t.row.resize(a.col.size());
-  t.idx.resize(a.col.size());
-  std::vector<int64_t> fill(t.ptr.begin(), t.ptr.end() - 1);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t e = a.row_ptr[size_t(b)]; e < a.row_ptr[size_t(b + 1)]; ++e) {
-      const int64_t at = fill[size_t(a.col[size_t(e)])]++;
-      t.row[size_t(at)] = int32_t(b);
-      t.idx[size_t(at)] = e;
+// The active (row, feature) pairs of f [B, F] (f > 0), row-major in ws.row_ptr/col/val: rows are
+// counted and filled in parallel.
+void active_pairs(const float* f, int64_t B, int64_t F, StepWorkspace& ws) {
+  ws.row_ptr.assign(size_t(B + 1), 0);
+  parallel_for(B, 16, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      int64_t n = 0;
+      for (int64_t j = 0; j < F; ++j) n += f[b * F + j] > 0;
+      ws.row_ptr[size_t(b + 1)] = n;
     }
-  return t;
+  });
+  for (int64_t b = 0; b < B; ++b) ws.row_ptr[size_t(b + 1)] += ws.row_ptr[size_t(b)];
+  ws.col.resize(size_t(ws.row_ptr[size_t(B)]));
+  ws.val.resize(ws.col.size());
+  parallel_for(B, 16, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      int64_t e = ws.row_ptr[size_t(b)];
+      for (int64_t j = 0; j < F; ++j)
+        if (f[b * F + j] > 0) {
+          ws.col[size_t(e)] = int32_t(j);
+          ws.val[size_t(e++)] = f[b * F + j];
+        }
+    }
+  });
+}
+
+// The feature-major view: for feature j, entries [col_ptr[j], col_ptr[j+1]) hold (row, index into
+// the row-major lists), rows ascending.
+void transpose_pairs(int64_t B, int64_t F, StepWorkspace& ws) {
+  ws.col_ptr.assign(size_t(F + 1), 0);
+  for (int32_t j : ws.col) ++ws.col_ptr[size_t(j) + 1];
+  for (int64_t j = 0; j < F; ++j) ws.col_ptr[size_t(j + 1)] += ws.col_ptr[size_t(j)];
+  ws.row.resize(ws.col.size());
+  ws.idx.resize(ws.col.size());
+  ws.fill.assign(ws.col_ptr.begin(), ws.col_ptr.end() - 1);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t e = ws.row_ptr[size_t(b)]; e < ws.row_ptr[size_t(b + 1)]; ++e) {
+      const int64_t at = ws.fill[size_t(ws.col[size_t(e)])]++;
+      ws.row[size_t(at)] = int32_t(b);
+      ws.idx[size_t(at)] = e;
+    }
 }
 
 }  // namespace
@@ -89,51 +102,45 @@ StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderCon
                                   CrosscoderParams& g) {
   const int64_t B = in.B, d = p.d, D2 = 2 * d, F = p.F;
   const bool topk = c.architecture == Arch::BatchTopK;
-  std::vector<float> pre(size_t(B * F)), norms;
+  StepWorkspace local;
+  StepWorkspace& ws = in.ws ? *in.ws : local;
+  std::vector<float>& pre = ws.pre;
+  std::vector<float>& norms = ws.norms;
+  pre.resize(size_t(B * F));
   decoder_norms(p, norms);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(B), int(F), int(D2), 1.f, in.x, int(D2), p.W_encT.data(), int(D2), 0.f,
               pre.data(), int(F));
   StepResult r;
   // Active set.
-  Csr a;
-  a.row_ptr.assign(size_t(B + 1), 0);
-  {
-    std::vector<float> f;
-    if (topk) {
-      f.resize(pre.size());
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t j = 0; j < F; ++j) {
-          pre[size_t(b * F + j)] += p.b_enc[size_t(j)];
-          f[size_t(b * F + j)] = std::max(0.f, pre[size_t(b * F + j)]);
-        }
-      r.min_kept_score = batch_topk_mask(f, norms, B, F, c.k);
-    } else {
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t j = 0; j < F; ++j) pre[size_t(b * F + j)] += p.b_enc[size_t(j)];
-    }
-    const std::vector<float>& src = topk ? f : pre;
-    for (int64_t b = 0; b < B; ++b) {
-      const float* row = src.data() + b * F;
-      for (int64_t j = 0; j < F; ++j)
-        if (row[j] > 0) {
-          a.col.push_back(int32_t(j));
-          a.val.push_back(row[j]);
-        }
-      a.row_ptr[size_t(b + 1)] = int64_t(a.col.size());
-    }
-  }
-  const int64_t nnz = int64_t(a.col.size());
+  if (topk) ws.f.resize(pre.size());
+  parallel_for(B, 16, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t j = 0; j < F; ++j) {
+        float& v = pre[size_t(b * F + j)];
+        v += p.b_enc[size_t(j)];
+        if (topk) ws.f[size_t(b * F + j)] = std::max(0.f, v);
+      }
+  });
+  if (topk) r.min_kept_score = batch_topk_mask_parallel(ws.f, norms, B, F, c.k, ws.scores);
+  active_pairs(topk ? ws.f.data() : pre.data(), B, F, ws);
+  const std::vector<int64_t>& row_ptr = ws.row_ptr;
+  const std::vector<int32_t>& col = ws.col;
+  const std::vector<float>& val = ws.val;
+  const int64_t nnz = int64_t(col.size());
   r.l0 = double(nnz) / double(B);
 
   // Decoder: x̂_b = b_dec + Σ f_bj W_dec[j].
-  std::vector<float> xh(size_t(B * D2)), gx(size_t(B * D2));
+  std::vector<float>& xh = ws.xh;
+  std::vector<float>& gx = ws.gx;
+  xh.resize(size_t(B * D2));
+  gx.resize(size_t(B * D2));
   parallel_for(B, 8, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       float* o = xh.data() + b * D2;
       std::memcpy(o, p.b_dec.data(), size_t(D2) * sizeof(float));
-      for (int64_t e = a.row_ptr[size_t(b)]; e < a.row_ptr[size_t(b + 1)]; ++e) {
-        const float v = a.val[size_t(e)];
-        const float* w = p.W_dec.data() + int64_t(a.col[size_t(e)]) * D2;
+      for (int64_t e = row_ptr[size_t(b)]; e < row_ptr[size_t(b + 1)]; ++e) {
+        const float v = val[size_t(e)];
+        const float* w = p.W_dec.data() + int64_t(col[size_t(e)]) * D2;
         for (int64_t q = 0; q < D2; ++q) o[q] += v * w[q];
       }
     }
@@ -147,25 +154,26 @@ StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderCon
   r.l2 = l2 / double(B);
   explained_variance(in.x, xh.data(), B, d, r.ev);
   double l1 = 0;
-  for (int64_t e = 0; e < nnz; ++e) l1 += double(a.val[size_t(e)]) * (norms[size_t(2 * a.col[size_t(e)])] + norms[size_t(2 * a.col[size_t(e)] + 1)]);
+  for (int64_t e = 0; e < nnz; ++e) l1 += double(val[size_t(e)]) * (norms[size_t(2 * col[size_t(e)])] + norms[size_t(2 * col[size_t(e)] + 1)]);
   r.l1 = l1 / double(B);
   const double lam = topk ? 0.0 : in.l1_coeff;
   r.loss = r.l2 + lam * r.l1;
 
   // Backward.
   for (auto& [ptr, n] : g.tensors()) std::memset(ptr, 0, n * sizeof(float));
-  const Csc t = transpose(a, B, F);
+  transpose_pairs(B, F, ws);
+  const std::vector<int64_t>& col_ptr = ws.col_ptr;
   for (int64_t j = 0; j < F; ++j)
-    if (t.ptr[size_t(j + 1)] > t.ptr[size_t(j)]) r.fired.push_back(int32_t(j));
+    if (col_ptr[size_t(j + 1)] > col_ptr[size_t(j)]) r.fired.push_back(int32_t(j));
   // dW_dec[j] = Σ_b f_bj gx_b  (+ λ/B Σ_b f_bj · W_dec[j,m]/||W_dec[j,m]||)
   parallel_for(F, 64, [&](int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < j1; ++j) {
       float* gw = g.W_dec.data() + j * D2;
       double fsum = 0;
-      for (int64_t e = t.ptr[size_t(j)]; e < t.ptr[size_t(j + 1)]; ++e) {
-        const float v = a.val[size_t(t.idx[size_t(e)])];
+      for (int64_t e = col_ptr[size_t(j)]; e < col_ptr[size_t(j + 1)]; ++e) {
+        const float v = val[size_t(ws.idx[size_t(e)])];
         fsum += v;
-        const float* gr = gx.data() + int64_t(t.row[size_t(e)]) * D2;
+        const float* gr = gx.data() + int64_t(ws.row[size_t(e)]) * D2;
         for (int64_t q = 0; q < D2; ++q) gw[q] += v * gr[q];
       }
       if (lam > 0 && fsum > 0)
@@ -181,12 +189,13 @@ StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderCon
   for (int64_t b = 0; b < B; ++b)
     for (int64_t q = 0; q < D2; ++q) g.b_dec[size_t(q)] += gx[size_t(b * D2 + q)];
   // df_bj = gx_b · W_dec[j] + λ/B (||d_j0|| + ||d_j1||), for active pairs only (ReLU / top-k mask).
-  std::vector<float> dval(static_cast<size_t>(nnz));
+  std::vector<float>& dval = ws.dval;
+  dval.resize(size_t(nnz));
   parallel_for(B, 8, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const float* gr = gx.data() + b * D2;
-      for (int64_t e = a.row_ptr[size_t(b)]; e < a.row_ptr[size_t(b + 1)]; ++e) {
-        const int32_t j = a.col[size_t(e)];
+      for (int64_t e = row_ptr[size_t(b)]; e < row_ptr[size_t(b + 1)]; ++e) {
+        const int32_t j = col[size_t(e)];
         const float* w = p.W_dec.data() + int64_t(j) * D2;
         float s = 0;
         for (int64_t q = 0; q < D2; ++q) s += gr[q] * w[q];
@@ -199,17 +208,17 @@ StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderCon
     for (int64_t j = j0; j < j1; ++j) {
       float* gw = g.W_encT.data() + j * D2;
       double bsum = 0;
-      for (int64_t e = t.ptr[size_t(j)]; e < t.ptr[size_t(j + 1)]; ++e) {
-        const float v = dval[size_t(t.idx[size_t(e)])];
+      for (int64_t e = col_ptr[size_t(j)]; e < col_ptr[size_t(j + 1)]; ++e) {
+        const float v = dval[size_t(ws.idx[size_t(e)])];
         bsum += v;
-        const float* xr = in.x + int64_t(t.row[size_t(e)]) * D2;
+        const float* xr = in.x + int64_t(ws.row[size_t(e)]) * D2;
         for (int64_t q = 0; q < D2; ++q) gw[q] += v * xr[q];
       }
       g.b_enc[size_t(j)] = float(bsum);
     }
   });
   if (topk && in.dead) {
-    r.aux = aux_loss_and_grad(p, c, in, xh.data(), pre.data(), *in.dead, g);
+    r.aux = aux_loss_and_grad(p, c, in, xh.data(), pre.data(), *in.dead, g, ws);
     r.loss += c.aux_coeff * r.aux;
   }
   return r;

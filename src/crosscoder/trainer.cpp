@@ -148,6 +148,7 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
   const int64_t D2 = 2 * c.d_in, B = c.batch_size;
   std::vector<float> x(size_t(B * D2));
   std::vector<uint8_t> dead(size_t(c.dict_size), 0);
+  StepWorkspace ws;
   const int64_t last = opt.max_steps >= 0 ? std::min(steps, opt.max_steps) : steps;
   if (opt.resume) trim_log(opt.out + "/train_log.jsonl", st.step);
   std::ofstream log(opt.out + "/train_log.jsonl", opt.resume ? std::ios::app : std::ios::trunc);
@@ -185,7 +186,7 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
     check_finite(x.data(), {B, 2, c.d_in}, opt.acts, "activations (scaled batch: [row, model, dimension])",
                  "at step " + std::to_string(st.step), "training stopped; the last checkpoint in " + opt.out + " is intact");
     for (int64_t j = 0; j < c.dict_size; ++j) dead[size_t(j)] = st.tokens - st.last_fired[size_t(j)] > c.dead_tokens;
-    StepInput in{x.data(), B, l1_at(c, st.step, steps), &dead};
+    StepInput in{x.data(), B, l1_at(c, st.step, steps), &dead, &ws};
     StepResult r = crosscoder_step_sparse(p, c, in, g);
     if (!std::isfinite(r.loss))
       fail(opt.out, "loss", "is not finite at step " + std::to_string(st.step), "", std::to_string(r.loss),

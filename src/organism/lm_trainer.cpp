@@ -2,6 +2,7 @@
 #include "organism/lm_trainer.hpp"
 #include "core/atomic_file.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -160,6 +161,24 @@ LmTrainResult train_lm(TrainParams& p, const TokenStream& train, const TokenStre
   r.gflops = r.tokens_per_s * flops_per_token / 1e9;
   r.eval_loss = evaluate_lm(p, eval, T, o.eval_windows);
   return r;
+}
+
+LmTrainOptions stage_train_options(int64_t steps, double lr, int64_t seq_len, int64_t batch, uint64_t seed, const std::string& state_dir,
+                                   const std::string& label, bool progress) {
+  LmTrainOptions o;
+  o.seq_len = seq_len;
+  o.batch = batch;
+  o.steps = steps;
+  o.warmup = std::max<int64_t>(1, steps / 20);
+  o.lr = lr;
+  o.seed = seed;
+  o.eval_every = std::max<int64_t>(1, steps / 20);
+  o.eval_windows = 32;
+  o.checkpoint_every = std::max<int64_t>(1, steps / 20);
+  o.state_dir = state_dir;
+  o.label = label;
+  o.progress = progress;
+  return o;
 }
 
 }  // namespace cc

@@ -36,6 +36,11 @@ struct LmTrainResult {
   int64_t resumed_from = 0;  // step the run continued from (0 = fresh)
 };
 
+// The organism's schedule for a stage of `steps`: warm-up, evaluations and checkpoints every
+// steps/20, 32 held-out windows; the build's stages and `organism finetune` share it.
+LmTrainOptions stage_train_options(int64_t steps, double lr, int64_t seq_len, int64_t batch, uint64_t seed, const std::string& state_dir,
+                                   const std::string& label, bool progress);
+
 // Mean loss over fixed windows of `eval` (deterministic; the same windows every call).
 double evaluate_lm(const TrainParams& p, const TokenStream& eval, int64_t seq_len, int64_t windows);
 

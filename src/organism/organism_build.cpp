@@ -61,11 +61,6 @@ GenStats generation_check(const std::string& dir, const Tokenizer& tok, const st
   return s;
 }
 
-void round_to_bf16(TrainParams& p) {
-  for (auto& v : p.t)
-    for (float& x : v) x = bf16_to_f32(f32_to_bf16(x));
-}
-
 
 }  // namespace
 
@@ -110,20 +105,8 @@ std::string build_organism(const OrganismOptions& opt) {
   c = parse_qwen2_config(qwen2_config_to_json(c), c.source);  // validated like any checkpoint
 
   auto train_stage = [&](const char* name, TrainParams& p, const TokenStream& tr, const TokenStream& ev, int64_t steps, double lr) {
-    LmTrainOptions o;
-    o.seq_len = opt.seq_len;
-    o.batch = opt.batch;
-    o.steps = steps;
-    o.warmup = std::max<int64_t>(1, steps / 20);
-    o.lr = lr;
-    o.seed = opt.seed + (std::string(name) == "base" ? 0 : 1);
-    o.eval_every = std::max<int64_t>(1, steps / 20);
-    o.eval_windows = 32;
-    o.checkpoint_every = std::max<int64_t>(1, steps / 20);
-    o.state_dir = opt.out + "/.state/" + name;
-    o.label = name;
-    o.progress = opt.progress;
-    return train_lm(p, tr, ev, o);
+    const uint64_t seed = opt.seed + (std::string(name) == "base" ? 0 : 1);
+    return train_lm(p, tr, ev, stage_train_options(steps, lr, opt.seq_len, opt.batch, seed, opt.out + "/.state/" + name, name, opt.progress));
   };
   std::fprintf(stderr, "[organism] 3/5 base model: %lld steps x %lld x %lld tokens\n", (long long)opt.base_steps, (long long)opt.batch,
                (long long)opt.seq_len);

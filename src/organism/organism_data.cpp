@@ -23,7 +23,25 @@ const T& pick(const std::vector<T>& v, std::mt19937_64& rng) {
   return v[size_t(rng() % v.size())];
 }
 
-// Blank-line separated blocks, merged up to ~max_chars.
+std::string final_answer(const std::string& solution) {
+  const size_t h = solution.rfind("####");
+  if (h == std::string::npos) return "";
+  std::string a = solution.substr(h + 4);
+  a.erase(0, a.find_first_not_of(" \n"));
+  while (!a.empty() && (a.back() == ' ' || a.back() == '\n')) a.pop_back();
+  return a;
+}
+
+template <class T>
+void split_eval(std::vector<T>& all, std::vector<T>& train, std::vector<T>& eval, double frac, std::mt19937_64& rng) {
+  std::shuffle(all.begin(), all.end(), rng);
+  const size_t ne = std::max<size_t>(1, size_t(double(all.size()) * frac));
+  eval.insert(eval.end(), all.begin(), all.begin() + long(ne));
+  train.insert(train.end(), all.begin() + long(ne), all.end());
+}
+
+}  // namespace
+
 std::vector<std::string> text_blocks(const std::string& path, size_t max_chars) {
   const std::string s = read_file(path);
   std::vector<std::string> out;
@@ -44,25 +62,6 @@ std::vector<std::string> text_blocks(const std::string& path, size_t max_chars) 
   if (!cur.empty()) out.push_back(cur);
   return out;
 }
-
-std::string final_answer(const std::string& solution) {
-  const size_t h = solution.rfind("####");
-  if (h == std::string::npos) return "";
-  std::string a = solution.substr(h + 4);
-  a.erase(0, a.find_first_not_of(" \n"));
-  while (!a.empty() && (a.back() == ' ' || a.back() == '\n')) a.pop_back();
-  return a;
-}
-
-template <class T>
-void split_eval(std::vector<T>& all, std::vector<T>& train, std::vector<T>& eval, double frac, std::mt19937_64& rng) {
-  std::shuffle(all.begin(), all.end(), rng);
-  const size_t ne = std::max<size_t>(1, size_t(double(all.size()) * frac));
-  eval.insert(eval.end(), all.begin(), all.begin() + long(ne));
-  train.insert(train.end(), all.begin() + long(ne), all.end());
-}
-
-}  // namespace
 
 std::string clean_gsm8k_solution(const std::string& solution) {
   static const std::regex calc(R"(<<[^>]*>>)");

@@ -40,6 +40,9 @@ std::string write_organism_split(const OrganismTexts& t, const std::string& data
 // re-checks). Exposed for tests.
 std::string synthesize_trace(const std::string& question, const std::string& solution, std::mt19937_64& rng);
 
+// A text file's blank-line separated blocks, merged up to ~max_chars each (documents for the LMs).
+std::vector<std::string> text_blocks(const std::string& path, size_t max_chars);
+
 // GSM8K worked solution without <<...>> annotations and without the "#### N" line.
 std::string clean_gsm8k_solution(const std::string& solution);
 

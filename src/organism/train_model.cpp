@@ -111,6 +111,11 @@ void save_train_params(const std::string& dir, const TrainParams& p, DType dtype
   write_file_atomic((fs::path(dir) / "generation_config.json").string(), gen.dump(2));
 }
 
+void round_to_bf16(TrainParams& p) {
+  for (auto& v : p.t)
+    for (float& x : v) x = bf16_to_f32(f32_to_bf16(x));
+}
+
 TrainParams load_train_params(const std::string& dir) {
   TrainParams p = TrainParams::zeros(load_qwen2_config(dir));
   const SafetensorsFile f((fs::path(dir) / "model.safetensors").string());

@@ -39,6 +39,9 @@ void save_train_params(const std::string& dir, const TrainParams& p, DType dtype
 // parameters; errors name the file and the tensor that is missing or misshapen.
 TrainParams load_train_params(const std::string& dir);
 
+// Rounds every parameter to BF16 and back: the values a BF16 checkpoint of p holds.
+void round_to_bf16(TrainParams& p);
+
 class TrainModel {
  public:
   // forward over B sequences of T tokens each (positions 0..T-1), rows b·T + t. targets[b·T + t]

@@ -305,6 +305,10 @@ void read_calibration_table(const TomlSection& cal, Experiment& e, const Shared&
   c.strength_in = cal.number("strength_in", c.strength_in);
   c.strength_out = cal.number("strength_out", c.strength_out);
   c.plant_seed = uint64_t(cal.integer("plant_seed", int64_t(c.plant_seed)));
+  c.concept_triggers = cal.strings("concept_triggers", c.concept_triggers);
+  c.concept_seed = uint64_t(cal.integer("concept_seed", int64_t(c.concept_seed)));
+  c.finetuned = cal.path("finetuned", "");
+  c.reference = cal.path("reference", "");
   c.corpora = corpora(cal, "corpora", {});
   c.tokens = cal.integer("tokens", c.tokens);
   c.seq_len = cal.integer("seq_len", c.seq_len);
@@ -325,6 +329,7 @@ void read_calibration_table(const TomlSection& cal, Experiment& e, const Shared&
   t.max_base_effect = cal.number("max_base_effect", t.max_base_effect);
   t.max_nu = cal.number("max_nu", t.max_nu);
   t.null_max_share = cal.number("null_max_share", t.null_max_share);
+  t.equivalence_margin = cal.number("equivalence_margin", t.equivalence_margin);
   const TomlSection xc = cal.sub("crosscoder");
   for (const std::string& name : xc.keys()) {
     const NamedCrosscoder n = crosscoder_from(xc.sub(name), name);

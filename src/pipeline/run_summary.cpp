@@ -223,7 +223,7 @@ void calibration_lines(std::ostringstream& o, const Experiment& e) {
       for (auto& [name, r] : per.items()) {
         int64_t n = 0, ok = 0;
         for (const Json& k : r["checks"]) n++, ok += k["pass"].get<bool>();
-        o << "    " << pair << " / " << name << ": " << ok << " of " << n << " pass";
+        o << "    " << pair << " / " << name << ": " << (n == 0 ? std::string("figures only (a null or reference pair)") : std::to_string(ok) + " of " + std::to_string(n) + " pass");
         if (r.contains("feature")) {
           const Json& f = r["feature"];
           o << "; plant in feature " << f["index"] << " (" << f["class"].get<std::string>() << ", NRN " << fmt("%.2f", num(f, "nrn"))
@@ -231,6 +231,8 @@ void calibration_lines(std::ostringstream& o, const Experiment& e) {
             << fmt("%.3f", num(f, "cos_delta_u"));
         }
         if (r.contains("not_shared")) o << "; " << r["not_shared"] << " of " << r["alive"] << " alive features not shared";
+        if (r.contains("change_mass_total")) o << ", change mass " << fmt("%.4g", num(r, "change_mass_total"));
+        if (r.contains("signature")) o << "; " << (r["signature"]["one_feature_for_all"].get<bool>() ? "one feature for all triggers" : "features differ by trigger");
         for (const Json& k : r["checks"])
           if (!k["pass"].get<bool>()) o << "\n      FAILED: " << k["check"].get<std::string>() << " = " << fmt("%.4g", num(k, "figure"))
                                         << " (needs " << k["threshold"].get<std::string>() << ")";
