@@ -78,6 +78,43 @@ TEST(Plant, StrengthZeroMeasuresNoEffectAndBadTokensAreRefused) {
   test::expect_error([&] { plant_mechanism(o); }, {"--target", "also a trigger"});
 }
 
+// A real-scale source such as Qwen2.5-Math-1.5B ties its embeddings and may be sharded: the plant
+// writes an untied copy whose lm_head starts as the embedding, so at strength 0 it is the same model.
+TEST(Plant, UntiesATiedShardedCheckpoint) {
+  test::TempDir dir;
+  test::SmallModel m;
+  m.vocab = 4103;  // the organism's tokenizer
+  m.tied = true;
+  m.shards = 2;
+  m.dtype = DType::BF16;
+  test::make_model(dir / "tied", m);
+  write_file_atomic(dir / "tied/tokenizer.json", read_file(kBase + "/tokenizer.json"));
+  PlantOptions o = plant_options(dir / "zero");
+  o.model = dir / "tied";
+  o.strength_in = o.strength_out = 0;
+  const Json m0 = read_json_file(plant_mechanism(o))["measured"];
+  for (const char* k : {"after_trigger", "elsewhere"})
+    EXPECT_NEAR(m0["log_p_target_after"][k].get<double>(), m0["log_p_target_before"][k].get<double>(), 1e-9) << k;
+  o = plant_options(dir / "planted");
+  o.model = dir / "tied";
+  const Json j = read_json_file(plant_mechanism(o));
+  EXPECT_FALSE(read_json_file(dir / "planted/config.json")["tie_word_embeddings"].get<bool>());
+  const TrainParams b = load_train_params(o.out);
+  const int64_t d = b.config.hidden_size;
+  const int32_t trig = j["triggers"][0]["id"], target = j["target"]["id"];
+  int64_t rows_differing = 0;
+  for (int64_t r = 0; r < b.config.vocab_size; ++r) {
+    bool same = true;
+    for (int64_t i = 0; i < d; ++i) same = same && b.t[b.embed][size_t(r * d + i)] == b.t[b.lm_head][size_t(r * d + i)];
+    rows_differing += !same;
+    if (r != trig && r != target) {
+      EXPECT_TRUE(same) << "row " << r;
+    }
+  }
+  EXPECT_EQ(rows_differing, 2);
+  test::expect_error([&] { load_train_params(dir / "tied"); }, {"tie_word_embeddings", "must be false"});
+}
+
 // The fine-tune null: a few steps on plain text lower the held-out loss of that text, change every
 // weight matrix a little (a norm's few steps can vanish in BF16 rounding), leave the tokenizer as it was, and the copy loads like any checkpoint.
 TEST(Finetune, FewStepsOnTextLowerItsLossAndWriteALoadableCopy) {

@@ -22,13 +22,11 @@ ComputeMode compute_mode_from_name(const std::string& s) {
 
 namespace {
 
-struct Located {
-  const TensorInfo* info;
-  const SafetensorsFile* file;
-};
+using Located = CheckpointTensor;
 
-// Opens the checkpoint's files and maps every tensor name to where it lives.
-std::map<std::string, Located> open_checkpoint(const std::string& dir, Qwen2Weights& w) {
+}  // namespace
+
+std::map<std::string, CheckpointTensor> open_checkpoint_tensors(const std::string& dir, std::vector<std::unique_ptr<SafetensorsFile>>& files) {
   std::map<std::string, Located> where;
   const fs::path index = fs::path(dir) / "model.safetensors.index.json";
   const fs::path single = fs::path(dir) / "model.safetensors";
@@ -44,8 +42,8 @@ std::map<std::string, Located> open_checkpoint(const std::string& dir, Qwen2Weig
       if (shard.find('/') != std::string::npos || shard == "..")
         fail(ip, it.key(), "weight_map names a file outside the model directory", "a file name", shard);
       if (!shard_of.count(shard)) {
-        w.files.push_back(std::make_unique<SafetensorsFile>((fs::path(dir) / shard).string()));
-        shard_of[shard] = w.files.back().get();
+        files.push_back(std::make_unique<SafetensorsFile>((fs::path(dir) / shard).string()));
+        shard_of[shard] = files.back().get();
       }
       const SafetensorsFile* f = shard_of[shard];
       const TensorInfo* t = f->find(it.key());
@@ -57,13 +55,15 @@ std::map<std::string, Located> open_checkpoint(const std::string& dir, Qwen2Weig
         if (!where.count(name) && !is_ignorable_tensor(name))
           fail(f->path(), name, "is in the shard but not in model.safetensors.index.json's weight_map");
   } else if (fs::exists(single)) {
-    w.files.push_back(std::make_unique<SafetensorsFile>(single.string()));
-    for (const auto& [name, t] : w.files.back()->tensors()) where[name] = {&t, w.files.back().get()};
+    files.push_back(std::make_unique<SafetensorsFile>(single.string()));
+    for (const auto& [name, t] : files.back()->tensors()) where[name] = {&t, files.back().get()};
   } else {
     fail(dir, "", "has neither model.safetensors nor model.safetensors.index.json");
   }
   return where;
 }
+
+namespace {
 
 std::vector<float> to_f32_vector(const Located& l) {
   std::vector<float> v(size_t(l.info->numel()));
@@ -116,7 +116,7 @@ std::unique_ptr<Qwen2Weights> load_qwen2_weights(const std::string& dir, Compute
   w->config = load_qwen2_config(dir);
   w->mode = mode;
   const Qwen2Config& c = w->config;
-  auto where = open_checkpoint(dir, *w);
+  auto where = open_checkpoint_tensors(dir, w->files);
 
   std::map<std::string, Located> found;
   for (const TensorSpec& s : qwen2_tensor_manifest(c)) {

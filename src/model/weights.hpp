@@ -3,6 +3,7 @@
 // matrices in BF16 (2 bytes/parameter; read straight from the mmap when the file is BF16).
 // Norms and biases are always f32 (negligible size).
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,15 @@ struct Qwen2Weights {
   std::vector<std::vector<uint16_t>> owned_bf16;
   std::vector<std::unique_ptr<SafetensorsFile>> files;
 };
+
+// A checkpoint's tensors by name, from DIR/model.safetensors or the shards that
+// model.safetensors.index.json lists (each checked against the index); `files` owns the mapped files
+// the entries point into.
+struct CheckpointTensor {
+  const TensorInfo* info;
+  const SafetensorsFile* file;
+};
+std::map<std::string, CheckpointTensor> open_checkpoint_tensors(const std::string& dir, std::vector<std::unique_ptr<SafetensorsFile>>& files);
 
 // Reads DIR/config.json (+generation_config.json) and the safetensors weights (single file or
 // sharded with model.safetensors.index.json). Every tensor is checked against the manifest: dtype,

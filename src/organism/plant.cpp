@@ -13,6 +13,7 @@
 #include "core/json_file.hpp"
 #include "core/safetensors.hpp"
 #include "model/qwen2.hpp"
+#include "model/weights.hpp"
 #include "model/sampling.hpp"
 #include "organism/train_model.hpp"
 #include "tokenizer/tokenizer.hpp"
@@ -80,8 +81,8 @@ Effect measure(const std::string& dir, const Tokenizer& tok, const std::vector<i
 }
 
 DType source_dtype(const std::string& dir) {
-  const SafetensorsFile f((fs::path(dir) / "model.safetensors").string());
-  for (const auto& [name, info] : f.tensors()) return info.dtype;
+  std::vector<std::unique_ptr<SafetensorsFile>> files;
+  for (const auto& [name, t] : open_checkpoint_tensors(dir, files)) return t.info->dtype;
   return DType::F32;
 }
 
@@ -98,7 +99,7 @@ std::string plant_mechanism(const PlantOptions& opt) {
   for (int32_t t : trig)
     if (t == target) fail("", "--target", "is also a trigger");
 
-  TrainParams p = load_train_params(opt.model);
+  TrainParams p = load_train_params(opt.model, /*untie=*/true);  // e.g. Qwen2.5-Math-1.5B ties them
   const int64_t d = p.config.hidden_size;
   std::vector<float> v(static_cast<size_t>(d));
   std::mt19937_64 rng(opt.seed);

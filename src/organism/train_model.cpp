@@ -13,6 +13,7 @@
 #include "model/layers.hpp"
 #include "model/layers_backward.hpp"
 #include "model/linear.hpp"
+#include "model/weights.hpp"
 
 namespace cc {
 
@@ -116,16 +117,24 @@ void round_to_bf16(TrainParams& p) {
     for (float& x : v) x = bf16_to_f32(f32_to_bf16(x));
 }
 
-TrainParams load_train_params(const std::string& dir) {
-  TrainParams p = TrainParams::zeros(load_qwen2_config(dir));
-  const SafetensorsFile f((fs::path(dir) / "model.safetensors").string());
+TrainParams load_train_params(const std::string& dir, bool untie) {
+  Qwen2Config c = load_qwen2_config(dir);
+  const bool tied = c.tie_word_embeddings;
+  if (tied && !untie) fail(c.source, "tie_word_embeddings", "must be false for a trained organism (it keeps lm_head apart)");
+  c.tie_word_embeddings = false;
+  TrainParams p = TrainParams::zeros(c);
+  std::vector<std::unique_ptr<SafetensorsFile>> files;
+  const auto where = open_checkpoint_tensors(dir, files);
   for (size_t i = 0; i < p.t.size(); ++i) {
     const TensorSpec& s = p.manifest[i];
-    const TensorInfo* t = f.find(s.hf_name);
-    if (!t) fail(f.path(), s.hf_name, "is missing");
-    if (t->shape != s.shape) fail(f.path(), s.hf_name, "has the wrong shape", shape_str(s.shape), shape_str(t->shape));
+    if (tied && i == p.lm_head) continue;  // a copy of the embedding below
+    const auto it = where.find(s.hf_name);
+    if (it == where.end()) fail(dir, s.hf_name, "is missing");
+    const TensorInfo* t = it->second.info;
+    if (t->shape != s.shape) fail(it->second.file->path(), s.hf_name, "has the wrong shape", shape_str(s.shape), shape_str(t->shape));
     convert_to_f32(t->dtype, t->data, p.t[i].data(), p.t[i].size());
   }
+  if (tied) p.t[p.lm_head] = p.t[p.embed];
   return p;
 }
 

@@ -35,9 +35,11 @@ struct TrainParams {
 
 // Writes config.json, generation_config.json and model.safetensors (dtype F32 or BF16), atomically.
 void save_train_params(const std::string& dir, const TrainParams& p, DType dtype);
-// The inverse: a checkpoint written by save_train_params (or any untied Qwen2 checkpoint) as F32
-// parameters; errors name the file and the tensor that is missing or misshapen.
-TrainParams load_train_params(const std::string& dir);
+// The inverse: a checkpoint written by save_train_params (or any Qwen2 checkpoint, single file or
+// sharded) as F32 parameters; errors name the file and the tensor that is missing or misshapen. A
+// checkpoint with tied embeddings is refused unless `untie`: then lm_head starts as a copy of the
+// embedding and the parameters describe the same model untied (a plant edits the two apart).
+TrainParams load_train_params(const std::string& dir, bool untie = false);
 
 // Rounds every parameter to BF16 and back: the values a BF16 checkpoint of p holds.
 void round_to_bf16(TrainParams& p);
