@@ -62,6 +62,7 @@ struct Pair {
   std::string name, base, distilled, dir;
   std::vector<int32_t> triggers;  // a planted pair's triggers and target (token ids); empty for the others
   int32_t target = -1;
+  Json measured;                  // a planted pair's plant.json "measured"
 };
 
 struct Plant {
@@ -173,6 +174,13 @@ Json check_planted(const CalibrationOptions& opt, const std::string& ckpt, const
   const PlantDirection u = plant_direction(X, c.d_in, store.dir());
   const PlantAttribution at = attribute_plant(X, p, c, u);
   Json checks = Json::array();
+  // The precondition: a plant that does not work is no positive control (plant.json, random contexts).
+  const Json& m = pr.measured;
+  const double gain = m["log_p_target_after"]["after_trigger"].get<double>() - m["log_p_target_before"]["after_trigger"].get<double>();
+  const double drift = m["log_p_target_after"]["elsewhere"].get<double>() - m["log_p_target_before"]["elsewhere"].get<double>();
+  checks.push_back(check("the plant works: log p(target) after a trigger rises (nats, random contexts)", gain, ">= 5", gain >= 5));
+  checks.push_back(check("... and specifically: |change elsewhere| / rise after a trigger", std::abs(drift) / std::max(gain, 1e-12), "<= 0.25",
+                         gain > 0 && std::abs(drift) <= 0.25 * gain));
   Json r = {{"trigger_rows", u.rows}};
   if (at.feature < 0) {
     checks.push_back(check("a feature fires on the trigger", 0, ">= 1", false));
@@ -326,16 +334,17 @@ std::string run_calibration(const CalibrationOptions& opt) {
   if (opt.crosscoders.empty()) fail("", "calibration", "has no crosscoder to train", "at least one");
   make_dirs(opt.out);
   const Plant token = plant_model(opt, opt.triggers, opt.plant_seed, opt.out + "/planted-model");
-  std::vector<Pair> pairs = {{"planted", opt.base, opt.out + "/planted-model", opt.out + "/planted", token.triggers, token.target}};
+  std::vector<Pair> pairs = {{"planted", opt.base, opt.out + "/planted-model", opt.out + "/planted", token.triggers, token.target,
+                              token.record["measured"]}};
   Json result = {{"plant", token.record}, {"settings", calibration_settings(opt)}};
   if (!opt.concept_triggers.empty()) {
     const Plant cp = plant_model(opt, opt.concept_triggers, opt.concept_seed, opt.out + "/concept-model");
-    pairs.push_back({"concept", opt.base, opt.out + "/concept-model", opt.out + "/concept", cp.triggers, cp.target});
+    pairs.push_back({"concept", opt.base, opt.out + "/concept-model", opt.out + "/concept", cp.triggers, cp.target, cp.record["measured"]});
     result["concept_plant"] = cp.record;
   }
-  if (opt.identical_null) pairs.push_back({"identical", opt.base, opt.base, opt.out + "/identical", token.triggers, token.target});
-  if (!opt.finetuned.empty()) pairs.push_back({"finetuned", opt.base, opt.finetuned, opt.out + "/finetuned", {}, -1});
-  if (!opt.reference.empty()) pairs.push_back({"reference", opt.base, opt.reference, opt.out + "/reference", {}, -1});
+  if (opt.identical_null) pairs.push_back({"identical", opt.base, opt.base, opt.out + "/identical", token.triggers, token.target, {}});
+  if (!opt.finetuned.empty()) pairs.push_back({"finetuned", opt.base, opt.finetuned, opt.out + "/finetuned", {}, -1, {}});
+  if (!opt.reference.empty()) pairs.push_back({"reference", opt.base, opt.reference, opt.out + "/reference", {}, -1, {}});
   int64_t n = 0, passed = 0;
   bool ok = true;
   for (const Pair& pr : pairs) {

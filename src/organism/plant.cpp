@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/json_file.hpp"
 #include "core/safetensors.hpp"
+#include "model/hooks.hpp"
 #include "model/qwen2.hpp"
 #include "model/weights.hpp"
 #include "model/sampling.hpp"
@@ -37,6 +38,88 @@ double row_norm(const std::vector<float>& m, int64_t row, int64_t d) {
   return std::sqrt(s);
 }
 
+// 8 seeded random tokens, none special and none a trigger.
+std::vector<int32_t> random_context(const Tokenizer& tok, const std::vector<int32_t>& triggers, int64_t V, std::mt19937_64& rng) {
+  std::uniform_int_distribution<int32_t> pick(0, int32_t(std::min<int64_t>(V, int64_t(tok.vocab_size()))) - 1);
+  std::vector<int32_t> ids;
+  while (ids.size() < 8) {
+    const int32_t id = pick(rng);
+    if (!tok.is_special(id) && std::find(triggers.begin(), triggers.end(), id) == triggers.end()) ids.push_back(id);
+  }
+  return ids;
+}
+
+// Final hidden states (after the final norm: what the unembedding reads) over seeded random
+// contexts, [rows, d].
+std::vector<double> final_hidden_rows(const std::string& dir, const std::vector<float>& final_norm, const Tokenizer& tok,
+                                      const std::vector<int32_t>& triggers, int contexts, uint64_t seed) {
+  auto model = Qwen2Model::load(dir, ComputeMode::F32);
+  const Qwen2Config& c = model->config();
+  const int64_t d = c.hidden_size;
+  std::mt19937_64 rng(seed);
+  std::vector<double> h;
+  for (int i = 0; i < contexts; ++i) {
+    const std::vector<int32_t> ids = random_context(tok, triggers, c.vocab_size, rng);  // SeqInput only views it
+    const SeqInput in{ids, nullptr};
+    std::vector<float> x;
+    Hooks hooks;
+    hooks.add(int(c.num_hidden_layers), make_capture_hook(&x));
+    ForwardOptions fo;
+    fo.hooks = &hooks;
+    fo.stop_at_site = int(c.num_hidden_layers);
+    model->forward(std::span<const SeqInput>(&in, 1), fo);
+    for (size_t r = 0; r * size_t(d) < x.size(); ++r) {
+      const float* xr = x.data() + r * size_t(d);
+      double ss = 0;
+      for (int64_t k = 0; k < d; ++k) ss += double(xr[k]) * xr[k];
+      const double inv = 1.0 / std::sqrt(ss / double(d) + c.rms_norm_eps);
+      for (int64_t k = 0; k < d; ++k) h.push_back(double(xr[k]) * inv * final_norm[size_t(k)]);
+    }
+  }
+  return h;
+}
+
+// Turns the random v away from the directions the final hidden states use: v ← (I − M/λ_max)ⁿ v
+// with M = E[h hᵀ] over random contexts (λ_max by power iteration), renormalised. The edit of the
+// target's unembedding row moves the target's logit by c·⟨h, v⟩; where h varies along v that is a
+// large random move at every position (measured for ".", "?", "!" with seed 1 and a plain random
+// v: log p(" Wait") fell from −18.4 to −32.4 at non-trigger positions, and did not rise after the
+// triggers). The component of v that survives is one ordinary streams leave nearly empty, so the
+// target rises where a trigger put v and stays put elsewhere.
+void away_from_used_directions(std::vector<float>& v, const std::vector<double>& h, int64_t d, int steps) {
+  const int64_t n = int64_t(h.size()) / d;
+  auto apply_m = [&](const std::vector<double>& x, std::vector<double>& y) {  // y = M x
+    std::fill(y.begin(), y.end(), 0.0);
+    for (int64_t r = 0; r < n; ++r) {
+      const double* hr = h.data() + r * d;
+      double dot = 0;
+      for (int64_t k = 0; k < d; ++k) dot += hr[k] * x[size_t(k)];
+      for (int64_t k = 0; k < d; ++k) y[size_t(k)] += dot * hr[k] / double(n);
+    }
+  };
+  auto normalise = [](std::vector<double>& x) {
+    double s = 0;
+    for (double q : x) s += q * q;
+    for (double& q : x) q /= std::sqrt(std::max(s, 1e-300));
+    return std::sqrt(s);
+  };
+  std::vector<double> x(static_cast<size_t>(d), 1.0), y(static_cast<size_t>(d));
+  normalise(x);
+  double lmax = 0;
+  for (int i = 0; i < 50; ++i) {
+    apply_m(x, y);
+    x = y;
+    lmax = normalise(x);
+  }
+  std::vector<double> w(v.begin(), v.end());
+  for (int i = 0; i < steps && lmax > 0; ++i) {
+    apply_m(w, y);
+    for (int64_t k = 0; k < d; ++k) w[size_t(k)] -= y[size_t(k)] / lmax;
+    normalise(w);
+  }
+  for (int64_t k = 0; k < d; ++k) v[size_t(k)] = float(w[size_t(k)]);
+}
+
 struct Effect {
   double after_trigger = 0, elsewhere = 0;  // mean log p(target)
   Json to_json() const { return {{"after_trigger", after_trigger}, {"elsewhere", elsewhere}}; }
@@ -48,16 +131,11 @@ Effect measure(const std::string& dir, const Tokenizer& tok, const std::vector<i
   auto model = Qwen2Model::load(dir, ComputeMode::F32);
   const int64_t V = model->config().vocab_size;
   std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int32_t> pick(0, int32_t(std::min<int64_t>(V, int64_t(tok.vocab_size()))) - 1);
   Effect e;
   int64_t n_after = 0, n_else = 0;
   for (int32_t t : triggers)
     for (int i = 0; i < probes; ++i) {
-      std::vector<int32_t> ids;
-      while (ids.size() < 8) {
-        const int32_t id = pick(rng);
-        if (!tok.is_special(id) && std::find(triggers.begin(), triggers.end(), id) == triggers.end()) ids.push_back(id);
-      }
+      std::vector<int32_t> ids = random_context(tok, triggers, V, rng);
       ids.push_back(t);
       const SeqInput in{ids, nullptr};
       ForwardOptions fo;
@@ -109,7 +187,7 @@ std::string plant_mechanism(const PlantOptions& opt) {
     x = float(g(rng));
     n2 += double(x) * x;
   }
-  for (float& x : v) x = float(x / std::sqrt(n2));
+  away_from_used_directions(v, final_hidden_rows(opt.model, p.t[p.final_norm], *tok, trig, 64, opt.seed + 2), d, 20);
 
   Json trig_json = Json::array();
   std::vector<float>& E = p.t[p.embed];
@@ -135,6 +213,7 @@ std::string plant_mechanism(const PlantOptions& opt) {
                   {"target", {{"text", opt.target}, {"id", target}, {"lm_head_added_norm", c_out}}},
                   {"strength_in", opt.strength_in}, {"strength_out", opt.strength_out}, {"seed", opt.seed},
                   {"direction", v},
+                  {"direction_rule", "seeded N(0, I), then 20 steps of v <- (I - M/lambda_max) v, unit length, with M = E[h h^T] of final hidden states over 64 random contexts"},
                   {"measured",
                    {{"probes_per_trigger", opt.probes},
                     {"contexts", "8 seeded random non-special tokens, then the trigger"},

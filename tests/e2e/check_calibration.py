@@ -11,7 +11,7 @@ import json
 import sys
 
 FINDING = ("cos(d_B - d_A, u)", "its rank by change mass")
-REQUIRED = FINDING + ("its class is not base-only", "ablating it lowers log p(target)", "share of alive features not shared")
+REQUIRED = FINDING + ("the plant works", "its class is not base-only", "ablating it lowers log p(target)", "share of alive features not shared")
 
 path, want = sys.argv[1], sys.argv[2]
 c = json.load(open(path))
