@@ -112,6 +112,7 @@ void away_from_used_directions(std::vector<float>& v, const std::vector<double>&
     lmax = normalise(x);
   }
   std::vector<double> w(v.begin(), v.end());
+  normalise(w);
   for (int i = 0; i < steps && lmax > 0; ++i) {
     apply_m(w, y);
     for (int64_t k = 0; k < d; ++k) w[size_t(k)] -= y[size_t(k)] / lmax;
@@ -182,11 +183,7 @@ std::string plant_mechanism(const PlantOptions& opt) {
   std::vector<float> v(static_cast<size_t>(d));
   std::mt19937_64 rng(opt.seed);
   std::normal_distribution<double> g(0, 1);
-  double n2 = 0;
-  for (float& x : v) {
-    x = float(g(rng));
-    n2 += double(x) * x;
-  }
+  for (float& x : v) x = float(g(rng));
   away_from_used_directions(v, final_hidden_rows(opt.model, p.t[p.final_norm], *tok, trig, 64, opt.seed + 2), d, 20);
 
   Json trig_json = Json::array();
