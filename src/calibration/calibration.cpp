@@ -58,6 +58,16 @@ std::vector<Json> feature_rows(const std::string& dir) {
   return rows;
 }
 
+// Alive features (every class counted in summary.json) and those not shared.
+std::pair<int64_t, int64_t> alive_and_not_shared(const Json& summary) {
+  int64_t alive = 0, other = 0;
+  for (auto& [k, v] : summary["class_counts"].items()) {
+    alive += v.get<int64_t>();
+    if (k != "shared") other += v.get<int64_t>();
+  }
+  return {alive, other};
+}
+
 struct Pair {
   std::string name, base, distilled, dir;
   std::vector<int32_t> triggers;  // a planted pair's triggers and target (token ids); empty for the others
@@ -130,7 +140,7 @@ std::string train_and_analyse(const CalibrationOptions& opt, const CalibrationCr
   return a.out;
 }
 
-TriggerProbeOptions probe_options(const CalibrationOptions& opt, const Pair& pr, const std::vector<int32_t>& triggers, int32_t target) {
+TriggerProbeOptions probe_options(const CalibrationOptions& opt, const Pair& pr) {
   TriggerProbeOptions po;
   po.base = pr.base;
   po.distilled = pr.distilled;
@@ -141,8 +151,8 @@ TriggerProbeOptions probe_options(const CalibrationOptions& opt, const Pair& pr,
   po.eval_fraction = opt.eval_fraction;
   po.held_out_list = opt.held_out_list;
   po.mode = opt.mode;
-  po.triggers = triggers;
-  po.target = target;
+  po.triggers = pr.triggers;
+  po.target = pr.target;
   return po;
 }
 
@@ -165,7 +175,8 @@ Json concept_signature(const ActivationStore& store, const CrosscoderParams& p, 
 
 // The planted pair through one crosscoder: find the plant's feature, then ablate and steer with it.
 Json check_planted(const CalibrationOptions& opt, const std::string& ckpt, const std::string& analysis, const ActivationStore& store,
-                   const Pair& pr, const std::vector<int32_t>& triggers, int32_t target) {
+                   const Pair& pr) {
+  const std::vector<int32_t>& triggers = pr.triggers;
   const CalibrationThresholds& th = opt.thresholds;
   CrosscoderParams p;
   CrosscoderConfig c;
@@ -202,7 +213,7 @@ Json check_planted(const CalibrationOptions& opt, const std::string& ckpt, const
   checks.push_back(check("its class is not base-only (" + cls + ")", cls == "base-only" ? 0 : 1, "1 = not base-only", cls != "base-only"));
   checks.push_back(check("Latent Scaling nu_eps = beta_A / beta_B", nu, "< " + fmt_num(th.max_nu), nu < th.max_nu));
 
-  TriggerProbeOptions po = probe_options(opt, pr, triggers, target);
+  TriggerProbeOptions po = probe_options(opt, pr);
   po.feature = at.feature;
   po.control = at.control;
   po.alphas = opt.alphas;
@@ -242,14 +253,9 @@ Json check_planted(const CalibrationOptions& opt, const std::string& ckpt, const
 }
 
 // The identical pair: classes and the largest "change"'s ablation, which must act alike in both.
-Json check_identical(const CalibrationOptions& opt, const std::string& ckpt, const std::string& analysis, const Pair& pr,
-                     const std::vector<int32_t>& triggers, int32_t target) {
+Json check_identical(const CalibrationOptions& opt, const std::string& ckpt, const std::string& analysis, const Pair& pr) {
   const Json s = read_json_file(analysis + "/summary.json");
-  int64_t alive = 0, other = 0;
-  for (auto& [k, v] : s["class_counts"].items()) {
-    alive += v.get<int64_t>();
-    if (k != "shared") other += v.get<int64_t>();
-  }
+  const auto [alive, other] = alive_and_not_shared(s);
   const double share = alive > 0 ? double(other) / double(alive) : 1.0;
   Json checks = Json::array();
   checks.push_back(check("share of alive features not shared (base-only, distilled-only or changed)", share,
@@ -259,7 +265,7 @@ Json check_identical(const CalibrationOptions& opt, const std::string& ckpt, con
     CrosscoderParams p;
     CrosscoderConfig c;
     load_crosscoder(ckpt, p, c);
-    TriggerProbeOptions po = probe_options(opt, pr, triggers, target);
+    TriggerProbeOptions po = probe_options(opt, pr);
     po.feature = s["largest_changes"][0]["feature"].get<int64_t>();
     const TriggerProbe pb = probe_triggers(p, c, ckpt + "/config.json", po);
     const PairedEffect ed = paired_effect(minus(pb.ablated[1], pb.clean[1]), minus(pb.ablated[0], pb.clean[0]), pb.unit, 5);
@@ -279,11 +285,7 @@ Json check_identical(const CalibrationOptions& opt, const std::string& ckpt, con
 // A null or reference pair: how much difference the crosscoder reports (no checks; read side by side).
 Json difference_figures(const std::string& analysis) {
   const Json s = read_json_file(analysis + "/summary.json");
-  int64_t alive = 0, other = 0;
-  for (auto& [k, v] : s["class_counts"].items()) {
-    alive += v.get<int64_t>();
-    if (k != "shared") other += v.get<int64_t>();
-  }
+  const auto [alive, other] = alive_and_not_shared(s);
   double mass = 0, top = 0;
   std::vector<double> masses;
   for (const Json& row : feature_rows(analysis))
@@ -353,8 +355,8 @@ std::string run_calibration(const CalibrationOptions& opt) {
     for (const CalibrationCrosscoder& cc : opt.crosscoders) {
       std::string ckpt;
       const std::string analysis = train_and_analyse(opt, cc, store_dir, pr, ckpt);
-      Json r = pr.name == "planted" || pr.name == "concept" ? check_planted(opt, ckpt, analysis, store, pr, pr.triggers, pr.target)
-               : pr.name == "identical"                     ? check_identical(opt, ckpt, analysis, pr, pr.triggers, pr.target)
+      Json r = pr.name == "planted" || pr.name == "concept" ? check_planted(opt, ckpt, analysis, store, pr)
+               : pr.name == "identical"                     ? check_identical(opt, ckpt, analysis, pr)
                                                             : difference_figures(analysis);
       r["architecture"] = arch_name(cc.cfg.architecture);
       r["eval"] = read_json_file(ckpt + "/eval.json");

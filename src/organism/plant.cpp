@@ -51,10 +51,9 @@ std::vector<int32_t> random_context(const Tokenizer& tok, const std::vector<int3
 
 // Final hidden states (after the final norm: what the unembedding reads) over seeded random
 // contexts, [rows, d].
-std::vector<double> final_hidden_rows(const std::string& dir, const std::vector<float>& final_norm, const Tokenizer& tok,
+std::vector<double> final_hidden_rows(Qwen2Model& model, const std::vector<float>& final_norm, const Tokenizer& tok,
                                       const std::vector<int32_t>& triggers, int contexts, uint64_t seed) {
-  auto model = Qwen2Model::load(dir, ComputeMode::F32);
-  const Qwen2Config& c = model->config();
+  const Qwen2Config& c = model.config();
   const int64_t d = c.hidden_size;
   std::mt19937_64 rng(seed);
   std::vector<double> h;
@@ -67,7 +66,7 @@ std::vector<double> final_hidden_rows(const std::string& dir, const std::vector<
     ForwardOptions fo;
     fo.hooks = &hooks;
     fo.stop_at_site = int(c.num_hidden_layers);
-    model->forward(std::span<const SeqInput>(&in, 1), fo);
+    model.forward(std::span<const SeqInput>(&in, 1), fo);
     for (size_t r = 0; r * size_t(d) < x.size(); ++r) {
       const float* xr = x.data() + r * size_t(d);
       double ss = 0;
@@ -128,9 +127,8 @@ struct Effect {
 
 // Mean log p(target) right after each trigger and at the context positions before it, over `probes`
 // seeded contexts of 8 random non-special tokens per trigger.
-Effect measure(const std::string& dir, const Tokenizer& tok, const std::vector<int32_t>& triggers, int32_t target, int probes, uint64_t seed) {
-  auto model = Qwen2Model::load(dir, ComputeMode::F32);
-  const int64_t V = model->config().vocab_size;
+Effect measure(Qwen2Model& model, const Tokenizer& tok, const std::vector<int32_t>& triggers, int32_t target, int probes, uint64_t seed) {
+  const int64_t V = model.config().vocab_size;
   std::mt19937_64 rng(seed);
   Effect e;
   int64_t n_after = 0, n_else = 0;
@@ -141,7 +139,7 @@ Effect measure(const std::string& dir, const Tokenizer& tok, const std::vector<i
       const SeqInput in{ids, nullptr};
       ForwardOptions fo;
       fo.logits = LogitsMode::All;
-      const ForwardOutput out = model->forward(std::span<const SeqInput>(&in, 1), fo);
+      const ForwardOutput out = model.forward(std::span<const SeqInput>(&in, 1), fo);
       for (int64_t r = 0; r < out.rows; ++r) {
         const float* l = out.logits.data() + r * out.vocab;
         const double lp = double(l[target]) - log_sum_exp(l, out.vocab);
@@ -184,7 +182,8 @@ std::string plant_mechanism(const PlantOptions& opt) {
   std::mt19937_64 rng(opt.seed);
   std::normal_distribution<double> g(0, 1);
   for (float& x : v) x = float(g(rng));
-  away_from_used_directions(v, final_hidden_rows(opt.model, p.t[p.final_norm], *tok, trig, 64, opt.seed + 2), d, 20);
+  auto source = Qwen2Model::load(opt.model, ComputeMode::F32);  // read once: the direction's contexts and the "before" measurement
+  away_from_used_directions(v, final_hidden_rows(*source, p.t[p.final_norm], *tok, trig, 64, opt.seed + 2), d, 20);
 
   Json trig_json = Json::array();
   std::vector<float>& E = p.t[p.embed];
@@ -202,8 +201,9 @@ std::string plant_mechanism(const PlantOptions& opt) {
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
     if (fs::exists(fs::path(opt.model) / f)) write_file_atomic((fs::path(opt.out) / f).string(), read_file((fs::path(opt.model) / f).string()));
 
-  const Effect before = measure(opt.model, *tok, trig, target, opt.probes, opt.seed + 1);
-  const Effect after = measure(opt.out, *tok, trig, target, opt.probes, opt.seed + 1);
+  const Effect before = measure(*source, *tok, trig, target, opt.probes, opt.seed + 1);
+  source.reset();
+  const Effect after = measure(*Qwen2Model::load(opt.out, ComputeMode::F32), *tok, trig, target, opt.probes, opt.seed + 1);
   const Json j = {{"source", fs::absolute(opt.model).lexically_normal().string()},
                   {"mechanism", "embed[trigger] += strength_in * ||embed[trigger]|| * v;  lm_head[target] += strength_out * ||lm_head[target]|| * v"},
                   {"triggers", trig_json},
