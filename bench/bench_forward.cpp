@@ -1,6 +1,6 @@
 // Forward-pass benchmark: prefill and decode throughput of the Qwen2 engine on a checkpoint, with
 // OpenBLAS sgemm peak measured in the same process as the yardstick. Prints one JSON object.
-// Usage: bench_forward --model DIR --dtype f32|bf16 [--batch 4 --seq 512 --decode 32 --threads 0]
+// Usage: bench_forward --model DIR --dtype f32|bf16|bf16-act [--batch 4 --seq 512 --decode 32 --threads 0]
 #include <cblas.h>
 #include <sys/resource.h>
 
@@ -10,8 +10,10 @@
 #include <cstdio>
 #include <random>
 
+#include "core/cpu_features.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
+#include "model/gemm_bf16.hpp"
 #include "model/qwen2.hpp"
 
 using namespace cc;
@@ -57,18 +59,49 @@ static double peak_rss_gib() {
   return double(u.ru_maxrss) / (1024.0 * 1024.0);
 }
 
+// Decode tokens/s with `rows` runs decoded together (generate_batch's step: one forward over all
+// rows, per-row KV caches) after a prompt_len-token prompt each: rows * steps / seconds.
+static double batched_decode_tok_s(Qwen2Model& model, int rows, int prompt_len, int steps) {
+  const Qwen2Config& c = model.config();
+  std::vector<std::unique_ptr<KvCache>> caches;
+  std::vector<std::vector<int32_t>> last(size_t(rows), std::vector<int32_t>(1, 1));
+  ForwardOptions fo;
+  fo.logits = LogitsMode::Last;
+  std::mt19937 rng(2);
+  for (int r = 0; r < rows; ++r) {
+    caches.push_back(std::make_unique<KvCache>(c, prompt_len + steps + 1));
+    std::vector<int32_t> p(static_cast<size_t>(prompt_len));
+    for (auto& t : p) t = int32_t(rng() % uint32_t(c.vocab_size));
+    SeqInput in{p, caches.back().get()};
+    model.forward(std::span<const SeqInput>(&in, 1), fo);
+  }
+  auto t0 = Clock::now();
+  for (int s = 0; s < steps; ++s) {
+    std::vector<SeqInput> in;
+    for (int r = 0; r < rows; ++r) in.push_back({last[size_t(r)], caches[size_t(r)].get()});
+    auto out = model.forward(in, fo);
+    for (int r = 0; r < rows; ++r) {
+      const float* l = out.logits.data() + int64_t(r) * out.vocab;
+      last[size_t(r)][0] = int32_t(std::max_element(l, l + out.vocab) - l);
+    }
+  }
+  return double(rows) * steps / seconds_since(t0);
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"Qwen2 forward benchmark"};
   std::string model_dir, dtype = "bf16";
   int batch = 4, seq = 512, decode = 32, threads = 0;
   bool skip_peak = false;
+  int decode_rows = 8;
   app.add_option("--model", model_dir, "model directory")->required();
-  app.add_option("--dtype", dtype, "f32 or bf16")->capture_default_str();
+  app.add_option("--dtype", dtype, "f32, bf16 or bf16-act")->capture_default_str();
   app.add_option("--batch", batch, "prefill sequences")->capture_default_str();
   app.add_option("--seq", seq, "tokens per prefill sequence")->capture_default_str();
   app.add_option("--decode", decode, "decode steps after a seq-token prompt")->capture_default_str();
   app.add_option("--threads", threads, "0 = all cores")->capture_default_str();
   app.add_flag("--skip-peak", skip_peak, "do not measure sgemm peak");
+  app.add_option("--decode-rows", decode_rows, "also time batched decode of this many runs (0 = skip)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     set_num_threads(threads);
@@ -110,6 +143,9 @@ int main(int argc, char** argv) {
     }
     const double decode_s = seconds_since(t2) / decode;
     const double wbytes = (mat_params + head) * (dtype == "f32" ? 4.0 : 2.0);
+    // Batched decode (steering sweeps, --num-samples) against one run at a time, same prompt length.
+    const double one_row = decode_rows > 0 ? batched_decode_tok_s(*model, 1, 64, decode) : 0.0;
+    const double many_rows = decode_rows > 0 ? batched_decode_tok_s(*model, decode_rows, 64, decode) : 0.0;
     const double rss = peak_rss_gib();  // before the yardsticks allocate their own buffers
     const double peak = skip_peak ? 0.0 : sgemm_peak(int64_t(T), c.intermediate_size, d);
     const double mem_bw = skip_peak ? 0.0 : memory_read_gb_s();
@@ -117,10 +153,13 @@ int main(int argc, char** argv) {
         "{\"impl\":\"crosscoder.cpp\",\"dtype\":\"%s\",\"threads\":%d,\"load_s\":%.2f,\"prefill_tokens\":%d,"
         "\"prefill_s\":%.3f,\"prefill_tok_s\":%.1f,\"prefill_gflops\":%.1f,\"sgemm_peak_gflops\":%.1f,"
         "\"prefill_frac_of_peak\":%.3f,\"decode_tok_s\":%.2f,\"decode_weight_gb_s\":%.1f,\"memory_read_gb_s\":%.1f,\"peak_rss_gib\":%.2f,"
-        "\"resident_weight_gib\":%.2f,\"mapped_weight_gib\":%.2f}\n",
+        "\"resident_weight_gib\":%.2f,\"mapped_weight_gib\":%.2f,\"bf16_gemm\":\"%s\",\"cpu\":\"%s\","
+        "\"decode_rows\":%d,\"decode_1row_tok_s\":%.2f,\"decode_rows_tok_s\":%.2f,\"decode_rows_speedup\":%.2f,\"decode_rows_weight_gb_s\":%.1f}\n",
         dtype.c_str(), num_threads(), load_s, int(T), prefill_s, T / prefill_s, prefill_flops / prefill_s / 1e9, peak,
         peak > 0 ? prefill_flops / prefill_s / 1e9 / peak : 0.0, 1.0 / decode_s, wbytes / decode_s / 1e9, mem_bw, rss,
-        double(model->weights().resident_bytes) / (1 << 30), double(model->weights().mapped_bytes) / (1 << 30));
+        double(model->weights().resident_bytes) / (1 << 30), double(model->weights().mapped_bytes) / (1 << 30),
+        dtype == "bf16-act" ? bf16_gemm_path_name() : "-", cpu_feature_summary().c_str(), decode_rows, one_row, many_rows,
+        one_row > 0 ? many_rows / one_row : 0.0, many_rows > 0 ? wbytes * many_rows / decode_rows / 1e9 : 0.0);
   } catch (const cc::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Harvest benchmark on two random checkpoints of Qwen2.5-1.5B's shape (hook at layer 14), against
-# two full forward passes per token, on the shared reasoning traces + general text.
+# two full forward passes per token, on the shared reasoning traces + general text; in the bf16-act
+# compute mode, with the exact bf16 mode timed on the same tokens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -16,6 +17,6 @@ for s in 1 2; do
   fi
 done
 build/bench/bench_harvest --base "$OUT/qwen2.5-1.5b-shape-1" --distilled "$OUT/qwen2.5-1.5b-shape-2" --tokenizer "$TOK" \
-  --layer 14 --seq-len 1024 --batch-seqs 2 \
+  --layer 14 --seq-len 1024 --batch-seqs 2 --dtype bf16-act --compare-dtype bf16 \
   --corpus data/reasoning_traces/reasoning_traces.jsonl:question+trace@1 --corpus data/general_text/text@1 \
   | tee "$OUT/harvest.jsonl"

@@ -64,7 +64,8 @@ class Qwen2:
         x1, x2 = x[..., : self.hd // 2], x[..., self.hd // 2:]
         return x * cos + torch.cat([-x2, x1], -1) * sin
 
-    def forward(self, ids, cache=None):  # ids [B, T]; returns last-position logits and cache
+    def forward(self, ids, cache=None, stop_at=None):  # ids [B, T]; returns last-position logits and cache
+        # stop_at=L: return the residual stream entering layer L (hook_resid_pre) instead
         B, T = ids.shape
         past = 0 if cache is None else cache[0][0].shape[2]
         pos = torch.arange(past, past + T)
@@ -72,6 +73,8 @@ class Qwen2:
         new_cache = []
         mask = torch.full((T, past + T), float("-inf")).triu(past + 1).to(x.dtype)
         for l in range(self.c["num_hidden_layers"]):
+            if l == stop_at:
+                return x
             p = f"model.layers.{l}."
             h = self.rms(x, self.w[p + "input_layernorm.weight"])
             q = torch.nn.functional.linear(h, self.w[p + "self_attn.q_proj.weight"], self.w[p + "self_attn.q_proj.bias"])
@@ -107,6 +110,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--check", metavar="LOGITS_NPY", help="compare last-position logits of token ids 1..8 "
                     "with this .npy from `crosscoder forward --dump-logits` and exit")
+    ap.add_argument("--dump-resid", nargs=3, metavar=("LAYER", "IDS", "OUT_NPY"),
+                    help="write the stream entering LAYER for the comma-separated token ids in file IDS as f32 [T, d]")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     dt = torch.float32 if a.dtype == "f32" else torch.bfloat16
@@ -114,6 +119,13 @@ def main():
     cfg, w = load(a.model, dt)
     m = Qwen2(cfg, w)
     load_s = time.time() - t0
+    if a.dump_resid:
+        layer, ids_file, out = int(a.dump_resid[0]), a.dump_resid[1], a.dump_resid[2]
+        ids = [int(t) for t in open(ids_file).read().replace(",", " ").split()]
+        with torch.inference_mode():
+            x = m.forward(torch.tensor([ids]), stop_at=layer)[0].float().numpy()
+        np.save(out, x)
+        return
     if a.check:
         want = np.load(a.check)[-1]
         with torch.inference_mode():

@@ -62,6 +62,24 @@ TEST(Cli, GenerateStreamsIds) {
   EXPECT_NE(g.out.find("5 tokens"), std::string::npos) << g.out;
 }
 
+TEST(Cli, GenerateNumSamplesDecodesTogetherAndEqualsSeparateRuns) {
+  TempDir d;
+  ASSERT_EQ(sh("make-test-model --out " + d.str() + " --vocab 40 --d-model 16 --heads 2 --kv-heads 1").rc, 0);
+  const std::string base = "generate --model " + d.str() + " --token-ids 1,2 --max-new-tokens 12 --temperature 1.0 --ignore-eos";
+  auto g = sh(base + " --seed 3 --num-samples 3");
+  ASSERT_EQ(g.rc, 0) << g.out;
+  for (int i = 0; i < 3; ++i) {
+    const std::string head = "--- sample " + std::to_string(i + 1) + " (seed " + std::to_string(3 + i) + ") ---\n";
+    const size_t at = g.out.find(head);
+    ASSERT_NE(at, std::string::npos) << g.out;
+    const std::string ids = g.out.substr(at + head.size(), g.out.find('\n', at + head.size()) - at - head.size());
+    auto alone = sh(base + " --seed " + std::to_string(3 + i));
+    ASSERT_EQ(alone.rc, 0) << alone.out;
+    EXPECT_EQ(alone.out.substr(0, alone.out.find('\n')), ids) << "sample " << i + 1;
+  }
+  EXPECT_NE(sh(base + " --num-samples 17").rc, 0);
+}
+
 TEST(Cli, BadInputGivesOneLineErrorAndNonZeroExit) {
   TempDir d;
   ASSERT_EQ(sh("make-test-model --out " + d.str() + " --vocab 40 --d-model 16 --heads 2 --kv-heads 1").rc, 0);

@@ -1,6 +1,7 @@
 // The fast forward against the naive double-precision reference, over many configurations.
 #include <cmath>
 
+#include "model/gemm_bf16.hpp"
 #include "model/qwen2.hpp"
 #include "reference/naive_qwen2.hpp"
 #include "test_util.hpp"
@@ -154,6 +155,48 @@ TEST(ForwardVsReference, BF16ComputeMatchesF32OnBF16Weights) {
       den = std::max(den, double(std::abs(oa.logits[i])));
     }
     EXPECT_LT(num / den, 1e-5) << "T=" << T;
+  }
+}
+
+TEST(ForwardVsReference, Bf16ActStaysNearF32AndItsTwoPathsAgree) {
+  // bf16-act rounds every GEMM input to BF16: logits move by about BF16's precision (2^-8), not
+  // more; and oneDNN's path and the forced sgemm fallback compute the same thing, f32 summation
+  // order apart. That order can move a value across a BF16 rounding boundary at the next GEMM's
+  // input, which then differs by one BF16 step, so the paths are compared on the mean difference
+  // (a few such flips barely move it; a wrong kernel would move it by the mode's whole error).
+  TempDir d;
+  SmallModel m;
+  m.dtype = DType::BF16;
+  m.d = 64;
+  m.mlp = 160;
+  m.heads = 4;
+  m.head_dim = 16;
+  test::make_model(d.str(), m);
+  auto exact = Qwen2Model::load(d.str(), ComputeMode::BF16);
+  auto fast = Qwen2Model::load(d.str(), ComputeMode::BF16Act);
+  for (int64_t T : {3, 40}) {  // GEMV rows and GEMM rows
+    const auto toks = random_tokens(T, m.vocab, uint64_t(T) + 7);
+    SeqInput in{toks, nullptr};
+    ForwardOptions fo;
+    fo.logits = LogitsMode::All;
+    auto want = exact->forward(std::span<const SeqInput>(&in, 1), fo).logits;
+    set_bf16_gemm_path(Bf16GemmPath::Auto);
+    auto native = fast->forward(std::span<const SeqInput>(&in, 1), fo).logits;
+    set_bf16_gemm_path(Bf16GemmPath::Fallback);
+    auto fallback = fast->forward(std::span<const SeqInput>(&in, 1), fo).logits;
+    set_bf16_gemm_path(Bf16GemmPath::Auto);
+    double num_mode = 0, den = 0, mean_mode = 0, mean_path = 0, mean_abs = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      num_mode = std::max(num_mode, double(std::abs(native[i] - want[i])));
+      den = std::max(den, double(std::abs(want[i])));
+      mean_mode += std::abs(native[i] - want[i]);
+      mean_path += std::abs(native[i] - fallback[i]);
+      mean_abs += std::abs(want[i]);
+    }
+    EXPECT_GT(num_mode / den, 1e-5) << "T=" << T << ": bf16-act computed the exact mode's numbers";
+    EXPECT_LT(num_mode / den, 3e-2) << "T=" << T;
+    EXPECT_LT(mean_path, 0.1 * mean_mode) << "T=" << T << " " << bf16_gemm_path_name();
+    EXPECT_LT(mean_path / mean_abs, 1e-3) << "T=" << T << " " << bf16_gemm_path_name();
   }
 }
 

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "core/parallel.hpp"
+#include "model/gemm_bf16.hpp"
 #include "model/linear.hpp"
 #include "test_util.hpp"
 
@@ -35,6 +36,62 @@ TEST(Linear, AllPathsMatchNaive) {
       }
     }
   }
+}
+
+// bf16-act: x is rounded to BF16, then multiplied exactly and summed in f32. On both paths (oneDNN
+// where the CPU has AVX512-BF16, and the sgemm fallback forced) y equals the naive product of the
+// *rounded* x, and differs from the product of the unrounded x by more than that tolerance (so the
+// first check would fail if the rounding were skipped).
+TEST(Linear, Bf16InputsRoundThenMultiplyOnEveryPath) {
+  set_num_threads(2);
+  std::mt19937 r(2);
+  std::normal_distribution<float> n(0, 1);
+  for (Bf16GemmPath path : {Bf16GemmPath::Auto, Bf16GemmPath::Fallback}) {
+    set_bf16_gemm_path(path);
+    SCOPED_TRACE(bf16_gemm_path_name());
+    for (int64_t M : {1, 7, 8, 33, 130}) {
+      for (auto [rows, cols] : {std::pair<int64_t, int64_t>{70, 33}, {300, 200}, {700, 300}}) {
+        std::vector<float> wf(size_t(rows * cols)), x(size_t(M * cols)), b(static_cast<size_t>(rows));
+        for (auto& v : wf) v = n(r);
+        for (auto& v : x) v = n(r);
+        for (auto& v : b) v = n(r);
+        std::vector<uint16_t> wb(wf.size()), xb(x.size());
+        convert_f32_to_bf16(wf.data(), wb.data(), wf.size());
+        convert_f32_to_bf16(x.data(), xb.data(), x.size());
+        std::vector<float> x_rounded(x.size());
+        convert_to_f32(DType::BF16, xb.data(), x_rounded.data(), x.size());
+        WeightMatrix W{DType::BF16, wb.data(), rows, cols, /*bf16_inputs=*/true};
+        std::vector<float> y(size_t(M * rows)), want(y.size()), unrounded(y.size());
+        linear_forward(y.data(), rows, x.data(), cols, M, W, b.data());
+        linear_forward_naive(want.data(), x_rounded.data(), M, W, b.data());
+        linear_forward_naive(unrounded.data(), x.data(), M, W, b.data());
+        const double tol = 1e-4 * std::sqrt(double(cols));
+        double off_unrounded = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+          ASSERT_NEAR(y[i], want[i], tol) << "M=" << M << " rows=" << rows;
+          off_unrounded = std::max(off_unrounded, double(std::abs(y[i] - unrounded[i])));
+        }
+        EXPECT_GT(off_unrounded, 10 * tol) << "M=" << M << ": the inputs were not rounded";
+        std::vector<float> acc(y.size(), 1.f);
+        linear_forward(acc.data(), rows, x.data(), cols, M, W, nullptr, true);
+        linear_forward_naive(want.data(), x_rounded.data(), M, W, nullptr);
+        for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(acc[i], want[i] + 1.f, tol) << "accumulate, M=" << M;
+      }
+    }
+  }
+  set_bf16_gemm_path(Bf16GemmPath::Auto);
+}
+
+TEST(Linear, Bf16RoundingIsNearestEvenAndKeepsNaN) {
+  // The vectorised converter against the scalar rule, on the cases that differ: ties, NaN, inf.
+  const std::vector<float> x = {1.0f, 1.00390625f /*tie: stays even*/, 1.01171875f /*tie: rounds up*/,
+                                -3.3f, 1e-40f, INFINITY, -INFINITY, NAN, 3.4e38f};
+  std::vector<uint16_t> got(x.size());
+  convert_f32_to_bf16(x.data(), got.data(), x.size());
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(got[i], f32_to_bf16(x[i])) << x[i];
+  EXPECT_EQ(got[1], 0x3f80);
+  EXPECT_EQ(got[2], 0x3f82);
+  EXPECT_TRUE(std::isnan(bf16_to_f32(got[7])));
 }
 
 TEST(Parallel, CoversRangeOnceAndPropagatesErrors) {

@@ -191,6 +191,24 @@ TEST(SteerSweep, ADirectionTheUnembeddingMapsToTRaisesItsProbabilityMonotonicall
   EXPECT_GT(last, 10 * first) << first;
 }
 
+TEST(SteerSweep, DecodeBatchSizeDoesNotChangeAnyTranscript) {
+  // Runs of one prompt decode together (--batch-runs); each run's text must be what it is alone.
+  SweepFixture fx;
+  SteerSweepOptions o = fx.options(fx.pair.dir / "batched");
+  o.samples = 2;
+  run_steer_sweep(o);
+  o.out = fx.pair.dir / "alone";
+  o.batch_runs = 1;
+  run_steer_sweep(o);
+  std::map<std::string, std::string> batched, alone;
+  for (const Json& j : read_lines(fx.pair.dir / "batched/transcripts.jsonl")) batched[Json({j["alpha"], j["prompt"], j["seed"]}).dump()] = j["text"];
+  for (const Json& j : read_lines(fx.pair.dir / "alone/transcripts.jsonl")) alone[Json({j["alpha"], j["prompt"], j["seed"]}).dump()] = j["text"];
+  EXPECT_EQ(batched.size(), 2u * 2u * 3u);
+  EXPECT_EQ(batched, alone);
+  o.batch_runs = int(kMaxDecodeRows) + 1;
+  test::expect_error([&] { run_steer_sweep(o); }, {"--batch-runs", "out of range"});
+}
+
 TEST(SteerSweep, ResumesAfterATornWriteAndRefusesToOverwrite) {
   SweepFixture fx;
   SteerSweepOptions o = fx.options(fx.pair.dir / "out");

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "cli/commands.hpp"
+#include "cli/compute_option.hpp"
 #include "core/error.hpp"
 #include "core/npy.hpp"
 #include "core/parallel.hpp"
@@ -29,8 +30,7 @@ void register_forward(CLI::App& app) {
   c->add_option("--tokenizer", o->tokenizer, "tokenizer.json or its directory (default: the model directory)");
   c->add_option("--dump-logits", o->logits_path, "Write logits of every position to this .npy [T, vocab] (default: not written)");
   c->add_option("--dump-resid", o->resid, "SITE:FILE.npy, SITE = layer L (resid_pre) or blocks.L.hook_resid_pre|post; writes [T, d] (default: none)");
-  c->add_option("--dtype", o->dtype, "Compute mode: f32 (weights converted once) or bf16 (weights kept BF16)")
-      ->check(CLI::IsMember({"f32", "bf16"}))->capture_default_str();
+  add_compute_option(c, o->dtype);
   c->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
   c->callback([o] {
     set_num_threads(o->threads);

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "cli/compute_option.hpp"
 #include "core/parallel.hpp"
 #include "core/strings.hpp"
 #include "tokenizer/prompt_input.hpp"
@@ -10,6 +11,35 @@
 
 namespace cc::cli {
 
+namespace {
+
+void print_ids_or_text(const std::vector<int32_t>& ids, const Tokenizer* tok) {
+  if (tok) {
+    const std::string b = tok->decode_bytes(ids);
+    std::fwrite(b.data(), 1, b.size(), stdout);
+  } else {
+    for (int32_t id : ids) std::printf("%d ", id);
+  }
+}
+
+// --num-samples N: the N runs decode together; each is printed when all are done.
+void print_samples(Qwen2Model& model, const std::vector<int32_t>& prompt, const GenerateOptions& g, int n, const Tokenizer* tok) {
+  std::vector<GenerateRequest> runs;
+  for (int i = 0; i < n; ++i) {
+    SamplingParams sp = g.sampling;
+    sp.seed += uint64_t(i);
+    runs.push_back({prompt, sp, g.hooks});
+  }
+  const auto res = generate_batch(model, runs, g.max_new_tokens, g.stop_ids);
+  for (int i = 0; i < n; ++i) {
+    std::printf("--- sample %d (seed %llu) ---\n", i + 1, (unsigned long long)runs[size_t(i)].sampling.seed);
+    print_ids_or_text(res[size_t(i)].tokens, tok);
+    std::printf("\n%zu tokens%s\n", res[size_t(i)].tokens.size(), res[size_t(i)].stopped_on_eos ? " (stopped on EOS)" : "");
+  }
+}
+
+}  // namespace
+
 void register_generate(CLI::App& app) {
   struct Opts {
     std::string model, ids, prompt, chat, tokenizer, dtype = "bf16";
@@ -17,6 +47,7 @@ void register_generate(CLI::App& app) {
     float temperature = 0.f, top_p = 1.f;
     int top_k = 0, threads = 0;
     uint64_t seed = 0;
+    int num_samples = 1;
     bool ignore_eos = false, steer_generated_only = false;
     std::vector<std::string> steer;
   };
@@ -33,11 +64,14 @@ void register_generate(CLI::App& app) {
   c->add_option("--top-k", o->top_k, "Keep the k most likely tokens (0 = off)")->capture_default_str();
   c->add_option("--top-p", o->top_p, "Nucleus sampling mass (1 = off)")->capture_default_str();
   c->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
+  c->add_option("--num-samples", o->num_samples,
+                "Runs decoded together in one batch, seeds SEED, SEED+1, ... (1-16; each run's tokens are those it gets alone)")
+      ->check(CLI::Range(1, int(kMaxDecodeRows)))->capture_default_str();
   c->add_flag("--ignore-eos", o->ignore_eos, "Do not stop on the model's EOS ids");
   c->add_option("--steer", o->steer,
                 "CKPT:FEATURE:ALPHA[:A|B]: add ALPHA * W_dec[FEATURE, B] / s_B at the crosscoder's hook (repeatable; default: no steering)");
   c->add_flag("--steer-generated-only", o->steer_generated_only, "Steer generated positions only, not the prompt");
-  c->add_option("--dtype", o->dtype, "Compute mode: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}))->capture_default_str();
+  add_compute_option(c, o->dtype);
   c->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
   c->callback([o] {
     set_num_threads(o->threads);
@@ -55,15 +89,14 @@ void register_generate(CLI::App& app) {
     add_steering_hooks(hooks, specs, model->config().num_hidden_layers, model->config().hidden_size,
                        o->steer_generated_only ? int32_t(prompt.size()) : 0);
     if (!hooks.empty()) g.hooks = &hooks;
+    if (o->num_samples > 1) {
+      print_samples(*model, prompt, g, o->num_samples, tok);
+      return;
+    }
     // Streams decoded bytes when a tokenizer is at hand (a character split across tokens is
     // completed by the next write), ids otherwise.
     auto res = generate(*model, prompt, g, [tok](int32_t id) {
-      if (tok) {
-        const std::string b = tok->decode_bytes({id});
-        std::fwrite(b.data(), 1, b.size(), stdout);
-      } else {
-        std::printf("%d ", id);
-      }
+      print_ids_or_text({id}, tok);
       std::fflush(stdout);
     });
     std::printf("\n%zu tokens%s\n", res.tokens.size(), res.stopped_on_eos ? " (stopped on EOS)" : "");

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "cli/compute_option.hpp"
 #include "core/parallel.hpp"
 #include "geometry/geometry.hpp"
 
@@ -31,7 +32,7 @@ void register_geometry(CLI::App& app) {
   c->add_option("--seed", g.seed, "Seed for the bootstrap and the shuffled null")->capture_default_str();
   c->add_option("--batch-tokens", g.batch_tokens, "Tokens per forward call")->capture_default_str();
   c->add_option("--out", g.out, "Output directory (geometry.json, geometry.csv)")->required();
-  c->add_option("--dtype", o->dtype, "Compute mode: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}))->capture_default_str();
+  add_compute_option(c, o->dtype);
   c->add_flag("--quiet", o->quiet, "No progress bar");
   c->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
   c->callback([o] {

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "cli/compute_option.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "data/corpus.hpp"
@@ -44,7 +45,7 @@ void register_harvest(CLI::App& app) {
   c->add_option("--shard-tokens", o->store.shard_rows, "Rows per shard (closed at a batch boundary)")->capture_default_str();
   c->add_option("--store-dtype", o->store_dtype, "bf16 (4·d bytes/token) or f32 (8·d)")->check(CLI::IsMember({"bf16", "f32"}))->capture_default_str();
   c->add_option("--norm-tokens", o->store.norm_rows, "Rows used to estimate the norm factors")->capture_default_str();
-  c->add_option("--dtype", o->dtype, "Model compute mode: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}))->capture_default_str();
+  add_compute_option(c, o->dtype);
   c->add_flag("--resume", o->store.resume, "Continue an interrupted harvest in --out");
   c->add_flag("--quiet", o->quiet, "No progress bar");
   c->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();

@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/compute_option.hpp"
+
 #include "core/parallel.hpp"
 #include "data/corpus.hpp"
 #include "model/weights.hpp"
@@ -34,7 +36,7 @@ void add_pair_options(CLI::App* s, Opt& a, PairCli& c, const std::string& hook_u
       ->capture_default_str();
   s->add_option("--held-out", a.held_out_list, "The harvest's held-out list, if it had one (default: none; the hash split alone)");
   s->add_option("--batch-tokens", a.batch_tokens, "Rows per forward call")->capture_default_str();
-  s->add_option("--dtype", c.dtype, "Model compute mode: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}))->capture_default_str();
+  add_compute_option(s, c.dtype);
   s->add_flag("--quiet", c.quiet, "No progress bar");
   s->add_option("--threads", c.threads, "Threads (0 = all cores)")->capture_default_str();
 }

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "cli/compute_option.hpp"
 #include "core/parallel.hpp"
 #include "interventions/steer_sweep.hpp"
 #include "pipeline/resources.hpp"
@@ -40,8 +41,9 @@ void register_steer(CLI::App& app) {
   c->add_option("--max-new-tokens", s.max_new_tokens, "Generation limit per run")->capture_default_str();
   c->add_option("--slice", o->slice, "Decoder slice steered along: B (distilled) or A (base)")->check(CLI::IsMember({"A", "B"}))->capture_default_str();
   c->add_flag("--generated-only", s.generated_only, "Steer generated positions only, not the prompt");
+  c->add_option("--batch-runs", s.batch_runs, "Runs of one prompt decoded together (1-16; the tokens do not depend on it)")->capture_default_str();
   c->add_flag("--resume", s.resume, "Keep the finished runs in --out and do the rest");
-  c->add_option("--dtype", o->dtype, "Compute mode: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}))->capture_default_str();
+  add_compute_option(c, o->dtype);
   c->add_flag("--quiet", o->quiet, "No progress bar");
   c->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
   c->callback([o] {

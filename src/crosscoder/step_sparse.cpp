@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/dot.hpp"
 #include "core/parallel.hpp"
 #include "crosscoder/step.hpp"
 #include "crosscoder/step_common.hpp"
@@ -14,20 +15,6 @@
 namespace cc {
 
 namespace {
-
-// a·b over n floats in 16 independent partial sums: a single running sum is a serial dependency the
-// compiler may not reorder (no -ffast-math), which left this loop, the gradient of every active
-// feature, scalar and a third of an L1 training step (perf).
-float dot(const float* a, const float* b, int64_t n) {
-  float acc[16] = {};
-  int64_t q = 0;
-  for (; q + 16 <= n; q += 16)
-    for (int l = 0; l < 16; ++l) acc[l] += a[q + l] * b[q + l];
-  float s = 0;
-  for (; q < n; ++q) s += a[q] * b[q];
-  for (int l = 0; l < 16; ++l) s += acc[l];
-  return s;
-}
 
 // The active (row, feature) pairs of f [B, F] (f > 0), row-major in ws.row_ptr/col/val: rows are
 // counted and filled in parallel.
@@ -211,7 +198,7 @@ StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderCon
       for (int64_t e = row_ptr[size_t(b)]; e < row_ptr[size_t(b + 1)]; ++e) {
         const int32_t j = col[size_t(e)];
         const float* w = p.W_dec.data() + int64_t(j) * D2;
-        dval[size_t(e)] = dot(gr, w, D2) + float(lam / double(B) * (norms[size_t(2 * j)] + norms[size_t(2 * j + 1)]));
+        dval[size_t(e)] = dot_f32(gr, w, D2) + float(lam / double(B) * (norms[size_t(2 * j)] + norms[size_t(2 * j + 1)]));
       }
     }
   });

@@ -1,6 +1,7 @@
-// The steering sweep: runs (alpha × prompt × decoding) are generated one at a time with a KV cache,
-// each appended to transcripts.jsonl as it finishes, so an interrupted sweep resumes where it
-// stopped (--resume); the table is recomputed from every transcript at the end.
+// The steering sweep: runs (alpha × prompt × decoding) of one prompt are decoded together in batches
+// (generate_batch: each run's tokens are those it would get alone), each with its own KV cache;
+// a batch's runs are appended to transcripts.jsonl when it finishes, so an interrupted sweep
+// resumes where it stopped (--resume); the table is recomputed from every transcript at the end.
 #include "interventions/steer_sweep.hpp"
 
 #include <algorithm>
@@ -149,6 +150,22 @@ std::vector<Run> plan_runs(const SteerSweepOptions& opt, size_t n_prompts) {
   return runs;
 }
 
+// The runs still to do, grouped by prompt into decode batches of at most batch_runs.
+std::vector<std::vector<Run>> decode_batches(const std::vector<Run>& runs, const std::map<std::string, Json>& done, size_t n_prompts,
+                                             int batch_runs) {
+  std::vector<std::vector<Run>> out;
+  for (size_t p = 0; p < n_prompts; ++p) {
+    std::vector<Run> cur;
+    for (const Run& r : runs) {
+      if (r.prompt != p || done.count(run_key(r.alpha, r.prompt, r.seed))) continue;
+      cur.push_back(r);
+      if (int(cur.size()) == batch_runs) out.push_back(std::move(cur)), cur.clear();
+    }
+    if (!cur.empty()) out.push_back(std::move(cur));
+  }
+  return out;
+}
+
 // One transcript line: where </think> completes (in tokens), reasoning-word counts, the answer.
 Json transcript_line(const Run& r, const GenerateResult& res, double seconds, const Tokenizer& tok, const Lexicon& lex,
                      const SteerPrompt& p) {
@@ -266,6 +283,8 @@ std::string run_steer_sweep(const SteerSweepOptions& opt) {
   if (opt.alphas.empty()) fail("", "--alpha", "is empty");
   if (opt.samples < 0 || (!opt.greedy && opt.samples == 0)) fail("", "--samples", "leaves no run (use --samples >= 1 or greedy)");
   if (opt.max_new_tokens < 1) fail("", "--max-new-tokens", "must be >= 1");
+  if (opt.batch_runs < 1 || opt.batch_runs > kMaxDecodeRows)
+    fail("", "--batch-runs", "is out of range", "1.." + std::to_string(kMaxDecodeRows), std::to_string(opt.batch_runs));
   std::string why;
   const int64_t feature = resolve_steer_feature(opt.feature, opt.analysis, &why);
   const std::vector<SteerPrompt> prompts = opt.prompts.empty() ? default_steer_prompts(opt.problems, opt.problems_file) : load_steer_prompts(opt.prompts);
@@ -292,27 +311,30 @@ std::string run_steer_sweep(const SteerSweepOptions& opt) {
   Progress bar("steer", todo, "run", opt.progress);
   int64_t gen_tokens = 0;
   double gen_seconds = 0;
-  for (const Run& r : runs) {
-    const std::string key = run_key(r.alpha, r.prompt, r.seed);
-    if (done.count(key)) continue;
-    Hooks hooks;
-    hooks.add(sv.site, make_add_hook(sv.v, float(r.alpha), opt.generated_only ? int32_t(ids[r.prompt].size()) : 0));
-    GenerateOptions g;
-    g.max_new_tokens = opt.max_new_tokens;
-    g.sampling = r.seed == 0 ? SamplingParams{} : SamplingParams{opt.temperature, 0, opt.top_p, uint64_t(r.seed)};
-    g.stop_ids = model->config().eos_token_ids;
-    g.hooks = &hooks;
+  for (const std::vector<Run>& batch : decode_batches(runs, done, prompts.size(), opt.batch_runs)) {
+    // One decode batch: runs of one prompt, each with its own alpha, seed and hook.
+    std::vector<Hooks> hooks(batch.size());
+    std::vector<GenerateRequest> req;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const Run& r = batch[i];
+      hooks[i].add(sv.site, make_add_hook(sv.v, float(r.alpha), opt.generated_only ? int32_t(ids[r.prompt].size()) : 0));
+      req.push_back({ids[r.prompt], r.seed == 0 ? SamplingParams{} : SamplingParams{opt.temperature, 0, opt.top_p, uint64_t(r.seed)},
+                     &hooks[i]});
+    }
     const auto t0 = std::chrono::steady_clock::now();
-    const GenerateResult res = generate(*model, ids[r.prompt], g);
+    const std::vector<GenerateResult> res = generate_batch(*model, req, opt.max_new_tokens, model->config().eos_token_ids);
     const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    gen_tokens += int64_t(res.tokens.size());
     gen_seconds += sec;
-    const Json line = transcript_line(r, res, sec, *tok, lex, prompts[r.prompt]);
-    tout << line.dump() << "\n";
-    tout.flush();
-    if (!tout) fail(tpath, "", "write failed (disk full?)");
-    done[key] = line;
-    bar.add(1);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const Run& r = batch[i];
+      gen_tokens += int64_t(res[i].tokens.size());
+      const Json line = transcript_line(r, res[i], sec, *tok, lex, prompts[r.prompt]);
+      tout << line.dump() << "\n";
+      tout.flush();
+      if (!tout) fail(tpath, "", "write failed (disk full?)");
+      done[run_key(r.alpha, r.prompt, r.seed)] = line;
+    }
+    bar.add(int64_t(batch.size()));
     bar.note(std::to_string(int(double(gen_tokens) / std::max(gen_seconds, 1e-9))) + " tok/s");
   }
   bar.finish();

@@ -30,6 +30,7 @@ struct SteerSweepOptions {
   int slice = 1;                   // decoder slice: 1 = distilled (B), 0 = base (A)
   bool generated_only = false;     // steer generated positions only
   bool resume = false;             // keep the finished runs of OUT/transcripts.jsonl
+  int batch_runs = 8;              // runs of one prompt decoded together (1..kMaxDecodeRows); results do not depend on it
   ComputeMode mode = ComputeMode::BF16;
   bool progress = true;
 };

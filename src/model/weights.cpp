@@ -17,7 +17,17 @@ namespace fs = std::filesystem;
 ComputeMode compute_mode_from_name(const std::string& s) {
   if (s == "f32") return ComputeMode::F32;
   if (s == "bf16") return ComputeMode::BF16;
-  fail("", "--dtype", "is not a compute mode", "f32 or bf16", s);
+  if (s == "bf16-act") return ComputeMode::BF16Act;
+  fail("", "--dtype", "is not a compute mode", "f32, bf16 or bf16-act", s);
+}
+
+const char* compute_mode_name(ComputeMode m) {
+  switch (m) {
+    case ComputeMode::F32: return "f32";
+    case ComputeMode::BF16: return "bf16";
+    case ComputeMode::BF16Act: return "bf16-act";
+  }
+  return "?";
 }
 
 namespace {
@@ -78,8 +88,9 @@ WeightMatrix make_matrix(const Located& l, ComputeMode mode, Qwen2Weights& w) {
   m.cols = t.shape[1];
   const size_t n = size_t(t.numel());
   const bool aligned = reinterpret_cast<uintptr_t>(t.data) % dtype_size(t.dtype) == 0;
-  if (mode == ComputeMode::BF16) {
+  if (mode != ComputeMode::F32) {
     m.dtype = DType::BF16;
+    m.bf16_inputs = mode == ComputeMode::BF16Act;
     if (t.dtype == DType::BF16 && aligned) {
       m.data = t.data;  // zero-copy: the page cache holds it
       w.mapped_bytes += t.nbytes;

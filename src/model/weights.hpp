@@ -14,8 +14,13 @@
 
 namespace cc {
 
-enum class ComputeMode { F32, BF16 };
-ComputeMode compute_mode_from_name(const std::string& s);  // "f32" | "bf16"
+// F32: weights widened to f32, f32 math (exact). BF16: weights kept BF16 (mapped), activations and
+// accumulation f32, so every product is exact. BF16Act: BF16 weights and GEMM inputs rounded to
+// BF16 with f32 accumulation and an f32 residual stream (PyTorch's bf16 mode; AVX512-BF16 GEMMs).
+enum class ComputeMode { F32, BF16, BF16Act };
+ComputeMode compute_mode_from_name(const std::string& s);  // "f32" | "bf16" | "bf16-act"
+const char* compute_mode_name(ComputeMode m);
+inline const std::vector<std::string> kComputeModeNames = {"f32", "bf16", "bf16-act"};
 
 struct LayerWeights {
   std::vector<float> ln1, ln2;            // [d]

@@ -61,7 +61,7 @@ std::vector<CorpusSpec> corpora(const TomlSection& s, const std::string& key, co
 }
 
 ComputeMode mode_of(const TomlSection& s, const std::string& key) {
-  return compute_mode_from_name(s.choice(key, "bf16", {"bf16", "f32"}));
+  return compute_mode_from_name(s.choice(key, "bf16", kComputeModeNames));
 }
 
 NamedCrosscoder crosscoder_from(const TomlSection& s, const std::string& name) {
