@@ -12,6 +12,7 @@
 #include <random>
 
 #include "core/parallel.hpp"
+#include "core/resource_usage.hpp"
 #include "crosscoder/adam.hpp"
 #include "crosscoder/step.hpp"
 
@@ -65,8 +66,7 @@ int main(int argc, char** argv) {
     pre = {};
     crosscoder_step_sparse(p, c, in, g);  // warm-up
     double l0_seen = 0;
-    rusage ru0{}, ru1{};
-    getrusage(RUSAGE_SELF, &ru0);
+    const ResourceUsage ru0 = ResourceUsage::now();
     auto t0 = Clock::now();
     for (int s = 0; s < steps; ++s) {
       l0_seen = crosscoder_step_sparse(p, c, in, g).l0;
@@ -74,10 +74,8 @@ int main(int argc, char** argv) {
       adam_step(p, g, a, 5e-5, 0.9, 0.999);
     }
     const double sparse_s = since(t0) / steps;
-    getrusage(RUSAGE_SELF, &ru1);
-    auto secs = [](const timeval& a, const timeval& b) { return double(b.tv_sec - a.tv_sec) + 1e-6 * double(b.tv_usec - a.tv_usec); };
-    const double sys_s = secs(ru0.ru_stime, ru1.ru_stime), user_s = secs(ru0.ru_utime, ru1.ru_utime);
-    const double faults_per_step = double(ru1.ru_minflt - ru0.ru_minflt) / steps;
+    const ResourceUsage used = ResourceUsage::now() - ru0;
+    const double faults_per_step = double(used.minor_faults) / steps;
     double dense_s = 0;
     if (dense) {
       auto t1 = Clock::now();
@@ -91,7 +89,7 @@ int main(int argc, char** argv) {
                 "\"sparse_step_s\":%.3f,\"sparse_tok_s\":%.1f,\"dense_step_s\":%.3f,\"dense_tok_s\":%.1f,"
                 "\"encoder_gemm_gflops\":%.1f,\"minor_faults_per_step\":%.1f,\"sys_over_user\":%.3f}\n",
                 arch.c_str(), (long long)d, (long long)F, (long long)B, l0_seen, sparse_s, double(B) / sparse_s, dense_s,
-                dense_s > 0 ? double(B) / dense_s : 0.0, enc_gflop / enc_s, faults_per_step, user_s > 0 ? sys_s / user_s : 0.0);
+                dense_s > 0 ? double(B) / dense_s : 0.0, enc_gflop / enc_s, faults_per_step, used.system_share());
     std::fflush(stdout);
   }
   return 0;

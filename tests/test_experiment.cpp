@@ -145,7 +145,7 @@ TEST(StageRecord, DoneAndStartedFollowTheFingerprint) {
   StageRecord r(d.str());  // read back from stages.json
   EXPECT_TRUE(r.started("harvest", "aa"));
   EXPECT_FALSE(r.started("harvest", "bb"));
-  r.mark_done("harvest", 1.5);
+  r.mark_done("harvest", 1.5, ResourceUsage{});
   EXPECT_TRUE(StageRecord(d.str()).done("harvest", "aa"));
   EXPECT_FALSE(StageRecord(d.str()).done("harvest", "bb"));
   std::ofstream(d / "stages.json") << "[1, 2]";

@@ -368,14 +368,13 @@ class CountingStream : public RowStream {
  public:
   int64_t d_model() const override { return 4; }
   std::array<float, 2> norm_factors() const override { return {1.f, 1.f}; }
-  ActivationBatch next_chunk() override {
-    ActivationBatch b;
+  void next_chunk(ActivationBatch& b) override {
+    b = ActivationBatch{};
     b.d = 4;
     for (int k = 0; k < 100; ++k, ++next_) {
       b.acts.insert(b.acts.end(), 8, float(next_));
       b.rows++;
     }
-    return b;
   }
   int64_t rows_read() const override { return next_; }
   int64_t next_ = 0;
@@ -403,7 +402,34 @@ TEST(ShuffleBuffer, ServesEveryRowOnceAndStaysFresh) {
     if (!shuffle) {
       EXPECT_EQ(max_lag, 0);
     }
-    EXPECT_EQ(buf.memory_bytes(), size_t(500 * 8 * 4));
+    EXPECT_EQ(buf.memory_bytes(), size_t(500 * 8 * 4 + 2 * 500 * 4));  // rows, and two index arrays
+  }
+}
+
+// The buffer keeps its rows in place and shuffles indices; the order it serves must be the one the
+// plain scheme gives (move the unserved rows to the front, append fresh rows, Fisher-Yates over the
+// rows with the same generator), so runs and resumes from before the change reproduce.
+TEST(ShuffleBuffer, ServesTheOrderOfThePlainRowMovingScheme) {
+  const int64_t cap = 500, n = 7000;
+  CountingStream src;
+  ShuffleBuffer buf(src, cap, 11, true);
+  std::vector<float> out(size_t(n * 8));
+  buf.next_batch(out.data(), n);
+
+  std::vector<int64_t> rows;  // the plain scheme over row ids
+  int64_t next = 0, pos = 0;
+  std::mt19937_64 rng(11);
+  auto refill = [&] {
+    rows.erase(rows.begin(), rows.begin() + pos);
+    pos = 0;
+    while (int64_t(rows.size()) < cap) rows.push_back(next++);
+    for (int64_t i = cap - 1; i > 0; --i) std::swap(rows[size_t(i)], rows[size_t(rng() % uint64_t(i + 1))]);
+  };
+  refill();
+  for (int64_t k = 0; k < n; ++k) {
+    if (pos >= cap / 2) refill();
+    ASSERT_EQ(int64_t(out[size_t(k * 8)]), rows[size_t(pos)]) << "served row " << k;
+    ++pos;
   }
 }
 
@@ -453,7 +479,8 @@ TEST(Split, WholeDocumentsStableAcrossHarvestsAndSkippedByTraining) {
   StoreStream train(f.dir / "s1", 256, /*train_only=*/true);
   int64_t served = 0;
   while (served < 3 * 3000) {
-    const ActivationBatch b = train.next_chunk();
+    ActivationBatch b;
+    train.next_chunk(b);
     for (uint8_t s : b.split) ASSERT_EQ(s, 0);
     served += b.rows;
   }

@@ -18,17 +18,17 @@ StoreStream::StoreStream(const std::string& dir, int64_t chunk_rows, bool train_
   if (store_.manifest()["norm_factors"].is_null()) fail(dir + "/manifest.json", "norm_factors", "are not set (harvest incomplete?)");
 }
 
-ActivationBatch StoreStream::next_chunk() {
+void StoreStream::next_chunk(ActivationBatch& b) {
   for (;;) {
     const int64_t n = std::min(chunk_, store_.rows() - cursor_);
-    ActivationBatch b = store_.read(cursor_, n);
+    store_.read_into(cursor_, n, b);
     cursor_ = (cursor_ + n) % store_.rows();
     if (train_only_) {
-      b = select_rows(b, 0, b.rows);
+      keep_split_rows(b, 0);
       if (b.rows == 0) continue;  // a chunk of held-out rows only
     }
     read_ += b.rows;
-    return b;
+    return;
   }
 }
 
@@ -36,38 +36,42 @@ ShuffleBuffer::ShuffleBuffer(RowStream& src, int64_t capacity_rows, uint64_t see
     : src_(src), cap_(capacity_rows), d_(src.d_model()), shuffle_(shuffle), rng_(seed) {
   if (cap_ < 2) fail("", "buffer rows", "must be at least 2", ">= 2", std::to_string(cap_));
   buf_.resize(size_t(cap_ * 2 * d_));
+  slot_.resize(size_t(cap_));
+  std::iota(slot_.begin(), slot_.end(), 0);
+  order_.reserve(size_t(cap_));
   refill();
 }
 
 void ShuffleBuffer::refill() {
-  // Keep the unserved rows, at the front.
+  // Positions: the unserved rows first (in their order), then fresh rows, which are written into
+  // the slots of the served rows and then of the never-used ones.
   const int64_t keep = filled_ - pos_;
   const size_t row = size_t(2 * d_);
-  if (keep > 0 && pos_ > 0) std::memmove(buf_.data(), buf_.data() + size_t(pos_) * row, size_t(keep) * row * sizeof(float));
+  order_.clear();
+  order_.insert(order_.end(), slot_.begin() + pos_, slot_.begin() + filled_);
+  order_.insert(order_.end(), slot_.begin(), slot_.begin() + pos_);
+  order_.insert(order_.end(), slot_.begin() + filled_, slot_.end());
+  slot_.swap(order_);
   filled_ = keep;
   pos_ = 0;
   while (filled_ < cap_) {
     if (carry_off_ >= carry_.rows) {
-      carry_ = src_.next_chunk();
+      src_.next_chunk(carry_);
       carry_off_ = 0;
       if (carry_.d != d_) fail("", "activation stream", "changed width", std::to_string(d_), std::to_string(carry_.d));
     }
     const int64_t take = std::min(cap_ - filled_, carry_.rows - carry_off_);
-    std::memcpy(buf_.data() + size_t(filled_) * row, carry_.acts.data() + size_t(carry_off_) * row, size_t(take) * row * sizeof(float));
+    for (int64_t k = 0; k < take; ++k)
+      std::memcpy(buf_.data() + size_t(slot_[size_t(filled_ + k)]) * row, carry_.acts.data() + size_t(carry_off_ + k) * row,
+                  row * sizeof(float));
     filled_ += take;
     carry_off_ += take;
   }
   if (shuffle_) {
-    // Fisher–Yates over rows.
-    std::vector<float> tmp(row);
+    // Fisher–Yates over positions.
     for (int64_t i = filled_ - 1; i > 0; --i) {
       const int64_t j = int64_t(rng_() % uint64_t(i + 1));
-      if (i == j) continue;
-      float* a = buf_.data() + size_t(i) * row;
-      float* b = buf_.data() + size_t(j) * row;
-      std::memcpy(tmp.data(), a, row * sizeof(float));
-      std::memcpy(a, b, row * sizeof(float));
-      std::memcpy(b, tmp.data(), row * sizeof(float));
+      std::swap(slot_[size_t(i)], slot_[size_t(j)]);
     }
   }
 }
@@ -77,7 +81,7 @@ void ShuffleBuffer::next_batch(float* out, int64_t n) {
   for (int64_t k = 0; k < n; ++k) {
     if (pos_ >= cap_ / 2 && shuffle_) refill();
     if (pos_ >= filled_) refill();
-    if (out) std::memcpy(out + size_t(k) * row, buf_.data() + size_t(pos_) * row, row * sizeof(float));
+    if (out) std::memcpy(out + size_t(k) * row, buf_.data() + size_t(slot_[size_t(pos_)]) * row, row * sizeof(float));
     ++pos_;
     ++served_;
   }

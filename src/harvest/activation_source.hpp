@@ -15,7 +15,9 @@ class RowStream {
   virtual ~RowStream() = default;
   virtual int64_t d_model() const = 0;
   virtual std::array<float, 2> norm_factors() const = 0;
-  virtual ActivationBatch next_chunk() = 0;  // never empty; cycles when the data ends
+  // The next chunk of rows into `out` (never empty; cycles when the data ends). `out`'s buffers are
+  // reused, so a stream read chunk after chunk allocates nothing once they have grown.
+  virtual void next_chunk(ActivationBatch& out) = 0;
   virtual int64_t rows_read() const = 0;     // rows produced so far (fresh rows, counting epochs)
 };
 
@@ -27,7 +29,7 @@ class StoreStream : public RowStream {
   StoreStream(const std::string& dir, int64_t chunk_rows = 8192, bool train_only = false);
   int64_t d_model() const override { return store_.d_model(); }
   std::array<float, 2> norm_factors() const override { return store_.norm_factors(); }
-  ActivationBatch next_chunk() override;
+  void next_chunk(ActivationBatch& out) override;
   int64_t rows_read() const override { return read_; }
   int64_t epochs() const { return store_.rows() ? read_ / store_.rows() : 0; }
   const ActivationStore& store() const { return store_; }
@@ -41,6 +43,9 @@ class StoreStream : public RowStream {
 // The reference's refresh scheme, made to stream: the buffer holds `capacity` rows; once half
 // has been served, the unserved half moves to the front, fresh rows fill the rest, and the whole
 // buffer is reshuffled. Every row of the stream is served exactly once, in a seeded order.
+// Rows stay where they were written: the order lives in `slot_` (position -> row of buf_), so a
+// refill moves and shuffles 4-byte indices, not rows (it moved 64 MiB and swapped 128 MiB of rows
+// per refill at d = 256 with 65,536 rows, most of a training run's system time).
 class ShuffleBuffer {
  public:
   ShuffleBuffer(RowStream& src, int64_t capacity_rows, uint64_t seed, bool shuffle = true);
@@ -49,7 +54,7 @@ class ShuffleBuffer {
   // Advances exactly as next_batch would, without copying rows out (replay on resume).
   void skip(int64_t n) { next_batch(nullptr, n); }
   int64_t rows_served() const { return served_; }
-  size_t memory_bytes() const { return buf_.capacity() * sizeof(float); }
+  size_t memory_bytes() const { return buf_.capacity() * sizeof(float) + (slot_.capacity() + order_.capacity()) * sizeof(int32_t); }
 
  private:
   void refill();
@@ -57,7 +62,9 @@ class ShuffleBuffer {
   int64_t cap_, d_;
   bool shuffle_;
   std::mt19937_64 rng_;
-  std::vector<float> buf_;      // [cap, 2, d]
+  std::vector<float> buf_;      // [cap, 2, d], rows in arrival slots
+  std::vector<int32_t> slot_;   // [cap]: slot_[position] = the buf_ row served at that position
+  std::vector<int32_t> order_;  // refill scratch
   int64_t filled_ = 0, pos_ = 0, served_ = 0;
   ActivationBatch carry_;       // rows read from the stream but not yet in the buffer
   int64_t carry_off_ = 0;

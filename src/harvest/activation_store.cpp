@@ -88,9 +88,14 @@ const SafetensorsFile& ActivationStore::shard(size_t i) const {
 }
 
 ActivationBatch ActivationStore::read(int64_t begin, int64_t n) const {
+  ActivationBatch out;
+  read_into(begin, n, out);
+  return out;
+}
+
+void ActivationStore::read_into(int64_t begin, int64_t n, ActivationBatch& out) const {
   if (begin < 0 || n < 0 || begin + n > rows_)
     fail(dir_, "rows", "requested beyond the store", "<= " + std::to_string(rows_), std::to_string(begin + n));
-  ActivationBatch out;
   out.d = d_;
   out.rows = n;
   out.acts.resize(size_t(n * 2 * d_));
@@ -126,7 +131,6 @@ ActivationBatch ActivationStore::read(int64_t begin, int64_t n) const {
     done += take;
     ++s;
   }
-  return out;
 }
 
 }  // namespace cc

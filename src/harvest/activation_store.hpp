@@ -41,6 +41,8 @@ class ActivationStore {
 
   // Rows [begin, begin+n) with all columns; acts converted to f32.
   ActivationBatch read(int64_t begin, int64_t n) const;
+  // The same rows into `out`, reusing its buffers (a training stream reads chunk after chunk).
+  void read_into(int64_t begin, int64_t n, ActivationBatch& out) const;
 
  private:
   const SafetensorsFile& shard(size_t i) const;

@@ -39,6 +39,28 @@ ActivationBatch select_rows(const ActivationBatch& b, int split, int64_t max_row
   return out;
 }
 
+void keep_split_rows(ActivationBatch& b, int split) {
+  const int64_t row = 2 * b.d;
+  int64_t n = 0;
+  for (int64_t r = 0; r < b.rows; ++r) {
+    if (b.split[size_t(r)] != split) continue;
+    if (n != r) {
+      std::copy_n(b.acts.begin() + r * row, row, b.acts.begin() + n * row);
+      b.tokens[size_t(n)] = b.tokens[size_t(r)];
+      b.doc[size_t(n)] = b.doc[size_t(r)];
+      b.pos[size_t(n)] = b.pos[size_t(r)];
+      b.corpus[size_t(n)] = b.corpus[size_t(r)];
+      b.split[size_t(n)] = b.split[size_t(r)];
+    }
+    ++n;
+  }
+  b.rows = n;
+  b.acts.resize(size_t(n * row));
+  for (auto* v : {&b.tokens, &b.doc, &b.pos}) v->resize(size_t(n));
+  b.corpus.resize(size_t(n));
+  b.split.resize(size_t(n));
+}
+
 void ActivationBatch::append(const ActivationBatch& o, int64_t begin, int64_t n) {
   d = o.d;
   acts.insert(acts.end(), o.acts.begin() + begin * 2 * o.d, o.acts.begin() + (begin + n) * 2 * o.d);

@@ -36,6 +36,8 @@ struct ActivationBatch {
 // The first max_rows rows of b on one side of the train/eval split (split 0 or 1; -1 = every row),
 // in order, copied in runs; index, when given, receives each kept row's index in b.
 ActivationBatch select_rows(const ActivationBatch& b, int split, int64_t max_rows, std::vector<int64_t>* index = nullptr);
+// The same selection of every row, in place (no allocation): b keeps only its rows on `split`.
+void keep_split_rows(ActivationBatch& b, int split);
 
 class PairHarvester {
  public:

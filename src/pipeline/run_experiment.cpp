@@ -325,11 +325,14 @@ std::vector<StageOutcome> run_experiment(const Experiment& e, const RunOptions& 
       std::fprintf(stderr, "%s: %s\n", tag.c_str(), resume ? "resuming the interrupted stage" : "running");
       rec.mark_started(s.name, fp, s.settings);
       const auto t0 = std::chrono::steady_clock::now();
+      const ResourceUsage u0 = ResourceUsage::now();
       o.note = s.run(resume);
+      o.usage = ResourceUsage::now() - u0;
       o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      rec.mark_done(s.name, o.seconds);
-      std::fprintf(stderr, "%s: done in %s%s%s\n", tag.c_str(), human_duration(o.seconds).c_str(), o.note.empty() ? "" : ": ",
-                   o.note.c_str());
+      rec.mark_done(s.name, o.seconds, o.usage);
+      std::fprintf(stderr, "%s: done in %s (CPU: user %.1f s, system %.1f s = %.1f%% of user, %lld minor page faults)%s%s\n", tag.c_str(),
+                   human_duration(o.seconds).c_str(), o.usage.user_s, o.usage.system_s, 100 * o.usage.system_share(),
+                   (long long)o.usage.minor_faults, o.note.empty() ? "" : ": ", o.note.c_str());
       outcomes.push_back(o);
     }
     if (s.name == opt.until) break;

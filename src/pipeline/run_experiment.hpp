@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/resource_usage.hpp"
 #include "pipeline/experiment.hpp"
 
 namespace cc {
@@ -19,6 +20,7 @@ struct StageOutcome {
   bool skipped = false;  // done before under the same fingerprint
   double seconds = 0;    // this invocation (skipped: the recorded time of the run that did it)
   std::string note;      // e.g. the steered feature
+  ResourceUsage usage;   // CPU time and page faults of this invocation's run of the stage
 };
 
 std::vector<std::string> stage_names(const Experiment& e);

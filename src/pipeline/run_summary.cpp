@@ -253,6 +253,12 @@ std::string run_summary(const Experiment& e, const std::vector<StageOutcome>& st
     if (!s.skipped) total += s.seconds;
   }
   o << "; this invocation " << human_duration(total) << "\n";
+  std::string cpu;
+  for (const auto& s : stages)
+    if (!s.skipped)
+      cpu += " " + s.name + " " + std::to_string(int(std::lround(s.usage.user_s))) + "/" + std::to_string(int(std::lround(s.usage.system_s))) +
+             " (" + std::to_string(int(std::lround(100 * s.usage.system_share()))) + "%)";
+  if (!cpu.empty()) o << "  CPU seconds user/system (system share):" << cpu << "\n";
   calibration_lines(o, e);
   store_lines(o, e);
   crosscoder_lines(o, e);

@@ -63,9 +63,11 @@ void StageRecord::mark_started(const std::string& stage, const std::string& fp, 
   save();
 }
 
-void StageRecord::mark_done(const std::string& stage, double seconds) {
+void StageRecord::mark_done(const std::string& stage, double seconds, const ResourceUsage& usage) {
   j_[stage]["state"] = "done";
   j_[stage]["seconds"] = seconds;
+  j_[stage]["cpu"] = {{"user_s", usage.user_s}, {"system_s", usage.system_s}, {"minor_page_faults", usage.minor_faults},
+                      {"major_page_faults", usage.major_faults}};
   j_[stage]["finished_at"] = int64_t(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   save();
 }

@@ -1,5 +1,5 @@
 // What `crosscoder run` remembers between invocations: RUN/stages.json, one entry per stage with the
-// fingerprint of its settings and inputs, its state (started | done) and its wall time. A stage is
+// fingerprint of its settings and inputs, its state (started | done), its wall time and CPU usage. A stage is
 // skipped when it is done under the same fingerprint; the fingerprint of a stage includes those of
 // the stages it reads, so a change anywhere upstream redoes everything downstream.
 #pragma once
@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/json_file.hpp"
+#include "core/resource_usage.hpp"
 
 namespace cc {
 
@@ -24,7 +25,7 @@ class StageRecord {
   bool done(const std::string& stage, const std::string& fp) const;
   bool started(const std::string& stage, const std::string& fp) const;  // started under fp, not finished
   void mark_started(const std::string& stage, const std::string& fp, const Json& settings);
-  void mark_done(const std::string& stage, double seconds);
+  void mark_done(const std::string& stage, double seconds, const ResourceUsage& usage);
   const Json& json() const { return j_; }
 
  private:
