@@ -3,6 +3,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/compute_option.hpp"
+#include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "core/strings.hpp"
 #include "tokenizer/prompt_input.hpp"
@@ -66,7 +67,7 @@ void register_generate(CLI::App& app) {
   c->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
   c->add_option("--num-samples", o->num_samples,
                 "Runs decoded together in one batch, seeds SEED, SEED+1, ... (1-16; each run's tokens are those it gets alone)")
-      ->check(CLI::Range(1, int(kMaxDecodeRows)))->capture_default_str();
+      ->capture_default_str();
   c->add_flag("--ignore-eos", o->ignore_eos, "Do not stop on the model's EOS ids");
   c->add_option("--steer", o->steer,
                 "CKPT:FEATURE:ALPHA[:A|B]: add ALPHA * W_dec[FEATURE, B] / s_B at the crosscoder's hook (repeatable; default: no steering)");
@@ -75,6 +76,8 @@ void register_generate(CLI::App& app) {
   c->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
   c->callback([o] {
     set_num_threads(o->threads);
+    if (o->num_samples < 1 || o->num_samples > kMaxDecodeRows)
+      fail("", "--num-samples", "is out of range", "1.." + std::to_string(kMaxDecodeRows), std::to_string(o->num_samples));
     PromptInput in = resolve_prompt(o->ids, o->prompt, o->chat, o->tokenizer, o->model);
     const auto& prompt = in.ids;
     const Tokenizer* tok = in.tokenizer.get();
