@@ -37,6 +37,18 @@ double rel_err(const std::vector<float>& a, const std::vector<std::vector<double
   return num / den;
 }
 
+// A BF16 model wide enough for the GEMM paths (d 64, MLP 160, 4 heads of 16), written to dir.
+SmallModel make_bf16_model(const std::string& dir) {
+  SmallModel m;
+  m.dtype = DType::BF16;
+  m.d = 64;
+  m.mlp = 160;
+  m.heads = 4;
+  m.head_dim = 16;
+  test::make_model(dir, m);
+  return m;
+}
+
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 class ForwardVsReference : public ::testing::TestWithParam<Case> {};
@@ -133,13 +145,7 @@ TEST(ForwardVsReference, LongSequenceCrossesAttentionBlocks) {
 TEST(ForwardVsReference, BF16ComputeMatchesF32OnBF16Weights) {
   // Same BF16 weights, activations in f32 either way: the two modes must agree closely.
   TempDir d;
-  SmallModel m;
-  m.dtype = DType::BF16;
-  m.d = 64;
-  m.mlp = 160;
-  m.heads = 4;
-  m.head_dim = 16;
-  test::make_model(d.str(), m);
+  const SmallModel m = make_bf16_model(d.str());
   auto a = Qwen2Model::load(d.str(), ComputeMode::F32);
   auto b = Qwen2Model::load(d.str(), ComputeMode::BF16);
   for (int64_t T : {1, 3, 20}) {  // gemv path (< 8 rows) and panel-sgemm path
@@ -165,13 +171,7 @@ TEST(ForwardVsReference, Bf16ActStaysNearF32AndItsTwoPathsAgree) {
   // input, which then differs by one BF16 step, so the paths are compared on the mean difference
   // (a few such flips barely move it; a wrong kernel would move it by the mode's whole error).
   TempDir d;
-  SmallModel m;
-  m.dtype = DType::BF16;
-  m.d = 64;
-  m.mlp = 160;
-  m.heads = 4;
-  m.head_dim = 16;
-  test::make_model(d.str(), m);
+  const SmallModel m = make_bf16_model(d.str());
   auto exact = Qwen2Model::load(d.str(), ComputeMode::BF16);
   auto fast = Qwen2Model::load(d.str(), ComputeMode::BF16Act);
   for (int64_t T : {3, 40}) {  // GEMV rows and GEMM rows

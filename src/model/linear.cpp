@@ -158,6 +158,13 @@ void gemm_bf16_panels(float* y, int64_t ldy, const float* x, int64_t ldx, int64_
   }
 }
 
+// y[m, :] += bias (null: nothing), after a GEMM that could not fuse it.
+void add_bias(float* y, int64_t ldy, int64_t M, int64_t rows, const float* bias) {
+  if (!bias) return;
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t r = 0; r < rows; ++r) y[m * ldy + r] += bias[r];
+}
+
 // x rounded to BF16 [M, cols]; then oneDNN's BF16 GEMM, or the ordinary BF16-weight kernels on
 // the rounded rows widened back to f32 (the same products, summed in another order).
 void linear_bf16_inputs(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t M, const WeightMatrix& W,
@@ -168,9 +175,7 @@ void linear_bf16_inputs(float* y, int64_t ldy, const float* x, int64_t ldx, int6
   round_rows_to_bf16(xb.data(), x, M, W.cols, ldx);
   if (M >= kGemvRows && bf16_gemm_native()) {
     gemm_bf16_onednn(y, ldy, xb.data(), M, static_cast<const uint16_t*>(W.data), W.rows, W.cols, accumulate);
-    if (bias)
-      for (int64_t m = 0; m < M; ++m)
-        for (int64_t r = 0; r < W.rows; ++r) y[m * ldy + r] += bias[r];
+    add_bias(y, ldy, M, W.rows, bias);
     return;
   }
   xr.resize(xb.size());
@@ -202,10 +207,7 @@ void linear_forward(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(W.rows), int(W.cols), 1.f, x, int(ldx),
                 static_cast<const float*>(W.data), int(W.cols), accumulate ? 1.f : 0.f, y, int(ldy));
   }
-  if (bias) {
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t r = 0; r < W.rows; ++r) y[m * ldy + r] += bias[r];
-  }
+  add_bias(y, ldy, M, W.rows, bias);
 }
 
 void linear_forward_naive(float* y, const float* x, int64_t M, const WeightMatrix& W, const float* bias) {
