@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "core/safetensors.hpp"
+#include "crosscoder/active_set.hpp"
 #include "crosscoder/adam.hpp"
 #include "crosscoder/step.hpp"
 #include "crosscoder/step_common.hpp"
@@ -90,24 +91,43 @@ TEST_P(Arch, ReusedWorkspaceGivesTheSameStep) {
   EXPECT_EQ(g1.W_encT, g0.W_encT);
 }
 
-// The parallel BatchTopK selection keeps exactly what the plain one keeps, ties included.
-TEST(Crosscoder, ParallelBatchTopKEqualsPlainSelection) {
+// The sparse step's active set (bias added, then ReLU or BatchTopK, listed as row-major pairs) is
+// exactly the plain dense selection: the same pairs, values and threshold, ties included, for the
+// ReLU path and for BatchTopK with more and with fewer positive scores than k·B.
+TEST(Crosscoder, ActiveSetEqualsPlainSelection) {
   std::mt19937 r{11};
   std::normal_distribution<float> n(0.f, 1.f);
   for (const auto& [B, F, k, tie_every] : {std::tuple{64, 300, 8, 0}, std::tuple{33, 257, 5, 3}, std::tuple{16, 100, 90, 0},
-                                           std::tuple{50, 128, 4, 1}}) {
-    std::vector<float> f(size_t(B * F)), norms(size_t(2 * F));
+                                           std::tuple{50, 128, 4, 1}, std::tuple{40, 200, 0, 0}, std::tuple{1, 64, 3, 0}}) {
+    std::vector<float> pre(static_cast<size_t>(B * F)), bias(static_cast<size_t>(F)), norms(static_cast<size_t>(2 * F));
     for (auto& v : norms) v = 0.5f + std::abs(n(r));
-    if (tie_every) std::fill(norms.begin(), norms.end(), 1.f);  // equal scores where f is equal
-    for (size_t i = 0; i < f.size(); ++i) f[i] = std::max(0.f, tie_every && i % size_t(tie_every) == 0 ? 0.75f : n(r));
-    std::vector<float> plain = f, par = f, scratch;
-    const double tp = batch_topk_mask(plain, norms, B, F, k);
-    const double tq = batch_topk_mask_parallel(par, norms, B, F, k, scratch);
-    EXPECT_EQ(tp, tq) << B << "x" << F << " k " << k;
-    EXPECT_EQ(plain, par) << B << "x" << F << " k " << k;
-    int64_t kept = 0;
-    for (float v : par) kept += v > 0;
-    EXPECT_LE(kept, int64_t(k) * B);
+    for (auto& v : bias) v = tie_every ? 0.f : 0.3f * n(r);
+    if (tie_every) std::fill(norms.begin(), norms.end(), 1.f);  // equal scores where pre is equal
+    for (size_t i = 0; i < pre.size(); ++i) pre[i] = tie_every && i % size_t(tie_every) == 0 ? 0.75f : n(r);
+    std::vector<float> plain(pre.size());
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t j = 0; j < F; ++j) plain[size_t(b * F + j)] = std::max(0.f, pre[size_t(b * F + j)] + bias[size_t(j)]);
+    const double tp = k > 0 ? batch_topk_mask(plain, norms, B, F, k) : 0.0;
+    StepWorkspace ws;
+    std::vector<float> with_bias = pre;
+    const double tq = select_active(with_bias.data(), bias, norms, B, F, k, ws);
+    const std::string at = std::to_string(B) + "x" + std::to_string(F) + " k " + std::to_string(k);
+    EXPECT_EQ(tp, tq) << at;
+    std::vector<float> listed(pre.size(), 0.f);
+    ASSERT_EQ(ws.row_ptr.size(), size_t(B + 1)) << at;
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t e = ws.row_ptr[size_t(b)]; e < ws.row_ptr[size_t(b + 1)]; ++e) {
+        if (e > ws.row_ptr[size_t(b)]) {
+          EXPECT_LT(ws.col[size_t(e - 1)], ws.col[size_t(e)]) << at;
+        }
+        listed[size_t(b * F + ws.col[size_t(e)])] = ws.val[size_t(e)];
+      }
+    EXPECT_EQ(plain, listed) << at;
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t j = 0; j < F; ++j) EXPECT_EQ(with_bias[size_t(b * F + j)], pre[size_t(b * F + j)] + bias[size_t(j)]) << at;
+    if (k > 0) {
+      EXPECT_LE(int64_t(ws.col.size()), int64_t(k) * B) << at;
+    }
   }
 }
 

@@ -13,11 +13,20 @@ namespace cc {
 // Buffers of the sparse step, kept between steps by the trainer: a fresh B×F allocation every step
 // went back to the kernel and faulted in again (10,000 page faults a step, as much system time as
 // compute; issue 20). A step without one uses a local workspace.
+struct ActiveEntry {
+  int32_t row, col;
+  float val, score;
+};
+
 struct StepWorkspace {
-  std::vector<float> pre, f, scores, norms, xh, gx, dval;
+  std::vector<float> pre, norms, xh, gx, dval;
   std::vector<int64_t> row_ptr, col_ptr, idx, fill;  // active (row, feature) pairs, row- and feature-major
   std::vector<int32_t> col, row;
   std::vector<float> val;
+  std::vector<std::vector<ActiveEntry>> blocks;      // select_active: kept pairs per block of rows
+  std::vector<std::vector<uint32_t>> hist;           // select_active: score histogram per part
+  std::vector<int64_t> block_ptr;
+  std::vector<float> nsum, edge_scores;
   std::vector<float> aux_e, aux_eh;                  // the auxiliary loss's buffers
   std::vector<double> aux_ge;
   std::vector<std::vector<std::pair<int32_t, float>>> aux_sel;

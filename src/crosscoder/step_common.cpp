@@ -3,9 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <limits>
-#include <mutex>
 
 #include "core/parallel.hpp"
 
@@ -38,106 +35,6 @@ double batch_topk_mask(std::vector<float>& f, const std::vector<float>& norms, i
       }
       v = 0.f;
     }
-  return double(thr);
-}
-
-namespace {
-
-// The K-th largest of the positive entries of s (K ≤ their count): three histogram passes over the
-// bit patterns, 11 + 11 + 10 bits, each pass counting only entries that match the prefix so far.
-float kth_largest_positive(const std::vector<float>& s, int64_t K) {
-  uint32_t prefix = 0, mask = 0;
-  int64_t need = K;
-  std::mutex m;
-  for (const int pass : {0, 1, 2}) {
-    const int shift = pass == 0 ? 21 : pass == 1 ? 10 : 0, bits = pass == 2 ? 10 : 11;
-    const uint32_t nb = 1u << bits;
-    std::vector<int64_t> hist(nb, 0);
-    parallel_for(int64_t(s.size()), 1 << 16, [&](int64_t i0, int64_t i1) {
-      std::vector<int64_t> h(nb, 0);
-      for (int64_t i = i0; i < i1; ++i) {
-        if (!(s[size_t(i)] > 0)) continue;
-        uint32_t u;
-        std::memcpy(&u, &s[size_t(i)], 4);
-        if ((u & mask) == prefix) ++h[(u >> shift) & (nb - 1)];
-      }
-      std::lock_guard<std::mutex> lock(m);
-      for (uint32_t b = 0; b < nb; ++b) hist[b] += h[b];
-    });
-    int64_t above = 0;
-    for (uint32_t b = nb; b-- > 0;) {
-      if (above + hist[b] >= need) {
-        prefix |= b << shift;
-        mask |= (nb - 1) << shift;
-        need -= above;
-        break;
-      }
-      above += hist[b];
-    }
-  }
-  float thr;
-  std::memcpy(&thr, &prefix, 4);
-  return thr;
-}
-
-}  // namespace
-
-double batch_topk_mask_parallel(std::vector<float>& f, const std::vector<float>& norms, int64_t B, int64_t F, int64_t k,
-                                std::vector<float>& scores) {
-  const int64_t K = k * B;
-  scores.resize(size_t(B * F));
-  std::vector<int64_t> positive(size_t(B), 0), above_thr(size_t(B), 0), ties(size_t(B), 0);
-  parallel_for(B, 8, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      int64_t n = 0;
-      for (int64_t j = 0; j < F; ++j) {
-        const float v = f[size_t(b * F + j)];
-        const float sc = v > 0 ? v * (norms[size_t(2 * j)] + norms[size_t(2 * j + 1)]) : 0.f;
-        scores[size_t(b * F + j)] = sc;
-        n += sc > 0;
-      }
-      positive[size_t(b)] = n;
-    }
-  });
-  int64_t P = 0;
-  for (int64_t n : positive) P += n;
-  if (P == 0) return 0.0;
-  if (P <= K) {
-    float mn = std::numeric_limits<float>::infinity();
-    for (float sc : scores)
-      if (sc > 0) mn = std::min(mn, sc);
-    return double(mn);
-  }
-  const float thr = kth_largest_positive(scores, K);
-  parallel_for(B, 8, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b)
-      for (int64_t j = 0; j < F; ++j) {
-        const float sc = scores[size_t(b * F + j)];
-        above_thr[size_t(b)] += sc > thr;
-        ties[size_t(b)] += sc == thr;
-      }
-  });
-  int64_t above = 0;
-  for (int64_t a : above_thr) above += a;
-  // Ties at thr are kept in index order until exactly K are kept: row b may keep the ties left after
-  // the rows before it.
-  std::vector<int64_t> ties_before(size_t(B), 0);
-  for (int64_t b = 1; b < B; ++b) ties_before[size_t(b)] = ties_before[size_t(b - 1)] + ties[size_t(b - 1)];
-  const int64_t tie_budget = K - above;
-  parallel_for(B, 8, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      int64_t left = std::max<int64_t>(0, tie_budget - ties_before[size_t(b)]);
-      for (int64_t j = 0; j < F; ++j) {
-        const float sc = scores[size_t(b * F + j)];
-        if (sc > thr) continue;
-        if (sc == thr && sc > 0 && left > 0) {
-          --left;
-          continue;
-        }
-        f[size_t(b * F + j)] = 0.f;
-      }
-    }
-  });
   return double(thr);
 }
 

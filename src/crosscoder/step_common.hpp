@@ -9,14 +9,9 @@
 namespace cc {
 
 // Zeroes all but the k·B largest scores f·(||d_A||+||d_B||) of f [B, F] (values kept unscaled);
-// returns the smallest kept score (0 when nothing is kept).
+// returns the smallest kept score (0 when nothing is kept). The dense step's selection and the
+// reference for the sparse step's select_active (active_set.hpp).
 double batch_topk_mask(std::vector<float>& f, const std::vector<float>& norms, int64_t B, int64_t F, int64_t k);
-
-// The same selection, bit-identical, in parallel: the k·B-th largest score by a radix select over
-// the scores' bits (positive floats order like their bit patterns), ties kept in index order through
-// per-row tie counts. scores is scratch [B·F]. The sparse step's path; the plain one above is its reference.
-double batch_topk_mask_parallel(std::vector<float>& f, const std::vector<float>& norms, int64_t B, int64_t F, int64_t k,
-                                std::vector<float>& scores);
 
 // ev[m] = 1 - Σ||x̂_m - x_m||² / Σ||x_m - mean(x_m)||² over the batch.
 void explained_variance(const float* x, const float* xh, int64_t B, int64_t d, double ev[2]);

@@ -9,38 +9,13 @@
 
 #include "core/dot.hpp"
 #include "core/parallel.hpp"
+#include "crosscoder/active_set.hpp"
 #include "crosscoder/step.hpp"
 #include "crosscoder/step_common.hpp"
 
 namespace cc {
 
 namespace {
-
-// The active (row, feature) pairs of f [B, F] (f > 0), row-major in ws.row_ptr/col/val: rows are
-// counted and filled in parallel.
-void active_pairs(const float* f, int64_t B, int64_t F, StepWorkspace& ws) {
-  ws.row_ptr.assign(size_t(B + 1), 0);
-  parallel_for(B, 16, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      int64_t n = 0;
-      for (int64_t j = 0; j < F; ++j) n += f[b * F + j] > 0;
-      ws.row_ptr[size_t(b + 1)] = n;
-    }
-  });
-  for (int64_t b = 0; b < B; ++b) ws.row_ptr[size_t(b + 1)] += ws.row_ptr[size_t(b)];
-  ws.col.resize(size_t(ws.row_ptr[size_t(B)]));
-  ws.val.resize(ws.col.size());
-  parallel_for(B, 16, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      int64_t e = ws.row_ptr[size_t(b)];
-      for (int64_t j = 0; j < F; ++j)
-        if (f[b * F + j] > 0) {
-          ws.col[size_t(e)] = int32_t(j);
-          ws.val[size_t(e++)] = f[b * F + j];
-        }
-    }
-  });
-}
 
 // The feature-major view: for feature j, entries [col_ptr[j], col_ptr[j+1]) hold (row, index into
 // the row-major lists), rows ascending.
@@ -112,18 +87,7 @@ StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderCon
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(B), int(F), int(D2), 1.f, in.x, int(D2), p.W_encT.data(), int(D2), 0.f,
               pre.data(), int(F));
   StepResult r;
-  // Active set.
-  if (topk) ws.f.resize(pre.size());
-  parallel_for(B, 16, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b)
-      for (int64_t j = 0; j < F; ++j) {
-        float& v = pre[size_t(b * F + j)];
-        v += p.b_enc[size_t(j)];
-        if (topk) ws.f[size_t(b * F + j)] = std::max(0.f, v);
-      }
-  });
-  if (topk) r.min_kept_score = batch_topk_mask_parallel(ws.f, norms, B, F, c.k, ws.scores);
-  active_pairs(topk ? ws.f.data() : pre.data(), B, F, ws);
+  r.min_kept_score = select_active(pre.data(), p.b_enc, norms, B, F, topk ? c.k : 0, ws);
   const std::vector<int64_t>& row_ptr = ws.row_ptr;
   const std::vector<int32_t>& col = ws.col;
   const std::vector<float>& val = ws.val;
