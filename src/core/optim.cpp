@@ -2,6 +2,7 @@
 // depend on the thread count).
 #include "core/optim.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/parallel.hpp"
@@ -25,15 +26,45 @@ void adamw_update(const std::vector<OptimTensor>& ts, int64_t& t, double lr, dou
   }
 }
 
-double clip_grad_norm(const std::vector<std::pair<float*, size_t>>& grads, double max_norm) {
-  double ss = 0;
+namespace {
+
+// Σ g² over fixed chunks of 2^14 elements, each summed in 8 lanes (one running sum is a serial
+// dependency the compiler keeps scalar); the chunk sums are added in order, so the value does not
+// depend on the thread count.
+double sum_of_squares(const std::vector<std::pair<float*, size_t>>& grads) {
+  constexpr size_t kChunk = size_t(1) << 14;
+  std::vector<std::pair<const float*, size_t>> chunks;
   for (const auto& [ptr, n] : grads)
-    for (size_t i = 0; i < n; ++i) ss += double(ptr[i]) * ptr[i];
-  const double norm = std::sqrt(ss);
+    for (size_t i = 0; i < n; i += kChunk) chunks.push_back({ptr + i, std::min(kChunk, n - i)});
+  std::vector<double> sums(chunks.size(), 0.0);
+  parallel_for(int64_t(chunks.size()), 4, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const auto [p, n] = chunks[size_t(c)];
+      double acc[8] = {};
+      size_t i = 0;
+      for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; ++l) acc[l] += double(p[i + l]) * p[i + l];
+      double s = 0;
+      for (; i < n; ++i) s += double(p[i]) * p[i];
+      for (double a : acc) s += a;
+      sums[size_t(c)] = s;
+    }
+  });
+  double ss = 0;
+  for (double s : sums) ss += s;
+  return ss;
+}
+
+}  // namespace
+
+double clip_grad_norm(const std::vector<std::pair<float*, size_t>>& grads, double max_norm) {
+  const double norm = std::sqrt(sum_of_squares(grads));
   if (norm > max_norm && std::isfinite(norm)) {
     const float s = float(max_norm / (norm + 1e-6));
     for (const auto& [ptr, n] : grads)
-      for (size_t i = 0; i < n; ++i) ptr[i] *= s;
+      parallel_for(int64_t(n), 1 << 16, [&, ptr = ptr](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) ptr[i] *= s;
+      });
   }
   return norm;
 }
