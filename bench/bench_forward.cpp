@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <random>
 
+#include "core/blas_environment.hpp"
 #include "core/cpu_features.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
@@ -89,6 +90,7 @@ static double batched_decode_tok_s(Qwen2Model& model, int rows, int prompt_len, 
 }
 
 int main(int argc, char** argv) {
+  cc::reexec_with_blas_environment(argv);  // the kernels and thread timeout the crosscoder binary runs
   CLI::App app{"Qwen2 forward benchmark"};
   std::string model_dir, dtype = "bf16";
   int batch = 4, seq = 512, decode = 32, threads = 0;
@@ -153,12 +155,12 @@ int main(int argc, char** argv) {
         "{\"impl\":\"crosscoder.cpp\",\"dtype\":\"%s\",\"threads\":%d,\"load_s\":%.2f,\"prefill_tokens\":%d,"
         "\"prefill_s\":%.3f,\"prefill_tok_s\":%.1f,\"prefill_gflops\":%.1f,\"sgemm_peak_gflops\":%.1f,"
         "\"prefill_frac_of_peak\":%.3f,\"decode_tok_s\":%.2f,\"decode_weight_gb_s\":%.1f,\"memory_read_gb_s\":%.1f,\"peak_rss_gib\":%.2f,"
-        "\"resident_weight_gib\":%.2f,\"mapped_weight_gib\":%.2f,\"bf16_gemm\":\"%s\",\"cpu\":\"%s\","
+        "\"resident_weight_gib\":%.2f,\"mapped_weight_gib\":%.2f,\"bf16_gemm\":\"%s\",\"cpu\":\"%s\",\"blas_core\":\"%s\","
         "\"decode_rows\":%d,\"decode_1row_tok_s\":%.2f,\"decode_rows_tok_s\":%.2f,\"decode_rows_speedup\":%.2f,\"decode_rows_weight_gb_s\":%.1f}\n",
         dtype.c_str(), num_threads(), load_s, int(T), prefill_s, T / prefill_s, prefill_flops / prefill_s / 1e9, peak,
         peak > 0 ? prefill_flops / prefill_s / 1e9 / peak : 0.0, 1.0 / decode_s, wbytes / decode_s / 1e9, mem_bw, rss,
         double(model->weights().resident_bytes) / (1 << 30), double(model->weights().mapped_bytes) / (1 << 30),
-        dtype == "bf16-act" ? bf16_gemm_path_name() : "-", cpu_feature_summary().c_str(), decode_rows, one_row, many_rows,
+        dtype == "bf16-act" ? bf16_gemm_path_name() : "-", cpu_feature_summary().c_str(), blas_core_name().c_str(), decode_rows, one_row, many_rows,
         one_row > 0 ? many_rows / one_row : 0.0, many_rows > 0 ? wbytes * many_rows / decode_rows / 1e9 : 0.0);
   } catch (const cc::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

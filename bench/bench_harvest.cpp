@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/blas_environment.hpp"
 #include "core/cpu_features.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
@@ -29,6 +30,7 @@ static double time_one_batch(const HarvestConfig& cfg, ActivationBatch& out) {
 }
 
 int main(int argc, char** argv) {
+  cc::reexec_with_blas_environment(argv);  // the kernels and thread timeout the crosscoder binary runs
   CLI::App app{"harvest benchmark"};
   HarvestConfig cfg;
   std::vector<std::string> corpora;
@@ -75,11 +77,11 @@ int main(int argc, char** argv) {
     std::printf("{\"impl\":\"crosscoder.cpp harvest\",\"dtype\":\"%s\",\"hook\":\"%s\",\"positions\":%.0f,\"kept_rows\":%lld,"
                 "\"harvest_s\":%.2f,\"harvest_positions_per_s\":%.1f,\"harvest_rows_per_s\":%.1f,\"two_full_forwards_s\":%.2f,"
                 "\"two_full_forwards_positions_per_s\":%.1f,\"speedup\":%.2f,\"projected_hours_400M\":%.0f,"
-                "\"compare_dtype\":\"%s\",\"compare_positions_per_s\":%.1f,\"speedup_vs_compare\":%.2f,\"bf16_gemm\":\"%s\",\"cpu\":\"%s\"}\n",
+                "\"compare_dtype\":\"%s\",\"compare_positions_per_s\":%.1f,\"speedup_vs_compare\":%.2f,\"bf16_gemm\":\"%s\",\"cpu\":\"%s\",\"blas_core\":\"%s\"}\n",
                 dtype.c_str(), h.hook_name().c_str(), positions, (long long)b.rows, harvest_s, positions / harvest_s, tok_s,
                 full_s, positions / full_s, full_s / harvest_s, 400e6 / tok_s / 3600.0, compare_dtype.c_str(),
                 compare_s > 0 ? positions / compare_s : 0.0, compare_s > 0 ? compare_s / harvest_s : 0.0,
-                bf16_gemm_path_name(), cpu_feature_summary().c_str());
+                bf16_gemm_path_name(), cpu_feature_summary().c_str(), blas_core_name().c_str());
   } catch (const cc::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

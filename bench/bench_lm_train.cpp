@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <random>
 
+#include "core/blas_environment.hpp"
 #include "core/json_file.hpp"
 #include "core/parallel.hpp"
 #include "organism/adamw.hpp"
@@ -20,6 +21,7 @@ using Clock = std::chrono::steady_clock;
 static double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 int main(int argc, char** argv) {
+  cc::reexec_with_blas_environment(argv);  // the kernels and thread timeout the crosscoder binary runs
   CLI::App app{"organism LM training-step benchmark"};
   Qwen2Config c;
   c.vocab_size = 4103;
@@ -91,6 +93,6 @@ int main(int argc, char** argv) {
   const Json out = {{"impl", "crosscoder.cpp TrainModel"}, {"threads", num_threads()}, {"params", p.numel()}, {"batch", B}, {"seq", T},
                     {"step_s", step_s}, {"forward_s", t_fwd / steps}, {"backward_s", t_bwd / steps}, {"optimizer_s", t_opt / steps},
                     {"tokens_per_s", tokens / step_s}, {"gflops", tokens / step_s * flops_per_token / 1e9},
-                    {"sgemm_gflops_same_shape", sgemm_gflops}, {"sgemm_shape", {M, N, K}}, {"final_loss", loss}};
+                    {"sgemm_gflops_same_shape", sgemm_gflops}, {"sgemm_shape", {M, N, K}}, {"final_loss", loss}, {"blas_core", blas_core_name()}};
   std::printf("%s\n", out.dump().c_str());
 }

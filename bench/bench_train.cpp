@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <random>
 
+#include "core/blas_environment.hpp"
 #include "core/parallel.hpp"
 #include "core/resource_usage.hpp"
 #include "crosscoder/adam.hpp"
@@ -21,6 +22,7 @@ using Clock = std::chrono::steady_clock;
 static double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 int main(int argc, char** argv) {
+  cc::reexec_with_blas_environment(argv);  // the kernels and thread timeout the crosscoder binary runs
   CLI::App app{"crosscoder step benchmark"};
   int64_t d = 1536, F = 32768, B = 4096, l0 = 100;
   int steps = 2;
@@ -87,9 +89,9 @@ int main(int argc, char** argv) {
     const double enc_gflop = 2.0 * double(B) * double(F) * double(2 * d) / 1e9;
     std::printf("{\"impl\":\"crosscoder.cpp\",\"arch\":\"%s\",\"d\":%lld,\"F\":%lld,\"batch\":%lld,\"l0\":%.1f,"
                 "\"sparse_step_s\":%.3f,\"sparse_tok_s\":%.1f,\"dense_step_s\":%.3f,\"dense_tok_s\":%.1f,"
-                "\"encoder_gemm_gflops\":%.1f,\"minor_faults_per_step\":%.1f,\"sys_over_user\":%.3f}\n",
+                "\"encoder_gemm_gflops\":%.1f,\"minor_faults_per_step\":%.1f,\"sys_over_user\":%.3f,\"blas_core\":\"%s\"}\n",
                 arch.c_str(), (long long)d, (long long)F, (long long)B, l0_seen, sparse_s, double(B) / sparse_s, dense_s,
-                dense_s > 0 ? double(B) / dense_s : 0.0, enc_gflop / enc_s, faults_per_step, used.system_share());
+                dense_s > 0 ? double(B) / dense_s : 0.0, enc_gflop / enc_s, faults_per_step, used.system_share(), blas_core_name().c_str());
     std::fflush(stdout);
   }
   return 0;

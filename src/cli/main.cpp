@@ -1,26 +1,21 @@
 // crosscoder: one binary, subcommands. The only place that catches library errors.
-#include <unistd.h>
-
 #include <cstdio>
-#include <cstdlib>
 
 #include "cli/commands.hpp"
+#include "core/blas_environment.hpp"
+#include "core/cpu_features.hpp"
 #include "core/error.hpp"
 
 int main(int argc, char** argv) {
-  // OpenBLAS's idle workers spin (sched_yield) for 2^28 cycles after every call before they sleep;
-  // on a 2-core machine that spinning competes with our own pool between GEMMs (measured on a
-  // calibration-sized L1 training run: 6.3 s system time against 22 s user; with a 2^4-cycle
-  // timeout 1.9 s, and 6% less wall time). OpenBLAS reads the timeout from the environment when it
-  // loads, before main, so the binary sets it and re-executes itself once; a value the user set is
-  // kept, and if the re-exec fails the run goes on with the default.
-  if (!std::getenv("OPENBLAS_THREAD_TIMEOUT")) {
-    setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
-    execv("/proc/self/exe", argv);
-  }
+  cc::reexec_with_blas_environment(argv);  // OpenBLAS's thread timeout and kernels (core/blas_environment.cpp)
   CLI::App app{"crosscoder.cpp: compare a base LLM with its reasoning-distilled variant through sparse crosscoders"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for all subcommands");
+  // The version with what the arithmetic runs on: a figure or a bug report means little without them.
+  app.set_version_flag("--version", [] {
+    return std::string("crosscoder.cpp ") + CROSSCODER_VERSION + "; OpenBLAS core " + cc::blas_core_name() +
+           "; CPU " + cc::cpu_feature_summary();
+  });
   cc::cli::register_forward(app);
   cc::cli::register_generate(app);
   cc::cli::register_make_test_model(app);

@@ -1,0 +1,66 @@
+// Which OpenBLAS kernels the binary asks for (core/blas_environment.cpp): the choice for each CPU,
+// a user's setting kept, and the binary really running the wider kernels where the CPU has them.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+
+#include "core/blas_environment.hpp"
+#include "kill_harness.hpp"
+
+namespace cc {
+namespace {
+
+TEST(BlasEnvironment, CoreForCpu) {
+  EXPECT_EQ(blas_core_for(true, true), "SkylakeX");
+  EXPECT_EQ(blas_core_for(false, true), "Haswell");
+  EXPECT_EQ(blas_core_for(false, false), "");
+}
+
+TEST(BlasEnvironment, OlderDetectionIsOverridden) {
+  // Debian's OpenBLAS 0.3.21 loaded Prescott kernels on an Intel Xeon with AVX-512 and AMX.
+  EXPECT_FALSE(blas_core_suffices("Haswell", "SkylakeX"));
+  EXPECT_FALSE(blas_core_suffices("Prescott", "SkylakeX"));
+  EXPECT_FALSE(blas_core_suffices("Prescott", "Haswell"));
+  EXPECT_FALSE(blas_core_suffices("Sandybridge", "Haswell"));
+  EXPECT_TRUE(blas_core_suffices("Zen", "Haswell"));
+  EXPECT_TRUE(blas_core_suffices("Cooperlake", "SkylakeX"));
+  EXPECT_TRUE(blas_core_suffices("SkylakeX", "Haswell"));
+  EXPECT_TRUE(blas_core_suffices("Prescott", ""));  // a CPU without AVX2: OpenBLAS's choice stands
+}
+
+TEST(BlasEnvironment, ChangesKeepWhatTheUserSet) {
+  using Changes = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(blas_environment_changes(false, false, "Haswell", true, true),
+            (Changes{{"OPENBLAS_THREAD_TIMEOUT", "4"}, {"OPENBLAS_CORETYPE", "SkylakeX"}}));
+  EXPECT_EQ(blas_environment_changes(true, true, "Prescott", true, true), Changes{});
+  EXPECT_EQ(blas_environment_changes(true, false, "SkylakeX", true, true), Changes{});
+  EXPECT_EQ(blas_environment_changes(true, false, "Prescott", false, true), (Changes{{"OPENBLAS_CORETYPE", "Haswell"}}));
+}
+
+// The binary reports the core it runs in --version: with the environment clean it runs what the
+// CPU's features call for (or better), and a core set by the user is kept.
+TEST(BlasEnvironment, BinaryRunsTheChosenCore) {
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  const bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const std::string bin = CROSSCODER_BIN;
+  auto run_capture = [](const std::string& cmd) {
+    std::string out;
+    EXPECT_EQ(test::run_shell(cmd, &out), 0) << cmd << ": " << out;
+    return out;
+  };
+  const std::string clean = run_capture("env -u OPENBLAS_CORETYPE -u OPENBLAS_THREAD_TIMEOUT " + bin + " --version");
+  const auto at = clean.find("OpenBLAS core ");
+  ASSERT_NE(at, std::string::npos) << clean;
+  const std::string core = clean.substr(at + 14, clean.find(';', at) - at - 14);
+  EXPECT_TRUE(blas_core_suffices(core, blas_core_for(avx512, avx2_fma))) << clean;
+  if (avx2_fma) {
+    const std::string kept = run_capture("env OPENBLAS_CORETYPE=Haswell " + bin + " --version");
+    EXPECT_NE(kept.find("OpenBLAS core Haswell;"), std::string::npos) << kept;
+  }
+}
+
+}  // namespace
+}  // namespace cc
