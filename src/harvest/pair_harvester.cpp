@@ -73,6 +73,21 @@ void ActivationBatch::append(const ActivationBatch& o, int64_t begin, int64_t n)
   rows += n;
 }
 
+void ActivationBatch::reserve(int64_t n, int64_t d_model) {
+  acts.reserve(size_t(n * 2 * d_model));
+  for (auto* v : {&tokens, &doc, &pos}) v->reserve(size_t(n));
+  corpus.reserve(size_t(n));
+  split.reserve(size_t(n));
+}
+
+void ActivationBatch::clear() {
+  rows = 0;
+  acts.clear();
+  for (auto* v : {&tokens, &doc, &pos}) v->clear();
+  corpus.clear();
+  split.clear();
+}
+
 namespace {
 // Refuses a pair whose vocabularies disagree on an ordinary token; warns on special-token
 // differences (Qwen2.5 vs R1-Distill differ exactly there, PAPER.md §1).
@@ -165,6 +180,7 @@ ActivationBatch PairHarvester::next() {
   check(xb_, cfg_.distilled_dir);
   ActivationBatch out;
   out.d = d_;
+  out.reserve(T, d_);
   int64_t r = 0;
   for (const auto& s : seqs)
     for (size_t p = 0; p < s.tokens.size(); ++p, ++r) {
