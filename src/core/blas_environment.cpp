@@ -26,6 +26,14 @@ std::string blas_core_for(bool avx512, bool avx2_fma) {
   return "";
 }
 
+std::string blas_core_for_this_cpu() {
+  __builtin_cpu_init();
+  // __builtin_cpu_supports checks the OS saves the registers too (XCR0), not only CPUID.
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  return blas_core_for(avx512, __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
+}
+
 bool blas_core_suffices(const std::string& loaded, const std::string& wanted) {
   // OpenBLAS core names (case as openblas_get_corename prints them) by the widest sgemm kernel.
   static const std::vector<std::string> avx512 = {"SkylakeX", "Cooperlake", "SapphireRapids"};
@@ -41,24 +49,18 @@ bool blas_core_suffices(const std::string& loaded, const std::string& wanted) {
 }
 
 std::vector<std::pair<std::string, std::string>> blas_environment_changes(bool timeout_set, bool coretype_set,
-                                                                          const std::string& loaded, bool avx512,
-                                                                          bool avx2_fma) {
+                                                                          const std::string& loaded,
+                                                                          const std::string& wanted) {
   std::vector<std::pair<std::string, std::string>> out;
   if (!timeout_set) out.emplace_back("OPENBLAS_THREAD_TIMEOUT", "4");
-  const std::string wanted = blas_core_for(avx512, avx2_fma);
   if (!coretype_set && !blas_core_suffices(loaded, wanted)) out.emplace_back("OPENBLAS_CORETYPE", wanted);
   return out;
 }
 
 void reexec_with_blas_environment(char** argv) {
-  __builtin_cpu_init();
-  // __builtin_cpu_supports checks the OS saves the registers too (XCR0), not only CPUID.
-  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-  const bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   const auto changes = blas_environment_changes(std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr,
                                                 std::getenv("OPENBLAS_CORETYPE") != nullptr, blas_core_name(),
-                                                avx512, avx2_fma);
+                                                blas_core_for_this_cpu());
   if (changes.empty()) return;
   for (const auto& [name, value] : changes) setenv(name.c_str(), value.c_str(), 1);
   execv("/proc/self/exe", argv);

@@ -12,14 +12,17 @@ namespace cc {
 // DQ, VL), "Haswell" (AVX2 + FMA), or "" (leave OpenBLAS's own choice).
 std::string blas_core_for(bool avx512, bool avx2_fma);
 
+// blas_core_for with this CPU's features (the OS saving the registers included).
+std::string blas_core_for_this_cpu();
+
 // Whether OpenBLAS's own choice `loaded` already uses kernels at least as wide as `wanted`.
 bool blas_core_suffices(const std::string& loaded, const std::string& wanted);
 
 // The variables to set, given what the environment already holds (a value the user set is kept),
-// the core OpenBLAS loaded and the CPU's features. Empty when nothing needs to change.
+// the core OpenBLAS loaded and the core the CPU calls for. Empty when nothing needs to change.
 std::vector<std::pair<std::string, std::string>> blas_environment_changes(bool timeout_set, bool coretype_set,
-                                                                          const std::string& loaded, bool avx512,
-                                                                          bool avx2_fma);
+                                                                          const std::string& loaded,
+                                                                          const std::string& wanted);
 
 // Sets blas_environment_changes for this process and CPU and re-executes the binary (argv kept) so
 // that OpenBLAS loads with them; returns when nothing needs to change or the re-exec fails (the run
