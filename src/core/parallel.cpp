@@ -120,6 +120,21 @@ void set_num_threads(int n) {
 
 int num_threads() { return pool().size(); }
 
+void parallel_for_blas(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  const int blas_threads = openblas_get_num_threads();
+  if (blas_threads <= 1) return pool().run(n, grain, fn);
+  // OpenBLAS documents calls from several threads as safe when it runs single-threaded.
+  openblas_set_num_threads(1);
+  try {
+    pool().run(n, grain, fn);
+  } catch (...) {
+    openblas_set_num_threads(blas_threads);
+    throw;
+  }
+  openblas_set_num_threads(blas_threads);
+}
+
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   pool().run(n, grain, fn);

@@ -15,4 +15,9 @@ int num_threads();
 // Chunks are at least `grain` long. Exceptions thrown by fn are rethrown here.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+// parallel_for whose chunks may call BLAS: OpenBLAS runs single-threaded in each chunk for the
+// duration. For many small products (attention per head), where OpenBLAS's own threading costs
+// more than the work: it wakes its worker per call and the caller waits in sched_yield.
+void parallel_for_blas(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
 }  // namespace cc

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/dot.hpp"
+#include "core/parallel.hpp"
 
 namespace cc {
 
@@ -101,6 +102,30 @@ void attention_direct(float* out, int64_t ldo, const float* q, int64_t ldq, cons
   }
 }
 
+// One head over one block of nq queries at positions first..first+nq-1 against nk keys: scores,
+// causal softmax, weighted sum of values. S holds nq × nk floats.
+void attention_block_head(float* out, int64_t ldo, const float* q, int64_t ldq, const float* k, const float* v,
+                          int64_t ldkv, int64_t nq, int64_t nk, int64_t first, int64_t hd, float scale, float* S) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nq), int(nk), int(hd), scale, q, int(ldq), k, int(ldkv),
+              0.f, S, int(nk));
+  for (int64_t i = 0; i < nq; ++i) {
+    float* row = S + i * nk;
+    const int64_t visible = first + i + 1;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < visible; ++j) mx = std::max(mx, row[j]);
+    float sum = 0.f;
+    for (int64_t j = 0; j < visible; ++j) {
+      row[j] = std::exp(row[j] - mx);
+      sum += row[j];
+    }
+    const float inv = 1.f / sum;
+    for (int64_t j = 0; j < visible; ++j) row[j] *= inv;
+    for (int64_t j = visible; j < nk; ++j) row[j] = 0.f;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nq), int(hd), int(nk), 1.f, S, int(nk), v, int(ldkv),
+              0.f, out, int(ldo));
+}
+
 }  // namespace
 
 void attention_forward(float* out, int64_t ldo, const float* q, int64_t ldq, const float* k, const float* v,
@@ -113,34 +138,22 @@ void attention_forward(float* out, int64_t ldo, const float* q, int64_t ldq, con
     attention_direct(out, ldo, q, ldq, k, v, ldkv, Tq, past, n_heads, group, hd, scale, scratch);
     return;
   }
-  for (int64_t q0 = 0; q0 < Tq; q0 += block) {
-    const int64_t nq = std::min(block, Tq - q0);
-    const int64_t nk = past + q0 + nq;  // keys visible to the last query of the block
-    scratch.resize(size_t(nq * nk));
-    float* S = scratch.data();
-    for (int64_t h = 0; h < n_heads; ++h) {
-      const int64_t kh = h / group;
-      const float* qh = q + q0 * ldq + h * hd;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nq), int(nk), int(hd), scale, qh, int(ldq),
-                  k + kh * hd, int(ldkv), 0.f, S, int(nk));
-      for (int64_t i = 0; i < nq; ++i) {
-        float* row = S + i * nk;
-        const int64_t visible = past + q0 + i + 1;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < visible; ++j) mx = std::max(mx, row[j]);
-        float sum = 0.f;
-        for (int64_t j = 0; j < visible; ++j) {
-          row[j] = std::exp(row[j] - mx);
-          sum += row[j];
-        }
-        const float inv = 1.f / sum;
-        for (int64_t j = 0; j < visible; ++j) row[j] *= inv;
-        for (int64_t j = visible; j < nk; ++j) row[j] = 0.f;
-      }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nq), int(hd), int(nk), 1.f, S, int(nk),
-                  v + kh * hd, int(ldkv), 0.f, out + q0 * ldo + h * hd, int(ldo));
+  // One unit per (head, query block), spread over our pool with OpenBLAS single-threaded inside: the
+  // products are small (256 × keys × hd), and OpenBLAS's own threading of each one cost more than
+  // the arithmetic (it wakes its worker per call). Head-major order gives each thread whole heads,
+  // so the causal blocks' unequal sizes balance.
+  const int64_t blocks = (Tq + block - 1) / block;
+  parallel_for_blas(n_heads * blocks, 1, [&](int64_t u0, int64_t u1) {
+    thread_local std::vector<float> S_buf;
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t h = u / blocks, q0 = (u % blocks) * block;
+      const int64_t nq = std::min(block, Tq - q0);
+      const int64_t nk = past + q0 + nq;  // keys visible to the last query of the block
+      S_buf.resize(size_t(nq * nk));
+      attention_block_head(out + q0 * ldo + h * hd, ldo, q + q0 * ldq + h * hd, ldq, k + (h / group) * hd,
+                           v + (h / group) * hd, ldkv, nq, nk, past + q0, hd, scale, S_buf.data());
     }
-  }
+  });
 }
 
 }  // namespace cc
