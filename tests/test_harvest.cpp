@@ -487,6 +487,30 @@ TEST(Split, WholeDocumentsStableAcrossHarvestsAndSkippedByTraining) {
   EXPECT_EQ(train.rows_read(), served);
 }
 
+// The bytes a rank sends rank 0 (dist/comm.hpp) hold every column; a cut message is an error.
+TEST(ActivationBatch, BytesRoundTripAndTruncationFails) {
+  ActivationBatch b;
+  b.d = 3;
+  for (int r = 0; r < 5; ++r) {
+    for (int i = 0; i < 6; ++i) b.acts.push_back(float(r * 10 + i) + 0.25f);
+    b.tokens.push_back(100 + r), b.doc.push_back(r / 2), b.pos.push_back(r), b.corpus.push_back(uint8_t(r % 2));
+    b.split.push_back(uint8_t(r == 3));
+    ++b.rows;
+  }
+  const std::string bytes = b.to_bytes();
+  const ActivationBatch c = ActivationBatch::from_bytes(bytes);
+  EXPECT_EQ(c.rows, b.rows);
+  EXPECT_EQ(c.d, b.d);
+  EXPECT_EQ(c.acts, b.acts);
+  EXPECT_EQ(c.tokens, b.tokens);
+  EXPECT_EQ(c.doc, b.doc);
+  EXPECT_EQ(c.pos, b.pos);
+  EXPECT_EQ(c.corpus, b.corpus);
+  EXPECT_EQ(c.split, b.split);
+  EXPECT_THROW(ActivationBatch::from_bytes(bytes.substr(0, bytes.size() - 1)), std::runtime_error);
+  EXPECT_THROW(ActivationBatch::from_bytes(std::string(3, '\0')), std::runtime_error);
+}
+
 TEST(StoreStream, InOrderAndSeededShuffles) {
   PairFixture f;
   StoreOptions so;

@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "data/corpus.hpp"
+#include "dist/comm.hpp"
 #include "harvest/store_writer.hpp"
 
 namespace cc::cli {
@@ -48,7 +49,9 @@ void register_harvest(CLI::App& app) {
   add_compute_option(c, o->dtype);
   c->add_flag("--resume", o->store.resume, "Continue an interrupted harvest in --out");
   c->add_flag("--quiet", o->quiet, "No progress bar");
-  c->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
+  c->add_option("--threads", o->threads, "Threads (0 = all cores, or this rank's share under mpirun)")->capture_default_str();
+  c->footer("Under `mpirun -np N` the ranks take turns batch by batch and rank 0 writes the store: the same store, "
+            "byte for byte, as one process writes (docs/DISTRIBUTED.md). --resume works with any N.");
   c->callback([o] {
     set_num_threads(o->threads);
     for (const auto& s : o->corpora) o->cfg.corpora.push_back(parse_corpus_spec(s));
@@ -56,7 +59,7 @@ void register_harvest(CLI::App& app) {
     o->store.dtype = o->store_dtype == "f32" ? DType::F32 : DType::BF16;
     o->store.progress = !o->quiet;
     const int64_t rows = harvest_to_store(o->cfg, o->store);
-    std::printf("store %s: %lld tokens\n", o->store.out.c_str(), (long long)rows);
+    if (dist::root()) std::printf("store %s: %lld tokens\n", o->store.out.c_str(), (long long)rows);
   });
 }
 

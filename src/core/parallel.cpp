@@ -104,13 +104,20 @@ class Pool {
 };
 thread_local bool Pool::inside_ = false;
 
-int hw_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+int g_thread_share = 1;  // processes sharing this machine's cores
+int hw_threads() { return std::max(1, int(std::thread::hardware_concurrency()) / g_thread_share); }
 
 Pool& pool() {
   static Pool p(hw_threads());
   return p;
 }
 }  // namespace
+
+void set_thread_share(int k) {
+  g_thread_share = std::max(1, k);
+  pool().resize(hw_threads());
+  openblas_set_num_threads(hw_threads());
+}
 
 void set_num_threads(int n) {
   if (n <= 0) n = hw_threads();

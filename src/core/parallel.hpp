@@ -7,8 +7,11 @@
 
 namespace cc {
 
-// Sets our pool size and OpenBLAS's thread count together. n <= 0 means all hardware threads.
+// Sets our pool size and OpenBLAS's thread count together. n <= 0 means this process's share of
+// the hardware threads: all of them, or 1/k of them when k processes share the machine.
 void set_num_threads(int n);
+// k processes (MPI ranks) share this machine's cores; call before the first set_num_threads.
+void set_thread_share(int k);
 int num_threads();
 
 // Calls fn(begin, end) on disjoint chunks covering [0, n); blocks until all are done.

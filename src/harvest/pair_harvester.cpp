@@ -1,7 +1,9 @@
 // Model-pair checks and the lock-step forward.
 #include "harvest/pair_harvester.hpp"
 
+#include <cstring>
 #include <filesystem>
+#include <stdexcept>
 
 #include "core/error.hpp"
 #include "core/finite.hpp"
@@ -89,6 +91,45 @@ void ActivationBatch::clear() {
 }
 
 namespace {
+template <class T>
+void put(std::string& out, const std::vector<T>& v) {
+  out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
+template <class T>
+void take_into(const std::string& in, size_t& at, std::vector<T>& v, size_t n) {
+  if (at + n * sizeof(T) > in.size()) throw std::runtime_error("ActivationBatch::from_bytes: truncated message");
+  v.resize(n);
+  std::memcpy(v.data(), in.data() + at, n * sizeof(T));
+  at += n * sizeof(T);
+}
+}  // namespace
+
+std::string ActivationBatch::to_bytes() const {
+  std::string out(2 * sizeof(int64_t), '\0');
+  std::memcpy(out.data(), &rows, sizeof rows);
+  std::memcpy(out.data() + sizeof rows, &d, sizeof d);
+  put(out, acts);
+  for (const auto* v : {&tokens, &doc, &pos}) put(out, *v);
+  put(out, corpus);
+  put(out, split);
+  return out;
+}
+
+ActivationBatch ActivationBatch::from_bytes(const std::string& in) {
+  ActivationBatch b;
+  if (in.size() < 2 * sizeof(int64_t)) throw std::runtime_error("ActivationBatch::from_bytes: truncated message");
+  std::memcpy(&b.rows, in.data(), sizeof b.rows);
+  std::memcpy(&b.d, in.data() + sizeof b.rows, sizeof b.d);
+  size_t at = 2 * sizeof(int64_t);
+  const size_t n = size_t(b.rows);
+  take_into(in, at, b.acts, n * 2 * size_t(b.d));
+  for (auto* v : {&b.tokens, &b.doc, &b.pos}) take_into(in, at, *v, n);
+  take_into(in, at, b.corpus, n);
+  take_into(in, at, b.split, n);
+  return b;
+}
+
+namespace {
 // Refuses a pair whose vocabularies disagree on an ordinary token; warns on special-token
 // differences (Qwen2.5 vs R1-Distill differ exactly there, PAPER.md §1).
 void compare_tokenizers(const Tokenizer& a, const std::string& b_dir, std::vector<std::string>& warnings) {
@@ -143,13 +184,17 @@ PairHarvester::PairHarvester(const HarvestConfig& cfg) : cfg_(cfg) {
 
 std::string PairHarvester::hook_name() const { return hook_site_name(site_, a_->config().num_hidden_layers); }
 
-ActivationBatch PairHarvester::next() {
+std::vector<PackedSequence> PairHarvester::take() {
   std::vector<PackedSequence> seqs;
   for (int i = 0; i < cfg_.batch_seqs; ++i) seqs.push_back(packer_->next());
+  return seqs;
+}
+
+ActivationBatch PairHarvester::run(const std::vector<PackedSequence>& seqs) {
   std::vector<SeqInput> in;
   for (const auto& s : seqs) in.push_back({s.tokens, nullptr});
   const int64_t T = int64_t(seqs.size()) * cfg_.pack.seq_len;
-  auto run = [&](Qwen2Model& m, std::vector<float>& into) {
+  auto to_hook = [&](Qwen2Model& m, std::vector<float>& into) {
     into.resize(size_t(T * d_));
     Hooks h;
     h.add(site_, [&](HookContext& c) { std::copy(c.x, c.x + c.rows * c.d, into.begin()); });
@@ -174,9 +219,9 @@ ActivationBatch PairHarvester::next() {
          "finite activations", non_finite_name(DType::F32, x.data(), i),
          "the model overflows on this input; --dtype f32 computes in full precision");
   };
-  run(*a_, xa_);
+  to_hook(*a_, xa_);
   check(xa_, cfg_.base_dir);
-  run(*b_, xb_);
+  to_hook(*b_, xb_);
   check(xb_, cfg_.distilled_dir);
   ActivationBatch out;
   out.d = d_;

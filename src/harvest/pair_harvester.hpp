@@ -34,6 +34,9 @@ struct ActivationBatch {
   // Room for `n` rows of width d_model without reallocating (a buffer filled batch by batch).
   void reserve(int64_t n, int64_t d_model);
   void clear();  // no rows, capacity kept: the next fill touches no new pages
+  // Raw bytes for another rank of the same binary (dist/comm.hpp), and back.
+  std::string to_bytes() const;
+  static ActivationBatch from_bytes(const std::string& bytes);
 };
 
 // The first max_rows rows of b on one side of the train/eval split (split 0 or 1; -1 = every row),
@@ -46,7 +49,9 @@ class PairHarvester {
  public:
   explicit PairHarvester(const HarvestConfig& cfg);  // loads and checks everything before any work
 
-  ActivationBatch next();  // batch_seqs packed sequences through both models
+  ActivationBatch next() { return run(take()); }  // batch_seqs packed sequences through both models
+  std::vector<PackedSequence> take();                      // the next batch_seqs packed sequences
+  ActivationBatch run(const std::vector<PackedSequence>& seqs);  // their kept positions through both models
   Packer& packer() { return *packer_; }
   const Packer& packer() const { return *packer_; }
   Qwen2Model& base_model() { return *a_; }

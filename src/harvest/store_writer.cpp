@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/progress.hpp"
 #include "core/safetensors.hpp"
+#include "dist/comm.hpp"
 #include "harvest/activation_store.hpp"
 
 namespace cc {
@@ -132,13 +133,13 @@ void remove_leftovers(const std::string& dir, size_t listed) {
 
 // The manifest's running fields: counters, packer and norm state, tokens per corpus and each
 // corpus's share asked (its weight) and got (its share of the tokens taken).
-void update_manifest(Json& m, const HarvestProgress& hp, const HarvestConfig& cfg, const Packer& packer, int64_t d, bool complete) {
+void update_manifest(Json& m, const HarvestProgress& hp, const HarvestConfig& cfg, const Json& packer_state, int64_t d, bool complete) {
   m["tokens"] = hp.rows;
   m["eval_tokens"] = hp.eval_rows;
   m["complete"] = complete;
-  m["packer_state"] = packer.state();
+  m["packer_state"] = packer_state;
   m["norm_state"] = {{"sum", {hp.norm.sum[0], hp.norm.sum[1]}}, {"count", hp.norm.count}};
-  const std::vector<int64_t>& taken = packer.tokens_taken();
+  const std::vector<int64_t> taken = packer_state.at("taken").get<std::vector<int64_t>>();
   m["corpus_tokens_taken"] = taken;
   double wsum = 0, tsum = 0;
   for (size_t c = 0; c < cfg.corpora.size(); ++c) {
@@ -157,60 +158,111 @@ void update_manifest(Json& m, const HarvestProgress& hp, const HarvestConfig& cf
 
 }  // namespace
 
-int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
-  if (opt.tokens <= 0) fail("", "--tokens", "must be positive", "> 0", std::to_string(opt.tokens));
-  if (opt.shard_rows <= 0) fail("", "--shard-tokens", "must be positive");
-  if (opt.dtype != DType::BF16 && opt.dtype != DType::F32) fail("", "--store-dtype", "must be bf16 or f32");
-  make_dirs(opt.out);
-  const std::string mpath = opt.out + "/manifest.json";
-  if (fs::exists(mpath) && !opt.resume)
-    fail(mpath, "", "already exists", "", "", "use --resume to continue it, or choose another --out");
+namespace {
 
-  PairHarvester h(cfg_in);
-  for (const auto& w : h.warnings()) std::fprintf(stderr, "warning: %s\n", w.c_str());
+// Where every rank starts: rank 0 reads the manifest (new, or the interrupted run's on --resume) and
+// sends the packer state to the others, so all ranks pack the same sequences.
+struct HarvestStart {
+  Json manifest;
+  HarvestProgress progress;
+};
+
+HarvestStart start_harvest(PairHarvester& h, const StoreOptions& opt, const std::string& mpath) {
   const HarvestConfig& cfg = h.config();
   Json settings = cfg.to_json();
   settings["store_dtype"] = dtype_name(opt.dtype);
   settings["shard_rows"] = opt.shard_rows;
   settings["norm_rows"] = opt.norm_rows;
-  Json m = new_manifest(h, opt, settings);
-  HarvestProgress hp;
-  hp.norm.target = opt.norm_rows;
-  if (opt.resume && fs::exists(mpath)) {
-    hp = resume_manifest(mpath, settings, opt, m, h.packer());
-    if (hp.complete) {
-      std::fprintf(stderr, "%s is already complete (%lld tokens)\n", opt.out.c_str(), (long long)hp.rows);
-      return hp.rows;
-    }
+  HarvestStart st{new_manifest(h, opt, settings), {}};
+  st.progress.norm.target = opt.norm_rows;
+  std::string shared;  // rank 0 -> all: {"complete": bool, "packer_state": state or null}
+  if (dist::root()) {
+    const bool resumed = opt.resume && fs::exists(mpath);
+    if (resumed) st.progress = resume_manifest(mpath, settings, opt, st.manifest, h.packer());
+    if (!st.progress.complete) remove_leftovers(opt.out, st.manifest["shards"].size());
+    shared = Json({{"complete", st.progress.complete}, {"rows", st.progress.rows},
+                   {"packer_state", resumed && !st.progress.complete ? h.packer().state() : Json()}})
+                 .dump();
   }
-  remove_leftovers(opt.out, m["shards"].size());
+  dist::broadcast(shared);
+  if (!dist::root()) {
+    const Json j = Json::parse(shared);
+    st.progress.complete = j["complete"].get<bool>();
+    st.progress.rows = j["rows"].get<int64_t>();
+    if (!j["packer_state"].is_null()) h.packer().restore(j["packer_state"]);
+  }
+  return st;
+}
 
-  Progress bar("harvest", opt.tokens, "tok", opt.progress);
+}  // namespace
+
+int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
+  if (opt.tokens <= 0) fail("", "--tokens", "must be positive", "> 0", std::to_string(opt.tokens));
+  if (opt.shard_rows <= 0) fail("", "--shard-tokens", "must be positive");
+  if (opt.dtype != DType::BF16 && opt.dtype != DType::F32) fail("", "--store-dtype", "must be bf16 or f32");
+  const std::string mpath = opt.out + "/manifest.json";
+  if (dist::root()) {
+    make_dirs(opt.out);
+    if (fs::exists(mpath) && !opt.resume)
+      fail(mpath, "", "already exists", "", "", "use --resume to continue it, or choose another --out");
+  }
+
+  PairHarvester h(cfg_in);
+  if (dist::root())
+    for (const auto& w : h.warnings()) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  const HarvestConfig& cfg = h.config();
+  auto [m, hp] = start_harvest(h, opt, mpath);
+  if (hp.complete) {
+    if (dist::root()) std::fprintf(stderr, "%s is already complete (%lld tokens)\n", opt.out.c_str(), (long long)hp.rows);
+    return hp.rows;
+  }
+
+  Progress bar("harvest", opt.tokens, "tok", opt.progress && dist::root());
   bar.set(hp.rows);
   // The shard buffer and its BF16 copy are allocated once: grown and freed per shard (128 MiB at the
   // demo's 65,536 rows x d 256) they were most of harvest's page faults and its system time.
   ActivationBatch shard;
-  shard.reserve(std::min(opt.shard_rows, opt.tokens) + int64_t(cfg.batch_seqs) * cfg.pack.seq_len, h.d_model());
+  if (dist::root()) shard.reserve(std::min(opt.shard_rows, opt.tokens) + int64_t(cfg.batch_seqs) * cfg.pack.seq_len, h.d_model());
   std::vector<uint16_t> half;
-  while (hp.rows < opt.tokens) {
-    ActivationBatch b = h.next();
-    if (b.rows > opt.tokens - hp.rows) b = select_rows(b, -1, opt.tokens - hp.rows);  // the last batch, cut to the budget
-    hp.norm.add(b);
-    for (uint8_t s : b.split) hp.eval_rows += s;
-    shard.append(b, 0, b.rows);
-    hp.rows += b.rows;
-    bar.set(hp.rows);
-    if (shard.rows >= opt.shard_rows || hp.rows >= opt.tokens) {
-      const size_t idx = m["shards"].size();
-      write_shard(opt.out + "/" + shard_name(idx), shard, opt.dtype, half);
-      m["shards"].push_back({{"file", shard_name(idx)}, {"rows", shard.rows}});
-      update_manifest(m, hp, cfg, h.packer(), h.d_model(), hp.rows >= opt.tokens);
-      write_file_atomic(mpath, m.dump(2));
-      shard.clear();
+  // Ranks take turns batch by batch. In each round every rank packs the same N batches (packing is
+  // cheap and deterministic) and runs its own through both models; rank 0 receives them in order
+  // and writes them exactly as one process would, with the packer state after each batch, so the
+  // store, and a resume with any number of ranks, is the one-process store.
+  const int N = dist::size();
+  std::vector<Json> state_after(static_cast<size_t>(N));
+  bool done = false;
+  while (!done) {
+    ActivationBatch mine;
+    for (int i = 0; i < N; ++i) {
+      std::vector<PackedSequence> seqs = h.take();
+      if (i == dist::rank()) mine = h.run(seqs);
+      if (dist::root()) state_after[size_t(i)] = h.packer().state();
     }
+    std::vector<std::string> parts = dist::gather(N > 1 ? mine.to_bytes() : std::string());
+    for (int i = 0; i < N && dist::root() && !done; ++i) {
+      ActivationBatch b = N > 1 ? ActivationBatch::from_bytes(parts[size_t(i)]) : std::move(mine);
+      if (b.rows > opt.tokens - hp.rows) b = select_rows(b, -1, opt.tokens - hp.rows);  // the last batch, cut to the budget
+      hp.norm.add(b);
+      for (uint8_t s : b.split) hp.eval_rows += s;
+      shard.append(b, 0, b.rows);
+      hp.rows += b.rows;
+      bar.set(hp.rows);
+      done = hp.rows >= opt.tokens;
+      if (shard.rows >= opt.shard_rows || done) {
+        const size_t idx = m["shards"].size();
+        write_shard(opt.out + "/" + shard_name(idx), shard, opt.dtype, half);
+        m["shards"].push_back({{"file", shard_name(idx)}, {"rows", shard.rows}});
+        update_manifest(m, hp, cfg, state_after[size_t(i)], h.d_model(), done);
+        write_file_atomic(mpath, m.dump(2));
+        shard.clear();
+      }
+    }
+    done = dist::any(done);
   }
   bar.finish();
-  return hp.rows;
+  std::string rows = std::to_string(hp.rows);
+  dist::broadcast(rows);
+  return std::stoll(rows);
 }
 
 }  // namespace cc

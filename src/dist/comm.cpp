@@ -1,0 +1,149 @@
+// MPI behind dist/comm.hpp, or one rank of one when built without it.
+#include "dist/comm.hpp"
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+#include "core/parallel.hpp"
+
+#ifdef CROSSCODER_MPI
+#include <mpi.h>
+#endif
+
+namespace cc::dist {
+
+namespace {
+int g_rank = 0, g_size = 1;
+bool g_started = false;
+
+// OpenMPI's, then PMI's (MPICH, Slurm), then PMIx's variables: set by the launcher for each rank.
+bool launched_by_mpi() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
+    if (std::getenv(v)) return true;
+  return false;
+}
+
+int checked_count(size_t n) {
+  if (n > size_t(INT_MAX)) throw std::runtime_error("MPI message of " + std::to_string(n) + " bytes exceeds 2 GiB");
+  return int(n);
+}
+}  // namespace
+
+bool built_with_mpi() {
+#ifdef CROSSCODER_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+int rank() { return g_rank; }
+int size() { return g_size; }
+
+#ifdef CROSSCODER_MPI
+
+void init(int* argc, char*** argv) {
+  if (!launched_by_mpi()) return;
+  int provided = 0;
+  MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+  g_started = true;
+  MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+  // Ranks on one machine share its cores: each gets its share for our pool and OpenBLAS.
+  MPI_Comm local;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local);
+  int local_size = 1;
+  MPI_Comm_size(local, &local_size);
+  MPI_Comm_free(&local);
+  set_thread_share(local_size);
+}
+
+void finalize() {
+  if (g_started) MPI_Finalize();
+  g_started = false;
+}
+
+void barrier() {
+  if (g_size > 1) MPI_Barrier(MPI_COMM_WORLD);
+}
+
+void broadcast(std::string& bytes) {
+  if (g_size == 1) return;
+  unsigned long long n = bytes.size();
+  MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+  bytes.resize(size_t(n));
+  MPI_Bcast(bytes.data(), checked_count(size_t(n)), MPI_BYTE, 0, MPI_COMM_WORLD);
+}
+
+std::vector<std::string> gather(const std::string& mine) {
+  if (g_size == 1) return {mine};
+  const int n = checked_count(mine.size());
+  std::vector<int> counts(static_cast<size_t>(g_size)), displs(static_cast<size_t>(g_size));
+  MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
+  std::string all;
+  if (g_rank == 0) {
+    size_t total = 0;
+    for (int r = 0; r < g_size; ++r) {
+      displs[size_t(r)] = checked_count(total);
+      total += size_t(counts[size_t(r)]);
+    }
+    all.resize(size_t(checked_count(total)));
+  }
+  MPI_Gatherv(mine.data(), n, MPI_BYTE, all.data(), counts.data(), displs.data(), MPI_BYTE, 0, MPI_COMM_WORLD);
+  std::vector<std::string> out;
+  if (g_rank == 0)
+    for (int r = 0; r < g_size; ++r) out.push_back(all.substr(size_t(displs[size_t(r)]), size_t(counts[size_t(r)])));
+  return out;
+}
+
+void allreduce_sum(double* x, int64_t n) {
+  if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, x, checked_count(size_t(n)), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+}
+
+void allreduce_sum(float* x, int64_t n) {
+  if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, x, checked_count(size_t(n)), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+}
+
+bool any(bool mine) {
+  if (g_size == 1) return mine;
+  int v = mine ? 1 : 0;
+  MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
+  return v != 0;
+}
+
+void abort_job(const std::string& message, int code) {
+  if (g_size > 1) {
+    std::fprintf(stderr, "error: rank %d of %d: %s\n", g_rank, g_size, message.c_str());
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, code);
+  }
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  std::exit(code);
+}
+
+#else  // one rank of one
+
+void init(int*, char***) {
+  // N copies of a whole job would write the same files: refuse instead.
+  if (!launched_by_mpi()) return;
+  std::fprintf(stderr, "error: started by an MPI launcher, but this build has no MPI (install libopenmpi-dev and "
+                       "configure with -DCROSSCODER_MPI=ON)\n");
+  std::exit(1);
+}
+void finalize() {}
+void barrier() {}
+void broadcast(std::string&) {}
+std::vector<std::string> gather(const std::string& mine) { return {mine}; }
+void allreduce_sum(double*, int64_t) {}
+void allreduce_sum(float*, int64_t) {}
+bool any(bool mine) { return mine; }
+void abort_job(const std::string& message, int code) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  std::exit(code);
+}
+
+#endif
+
+}  // namespace cc::dist

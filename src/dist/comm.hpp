@@ -1,0 +1,38 @@
+// The processes of one job. Under `mpirun -np N crosscoder ...` (a build with CROSSCODER_MPI) there
+// are N ranks; otherwise, and in a build without MPI, one rank of one and every call below is
+// trivial, so callers need no #ifdef. Only the main thread calls these (MPI_THREAD_FUNNELED).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cc::dist {
+
+// MPI_Init when the process was started by an MPI launcher (its environment says so); a plain run
+// never initialises MPI, so it needs no launcher and pays nothing. Also gives the thread pool its
+// share of this machine's cores (all cores divided among the ranks on it).
+void init(int* argc, char*** argv);
+void finalize();  // MPI_Finalize when init started MPI
+
+int rank();
+int size();
+inline bool root() { return rank() == 0; }
+bool built_with_mpi();
+
+void barrier();
+// Rank 0's bytes on every rank.
+void broadcast(std::string& bytes);
+// Each rank's bytes, on rank 0 in rank order; the other ranks get an empty list.
+std::vector<std::string> gather(const std::string& mine);
+// Element-wise sums over the ranks, on every rank.
+void allreduce_sum(double* x, int64_t n);
+void allreduce_sum(float* x, int64_t n);
+// Whether any rank passed true.
+bool any(bool mine);
+
+// Ends every rank of the job after printing "error: rank R of N: message" (one line); with one rank,
+// only this process ends. Used by main for errors so that one failing rank never leaves the others
+// waiting in a collective.
+[[noreturn]] void abort_job(const std::string& message, int code);
+
+}  // namespace cc::dist
