@@ -1,6 +1,7 @@
-// A small fixed thread pool for our own loops. Idle workers block on a condition variable (never
-// spin), so they do not steal cores from OpenBLAS's threads between calls, which OpenMP's
-// spin-waiting workers would on a 2-core machine.
+// A small fixed thread pool for our own loops. Idle workers spin for at most 50 µs (pause, no
+// system call), then block on a condition variable, so they catch back-to-back calls without a
+// futex each but do not hold cores that OpenBLAS's threads want, as OpenMP's longer spin-waits
+// would on a 2-core machine.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -22,5 +23,8 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
 // duration. For many small products (attention per head), where OpenBLAS's own threading costs
 // more than the work: it wakes its worker per call and the caller waits in sched_yield.
 void parallel_for_blas(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+// fn with OpenBLAS single-threaded, for work made of many small BLAS calls (LAPACK's eigensolver
+// at n = 256), whose thread hand-offs cost more than they save.
+void with_serial_blas(const std::function<void()>& fn);
 
 }  // namespace cc

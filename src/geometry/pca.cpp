@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 
 extern "C" void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w, double* work,
                         const int* lwork, int* iwork, const int* liwork, int* info);
@@ -27,7 +28,10 @@ void symmetric_eigen(std::vector<double>& A, int64_t n, std::vector<double>& w) 
   liwork = iw;
   std::vector<double> work(size_t(std::max(lwork, 1)));
   std::vector<int> iwork(size_t(std::max(liwork, 1)));
-  dsyevd_("V", "U", &N, A.data(), &N, w.data(), work.data(), &lwork, iwork.data(), &liwork, &info);
+  // Single-threaded: at n = 256 the solver is thousands of small BLAS calls, and OpenBLAS's thread
+  // hand-off per call cost more than it saved (the geometry stage spent 30% of its CPU time in the
+  // kernel; docs/PERFORMANCE.md).
+  with_serial_blas([&] { dsyevd_("V", "U", &N, A.data(), &N, w.data(), work.data(), &lwork, iwork.data(), &liwork, &info); });
   if (info != 0) fail("", "dsyevd", "did not converge (NaN or Inf in the data?)", "info 0", std::to_string(info));
 }
 

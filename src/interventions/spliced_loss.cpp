@@ -86,11 +86,21 @@ ForwardOutput clean_pass(Qwen2Model& model, int site, const Batch& b, std::vecto
   return model.forward(b.in, fo);
 }
 
+// Pass 2's buffers, kept from batch to batch: the features alone are T × F floats (268 MB at the
+// demo's batch), and allocated per batch they were most of the stage's page faults.
+struct ReconstructBuffers {
+  std::vector<float> X, f, Xh;
+};
+
 // Pass 2: both reconstructions in raw units, xhat[m] [T, d].
 void reconstruct(const CrosscoderParams& p, const CrosscoderConfig& c, const std::vector<float> (&x)[2], int64_t T,
-                 std::vector<float> (&xhat)[2], const std::string& origin) {
+                 std::vector<float> (&xhat)[2], const std::string& origin, ReconstructBuffers& buf) {
   const int64_t d = c.d_in, D2 = 2 * d;
-  std::vector<float> X(size_t(T * D2)), f, Xh(size_t(T * D2));
+  std::vector<float>& X = buf.X;
+  std::vector<float>& f = buf.f;
+  std::vector<float>& Xh = buf.Xh;
+  X.resize(size_t(T * D2));
+  Xh.resize(size_t(T * D2));
   for (int64_t r = 0; r < T; ++r)
     for (int m = 0; m < 2; ++m) std::copy_n(x[m].begin() + r * d, d, X.begin() + r * D2 + m * d);
   crosscoder_scale_inputs(c, X.data(), T);
@@ -234,14 +244,15 @@ SplicedLoss run_spliced_loss(const SplicedLossOptions& opt) {
 
   std::vector<SeqSums> sums[2] = {std::vector<SeqSums>(seqs.size()), std::vector<SeqSums>(seqs.size())};
   Progress bar("spliced loss", 6 * opt.sequences * opt.seq_len, "tok", opt.progress);
+  std::vector<float> x[2], xhat[2];
+  ReconstructBuffers buffers;
   for (const Batch& b : batches) {
-    std::vector<float> x[2], xhat[2];
     ForwardOutput clean[2];
     for (int m = 0; m < 2; ++m) {
       clean[m] = clean_pass(m == 0 ? pair.base_model() : pair.distilled_model(), site, b, x[m]);
       bar.add(b.tokens);
     }
-    reconstruct(p, c, x, b.tokens, xhat, opt.crosscoder);
+    reconstruct(p, c, x, b.tokens, xhat, opt.crosscoder, buffers);
     for (int m = 0; m < 2; ++m) {
       Qwen2Model& model = m == 0 ? pair.base_model() : pair.distilled_model();
       const ForwardOutput spliced = replaced_pass(model, site, b, x[m], xhat[m].data());
