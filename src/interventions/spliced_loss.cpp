@@ -75,7 +75,7 @@ double kl_rows(const float* p, double lp, const float* q, double lq, int64_t V) 
 
 // Pass 1: model m from the embeddings; returns its clean logits at the scored rows and leaves its
 // stream at the hook in x [T, d].
-ForwardOutput clean_pass(Qwen2Model& model, int site, const Batch& b, std::vector<float>& x) {
+void clean_pass(Qwen2Model& model, int site, const Batch& b, std::vector<float>& x, ForwardOutput& out) {
   Hooks h;
   x.clear();
   h.add(site, make_capture_hook(&x));
@@ -83,7 +83,7 @@ ForwardOutput clean_pass(Qwen2Model& model, int site, const Batch& b, std::vecto
   fo.logits = LogitsMode::Rows;
   fo.logit_rows = b.rows;
   fo.hooks = &h;
-  return model.forward(b.in, fo);
+  model.forward(b.in, fo, out);
 }
 
 // Pass 2's buffers, kept from batch to batch: the features alone are T × F floats (268 MB at the
@@ -117,7 +117,8 @@ void reconstruct(const CrosscoderParams& p, const CrosscoderConfig& c, const std
 }
 
 // Pass 3: model m resumed at the hook from x, the replaced rows overwritten by `with` (null: zeros).
-ForwardOutput replaced_pass(Qwen2Model& model, int site, const Batch& b, const std::vector<float>& x, const float* with) {
+void replaced_pass(Qwen2Model& model, int site, const Batch& b, const std::vector<float>& x, const float* with,
+                   ForwardOutput& out) {
   Hooks h;
   h.add(site, [&](HookContext& ctx) {
     for (int64_t r = 0; r < ctx.rows; ++r) {
@@ -135,7 +136,7 @@ ForwardOutput replaced_pass(Qwen2Model& model, int site, const Batch& b, const s
   fo.start_at_site = site;
   fo.start_x = x.data();
   fo.hooks = &h;
-  return model.forward(b.in, fo);
+  model.forward(b.in, fo, out);
 }
 
 // Adds one batch's per-row cross-entropies and KLs to the per-sequence sums of model m.
@@ -244,19 +245,20 @@ SplicedLoss run_spliced_loss(const SplicedLossOptions& opt) {
 
   std::vector<SeqSums> sums[2] = {std::vector<SeqSums>(seqs.size()), std::vector<SeqSums>(seqs.size())};
   Progress bar("spliced loss", 6 * opt.sequences * opt.seq_len, "tok", opt.progress);
+  // Buffers kept from batch to batch (the logits are rows × vocab floats each).
   std::vector<float> x[2], xhat[2];
   ReconstructBuffers buffers;
+  ForwardOutput clean[2], spliced, zero;
   for (const Batch& b : batches) {
-    ForwardOutput clean[2];
     for (int m = 0; m < 2; ++m) {
-      clean[m] = clean_pass(m == 0 ? pair.base_model() : pair.distilled_model(), site, b, x[m]);
+      clean_pass(m == 0 ? pair.base_model() : pair.distilled_model(), site, b, x[m], clean[m]);
       bar.add(b.tokens);
     }
     reconstruct(p, c, x, b.tokens, xhat, opt.crosscoder, buffers);
     for (int m = 0; m < 2; ++m) {
       Qwen2Model& model = m == 0 ? pair.base_model() : pair.distilled_model();
-      const ForwardOutput spliced = replaced_pass(model, site, b, x[m], xhat[m].data());
-      const ForwardOutput zero = replaced_pass(model, site, b, x[m], nullptr);
+      replaced_pass(model, site, b, x[m], xhat[m].data(), spliced);
+      replaced_pass(model, site, b, x[m], nullptr, zero);
       bar.add(2 * b.tokens);
       score_batch(b, clean[m], spliced, zero, sums[m]);
     }

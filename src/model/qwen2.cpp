@@ -17,6 +17,12 @@ std::unique_ptr<Qwen2Model> Qwen2Model::load(const std::string& dir, ComputeMode
 }
 
 ForwardOutput Qwen2Model::forward(std::span<const SeqInput> batch, const ForwardOptions& opt) {
+  ForwardOutput out;
+  forward(batch, opt, out);
+  return out;
+}
+
+void Qwen2Model::forward(std::span<const SeqInput> batch, const ForwardOptions& opt, ForwardOutput& out) {
   const Qwen2Config& c = w_->config;
   const int64_t d = c.hidden_size, L = c.num_hidden_layers;
   if (opt.stop_at_site > L) fail("", "stop_at_site", "is beyond the last hook site", "<= " + std::to_string(L), std::to_string(opt.stop_at_site));
@@ -44,9 +50,10 @@ ForwardOutput Qwen2Model::forward(std::span<const SeqInput> batch, const Forward
       positions_.push_back(int32_t(past + int64_t(i)));
     }
   }
-  ForwardOutput out;
+  out.logits.clear();  // capacity kept: a caller that passes the same output again faults in no pages
+  out.rows = 0;
   out.vocab = c.vocab_size;
-  if (T == 0) return out;
+  if (T == 0) return;
 
   if (opt.start_at_site < 0 || opt.start_at_site > L || (opt.start_at_site > 0 && !opt.start_x))
     fail("", "start_at_site", "needs a site in 0.." + std::to_string(L) + " and the stream there");
@@ -65,16 +72,16 @@ ForwardOutput Qwen2Model::forward(std::span<const SeqInput> batch, const Forward
   };
   for (int l = opt.start_at_site; l < L; ++l) {
     site(l);
-    if (opt.stop_at_site == l) return out;
+    if (opt.stop_at_site == l) return;
     attention_block(l, batch, T);
     mlp_block(l, T);
   }
   site(int(L));
-  if (opt.stop_at_site == L) return out;
+  if (opt.stop_at_site == L) return;
   for (const auto& s : batch)
     if (s.cache) s.cache->advance(int64_t(s.tokens.size()));
   if (opt.logits != LogitsMode::None) logits(batch, opt, out);
-  return out;
+  return;
 }
 
 void Qwen2Model::attention_block(int l, std::span<const SeqInput> batch, int64_t T) {

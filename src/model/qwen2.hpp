@@ -45,6 +45,8 @@ class Qwen2Model {
 
   // Not thread-safe: one forward at a time per model (it owns its scratch buffers).
   ForwardOutput forward(std::span<const SeqInput> batch, const ForwardOptions& opt = {});
+  // The same into `out`, reusing its logits' memory (rows × vocab floats, 64 MiB and more per call).
+  void forward(std::span<const SeqInput> batch, const ForwardOptions& opt, ForwardOutput& out);
 
  private:
   void attention_block(int layer, std::span<const SeqInput> batch, int64_t T);
