@@ -64,8 +64,12 @@ void keep_split_rows(ActivationBatch& b, int split) {
 }
 
 void ActivationBatch::append(const ActivationBatch& o, int64_t begin, int64_t n) {
-  d = o.d;
   acts.insert(acts.end(), o.acts.begin() + begin * 2 * o.d, o.acts.begin() + (begin + n) * 2 * o.d);
+  append_columns(o, begin, n);
+}
+
+void ActivationBatch::append_columns(const ActivationBatch& o, int64_t begin, int64_t n) {
+  d = o.d;
   tokens.insert(tokens.end(), o.tokens.begin() + begin, o.tokens.begin() + begin + n);
   doc.insert(doc.end(), o.doc.begin() + begin, o.doc.begin() + begin + n);
   pos.insert(pos.end(), o.pos.begin() + begin, o.pos.begin() + begin + n);

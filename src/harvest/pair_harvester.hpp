@@ -31,6 +31,7 @@ struct ActivationBatch {
   std::vector<uint8_t> corpus;
   std::vector<uint8_t> split;  // 1 = held-out (eval) document; all 0 in stores written before splits
   void append(const ActivationBatch& o, int64_t begin, int64_t n);  // rows [begin, begin+n) of o
+  void append_columns(const ActivationBatch& o, int64_t begin, int64_t n);  // the same without acts
   // Room for `n` rows of width d_model without reallocating (a buffer filled batch by batch).
   void reserve(int64_t n, int64_t d_model);
   void clear();  // no rows, capacity kept: the next fill touches no new pages

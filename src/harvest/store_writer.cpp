@@ -37,23 +37,46 @@ struct NormAccumulator {
   }
 };
 
-// half: the BF16 conversion's buffer, reused from shard to shard by the caller.
-void write_shard(const std::string& path, const ActivationBatch& b, DType dt, std::vector<uint16_t>& half) {
-  const void* acts = b.acts.data();
-  if (dt == DType::BF16) {
-    half.resize(b.acts.size());
-    convert_f32_to_bf16(b.acts.data(), half.data(), half.size());
-    acts = half.data();
+// One shard's rows as they will be written: a BF16 store's activations are converted as they
+// arrive, so no f32 copy of the shard is held (805 MB at 65,536 rows x d 1,536; at the demo's d 256
+// its first touch was a third of harvest's page faults). Allocated once, emptied after each write.
+class ShardBuffer {
+ public:
+  ShardBuffer(DType dt, int64_t rows, int64_t d) : dt_(dt) {
+    cols_.d = d;
+    if (dt_ == DType::BF16) half_.reserve(size_t(rows * 2 * d));
+    else cols_.acts.reserve(size_t(rows * 2 * d));
+    for (auto* v : {&cols_.tokens, &cols_.doc, &cols_.pos}) v->reserve(size_t(rows));
+    cols_.corpus.reserve(size_t(rows));
+    cols_.split.reserve(size_t(rows));
   }
-  write_safetensors(path, {{"acts", dt, {b.rows, 2, b.d}, acts},
-                           {"tokens", DType::I32, {b.rows}, b.tokens.data()},
-                           {"doc", DType::I32, {b.rows}, b.doc.data()},
-                           {"pos", DType::I32, {b.rows}, b.pos.data()},
-                           {"corpus", DType::U8, {b.rows}, b.corpus.data()},
-                           {"split", DType::U8, {b.rows}, b.split.data()}},
-                    {{"format", kStoreFormat}});
-}
+  int64_t rows() const { return cols_.rows; }
+  void append(const ActivationBatch& b, int64_t begin, int64_t n) {
+    if (dt_ != DType::BF16) return cols_.append(b, begin, n);
+    const size_t at = half_.size(), count = size_t(n * 2 * b.d);
+    half_.resize(at + count);
+    convert_f32_to_bf16(b.acts.data() + begin * 2 * b.d, half_.data() + at, count);
+    cols_.append_columns(b, begin, n);
+  }
+  void write(const std::string& path) {
+    const void* acts = dt_ == DType::BF16 ? static_cast<const void*>(half_.data()) : cols_.acts.data();
+    const ActivationBatch& b = cols_;
+    write_safetensors(path, {{"acts", dt_, {b.rows, 2, b.d}, acts},
+                             {"tokens", DType::I32, {b.rows}, b.tokens.data()},
+                             {"doc", DType::I32, {b.rows}, b.doc.data()},
+                             {"pos", DType::I32, {b.rows}, b.pos.data()},
+                             {"corpus", DType::U8, {b.rows}, b.corpus.data()},
+                             {"split", DType::U8, {b.rows}, b.split.data()}},
+                      {{"format", kStoreFormat}});
+    cols_.clear();
+    half_.clear();
+  }
 
+ private:
+  DType dt_;
+  ActivationBatch cols_;          // every column; acts only in an F32 store
+  std::vector<uint16_t> half_;    // a BF16 store's acts
+};
 
 // The manifest of a new store: models (absolute paths, so a store read from another working
 // directory still finds them), hook, shapes, packing, the settings a resume must share, corpora.
@@ -219,11 +242,8 @@ int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
 
   Progress bar("harvest", opt.tokens, "tok", opt.progress && dist::root());
   bar.set(hp.rows);
-  // The shard buffer and its BF16 copy are allocated once: grown and freed per shard (128 MiB at the
-  // demo's 65,536 rows x d 256) they were most of harvest's page faults and its system time.
-  ActivationBatch shard;
-  if (dist::root()) shard.reserve(std::min(opt.shard_rows, opt.tokens) + int64_t(cfg.batch_seqs) * cfg.pack.seq_len, h.d_model());
-  std::vector<uint16_t> half;
+  ShardBuffer shard(opt.dtype, dist::root() ? std::min(opt.shard_rows, opt.tokens) + int64_t(cfg.batch_seqs) * cfg.pack.seq_len : 0,
+                    h.d_model());
   // Ranks take turns batch by batch. In each round every rank packs the same N batches (packing is
   // cheap and deterministic) and runs its own through both models; rank 0 receives them in order
   // and writes them exactly as one process would, with the packer state after each batch, so the
@@ -248,13 +268,12 @@ int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
       hp.rows += b.rows;
       bar.set(hp.rows);
       done = hp.rows >= opt.tokens;
-      if (shard.rows >= opt.shard_rows || done) {
+      if (shard.rows() >= opt.shard_rows || done) {
         const size_t idx = m["shards"].size();
-        write_shard(opt.out + "/" + shard_name(idx), shard, opt.dtype, half);
-        m["shards"].push_back({{"file", shard_name(idx)}, {"rows", shard.rows}});
+        m["shards"].push_back({{"file", shard_name(idx)}, {"rows", shard.rows()}});
+        shard.write(opt.out + "/" + shard_name(idx));
         update_manifest(m, hp, cfg, state_after[size_t(i)], h.d_model(), done);
         write_file_atomic(mpath, m.dump(2));
-        shard.clear();
       }
     }
     done = dist::any(done);
@@ -275,12 +294,12 @@ void write_store(const std::string& dir, const ActivationBatch& rows, std::array
   fs::create_directories(dir, ec);
   if (ec) fail(dir, "", "cannot create the store directory: " + ec.message());
   Json shards = Json::array();
-  std::vector<uint16_t> half;
+  ShardBuffer part(dtype, std::min(shard_rows, rows.rows), rows.d);
   for (int64_t b = 0, i = 0; b < rows.rows; b += shard_rows, ++i) {
-    ActivationBatch part;
-    part.append(rows, b, std::min(shard_rows, rows.rows - b));
-    write_shard(dir + "/" + shard_name(size_t(i)), part, dtype, half);
-    shards.push_back({{"file", shard_name(size_t(i))}, {"rows", part.rows}});
+    const int64_t n = std::min(shard_rows, rows.rows - b);
+    part.append(rows, b, n);
+    part.write(dir + "/" + shard_name(size_t(i)));
+    shards.push_back({{"file", shard_name(size_t(i))}, {"rows", n}});
   }
   Json m = {{"format", kStoreFormat}, {"d_model", rows.d}, {"dtype", dtype_name(dtype)}, {"tokens", rows.rows},
             {"target_tokens", rows.rows}, {"complete", true}, {"shards", shards}, {"hook", "synthetic"},
