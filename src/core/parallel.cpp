@@ -177,23 +177,34 @@ void set_num_threads(int n) {
 
 int num_threads() { return pool().size(); }
 
+namespace {
+// OpenBLAS single-threaded for the guard's lifetime, its thread count restored after (also on an
+// exception). OpenBLAS documents calls from several threads as safe when it runs single-threaded.
+class SerialBlas {
+ public:
+  SerialBlas() : threads_(openblas_get_num_threads()) {
+    if (threads_ > 1) openblas_set_num_threads(1);
+  }
+  ~SerialBlas() {
+    if (threads_ > 1) openblas_set_num_threads(threads_);
+  }
+  SerialBlas(const SerialBlas&) = delete;
+  SerialBlas& operator=(const SerialBlas&) = delete;
+
+ private:
+  int threads_;
+};
+}  // namespace
+
 void with_serial_blas(const std::function<void()>& fn) {
-  parallel_for_blas(1, 1, [&](int64_t, int64_t) { fn(); });  // one chunk: fn runs here
+  SerialBlas serial;
+  fn();
 }
 
 void parallel_for_blas(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  const int blas_threads = openblas_get_num_threads();
-  if (blas_threads <= 1) return pool().run(n, grain, fn);
-  // OpenBLAS documents calls from several threads as safe when it runs single-threaded.
-  openblas_set_num_threads(1);
-  try {
-    pool().run(n, grain, fn);
-  } catch (...) {
-    openblas_set_num_threads(blas_threads);
-    throw;
-  }
-  openblas_set_num_threads(blas_threads);
+  SerialBlas serial;
+  pool().run(n, grain, fn);
 }
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {

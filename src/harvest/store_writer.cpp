@@ -258,9 +258,10 @@ int64_t harvest_to_store(const HarvestConfig& cfg_in, const StoreOptions& opt) {
       if (i == dist::rank()) mine = h.run(seqs);
       if (dist::root()) state_after[size_t(i)] = h.packer().state();
     }
-    std::vector<std::string> parts = dist::gather(N > 1 ? mine.to_bytes() : std::string());
+    // Rank 0 keeps its own batch (i = 0) and receives the others'.
+    std::vector<std::string> parts = dist::gather(dist::root() ? std::string() : mine.to_bytes());
     for (int i = 0; i < N && dist::root() && !done; ++i) {
-      ActivationBatch b = N > 1 ? ActivationBatch::from_bytes(parts[size_t(i)]) : std::move(mine);
+      ActivationBatch b = i == 0 ? std::move(mine) : ActivationBatch::from_bytes(parts[size_t(i)]);
       if (b.rows > opt.tokens - hp.rows) b = select_rows(b, -1, opt.tokens - hp.rows);  // the last batch, cut to the budget
       hp.norm.add(b);
       for (uint8_t s : b.split) hp.eval_rows += s;
