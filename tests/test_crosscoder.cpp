@@ -110,7 +110,7 @@ TEST(Crosscoder, ActiveSetEqualsPlainSelection) {
     const double tp = k > 0 ? batch_topk_mask(plain, norms, B, F, k) : 0.0;
     StepWorkspace ws;
     std::vector<float> with_bias = pre;
-    const double tq = select_active(with_bias.data(), bias, norms, B, F, k, ws);
+    const double tq = select_active(with_bias.data(), bias, norms, B, F, k, ws, FeatureShard::whole_dictionary(F));
     const std::string at = std::to_string(B) + "x" + std::to_string(F) + " k " + std::to_string(k);
     EXPECT_EQ(tp, tq) << at;
     std::vector<float> listed(pre.size(), 0.f);

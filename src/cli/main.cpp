@@ -11,7 +11,10 @@
 namespace {
 // The subcommands that split their work across MPI ranks. Under mpirun main refuses the others,
 // which would run N times over the same files.
-bool runs_distributed(const char* subcommand) { return std::string(subcommand) == "harvest"; }
+bool runs_distributed(const char* subcommand) {
+  const std::string c = subcommand;
+  return c == "harvest" || c == "train";
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -50,7 +53,7 @@ int main(int argc, char** argv) {
   if (cc::dist::size() > 1 && argc > 1 && argv[1][0] != '-' && !runs_distributed(argv[1])) {
     // Every rank sees the same arguments, so all end here: no abort needed, one message.
     if (cc::dist::root())
-      std::fprintf(stderr, "error: `%s` does not run under mpirun (only `harvest` splits its work across ranks); run it as one process\n",
+      std::fprintf(stderr, "error: `%s` does not run under mpirun (only `harvest` and `train` split their work across ranks); run it as one process\n",
                    argv[1]);
     cc::dist::finalize();
     return 1;

@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "core/parallel.hpp"
 #include "crosscoder/trainer.hpp"
+#include "dist/comm.hpp"
 
 namespace cc::cli {
 
@@ -49,6 +50,7 @@ void register_train(CLI::App& app) {
     o->cfg.architecture = arch_from_name(o->arch, "--arch");
     o->t.progress = !o->quiet;
     TrainSummary r = train_crosscoder(o->cfg, o->t);
+    if (!dist::root()) return;  // rank 0 of a feature-parallel run reports
     std::printf("trained %lld steps (%.0f tok/s); on %lld %s rows: FVU base %.3f distilled %.3f, L0 %.1f, never active %.1f%% "
                 "(OUT/eval.json)\n",
                 (long long)r.steps, r.tokens_per_s, (long long)r.eval.rows, r.eval.held_out ? "held-out" : "(no split: all)",

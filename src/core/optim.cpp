@@ -26,29 +26,29 @@ void adamw_update(const std::vector<OptimTensor>& ts, int64_t& t, double lr, dou
   }
 }
 
+double sum_of_squares(const float* p, size_t n) {
+  double acc[8] = {};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += double(p[i + l]) * p[i + l];
+  double s = 0;
+  for (; i < n; ++i) s += double(p[i]) * p[i];
+  for (double a : acc) s += a;
+  return s;
+}
+
 namespace {
 
-// Σ g² over fixed chunks of 2^14 elements, each summed in 8 lanes (one running sum is a serial
-// dependency the compiler keeps scalar); the chunk sums are added in order, so the value does not
-// depend on the thread count.
-double sum_of_squares(const std::vector<std::pair<float*, size_t>>& grads) {
+// Σ g² over fixed chunks of 2^14 elements; the chunk sums are added in order, so the value does
+// not depend on the thread count.
+double chunked_sum_of_squares(const std::vector<std::pair<float*, size_t>>& grads) {
   constexpr size_t kChunk = size_t(1) << 14;
   std::vector<std::pair<const float*, size_t>> chunks;
   for (const auto& [ptr, n] : grads)
     for (size_t i = 0; i < n; i += kChunk) chunks.push_back({ptr + i, std::min(kChunk, n - i)});
   std::vector<double> sums(chunks.size(), 0.0);
   parallel_for(int64_t(chunks.size()), 4, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      const auto [p, n] = chunks[size_t(c)];
-      double acc[8] = {};
-      size_t i = 0;
-      for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; ++l) acc[l] += double(p[i + l]) * p[i + l];
-      double s = 0;
-      for (; i < n; ++i) s += double(p[i]) * p[i];
-      for (double a : acc) s += a;
-      sums[size_t(c)] = s;
-    }
+    for (int64_t c = c0; c < c1; ++c) sums[size_t(c)] = sum_of_squares(chunks[size_t(c)].first, chunks[size_t(c)].second);
   });
   double ss = 0;
   for (double s : sums) ss += s;
@@ -57,15 +57,18 @@ double sum_of_squares(const std::vector<std::pair<float*, size_t>>& grads) {
 
 }  // namespace
 
+void clip_to_norm(const std::vector<std::pair<float*, size_t>>& grads, double norm, double max_norm) {
+  if (!(norm > max_norm && std::isfinite(norm))) return;
+  const float s = float(max_norm / (norm + 1e-6));
+  for (const auto& [ptr, n] : grads)
+    parallel_for(int64_t(n), 1 << 16, [&, ptr = ptr](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) ptr[i] *= s;
+    });
+}
+
 double clip_grad_norm(const std::vector<std::pair<float*, size_t>>& grads, double max_norm) {
-  const double norm = std::sqrt(sum_of_squares(grads));
-  if (norm > max_norm && std::isfinite(norm)) {
-    const float s = float(max_norm / (norm + 1e-6));
-    for (const auto& [ptr, n] : grads)
-      parallel_for(int64_t(n), 1 << 16, [&, ptr = ptr](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) ptr[i] *= s;
-      });
-  }
+  const double norm = std::sqrt(chunked_sum_of_squares(grads));
+  clip_to_norm(grads, norm, max_norm);
   return norm;
 }
 

@@ -23,6 +23,13 @@ struct OptimTensor {
 void adamw_update(const std::vector<OptimTensor>& ts, int64_t& t, double lr, double beta1, double beta2, double weight_decay,
                   double eps);
 
+// Σ p[i]² in double, in 8 lanes (one running sum is a serial dependency the compiler keeps
+// scalar) added in a fixed order: the same value on every machine and thread count.
+double sum_of_squares(const float* p, size_t n);
+
+// Scales every gradient by max_norm / (norm + 1e-6) when norm exceeds max_norm (and is finite).
+void clip_to_norm(const std::vector<std::pair<float*, size_t>>& grads, double norm, double max_norm);
+
 // torch's clip_grad_norm_: scales every gradient by max_norm / (norm + 1e-6) when the global L2
 // norm exceeds max_norm; returns the norm before clipping. A non-finite norm leaves them untouched
 // (the caller reports it).

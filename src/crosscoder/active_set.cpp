@@ -2,15 +2,19 @@
 // patterns): pass 1 adds the bias and counts scores per bucket, which names the bucket holding the
 // k·B-th largest; pass 2 keeps the entries in that bucket and above (k·B plus that bucket's few),
 // and an exact selection among the bucket's entries gives the threshold. Blocks of rows are filled in
-// parallel and joined in row order, so the lists do not depend on the thread count.
+// parallel and joined in row order, so the lists do not depend on the thread count. With the
+// dictionary split across ranks, the histogram, the bucket's scores and the ties at the threshold
+// are combined across ranks, so each rank keeps its part of the one process's selection.
 #include "crosscoder/active_set.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <string>
 
 #include "core/parallel.hpp"
+#include "dist/comm.hpp"
 
 namespace cc {
 
@@ -69,10 +73,10 @@ void join_blocks(int64_t B, StepWorkspace& ws) {
   for (int64_t b = 0; b < B; ++b) ws.row_ptr[size_t(b + 1)] += ws.row_ptr[size_t(b)];
 }
 
-// Pass 1 of BatchTopK: bias added, positive scores counted per bucket (summed over parts); returns
-// the number of positive scores and sets min_score to the smallest.
+// Pass 1 of BatchTopK: bias added, positive scores counted per bucket (summed over parts and ranks
+// into ws.total_hist); returns the number of positive scores and sets min_score to the smallest.
 int64_t score_histogram(float* pre, const std::vector<float>& b_enc, int64_t B, int64_t F, int64_t nb, int64_t parts,
-                        StepWorkspace& ws, float& min_score) {
+                        const FeatureShard& shard, StepWorkspace& ws, float& min_score) {
   ws.hist.resize(size_t(parts));
   std::vector<int64_t> positive(size_t(parts), 0);
   std::vector<float> least(size_t(parts), std::numeric_limits<float>::infinity());
@@ -97,17 +101,70 @@ int64_t score_histogram(float* pre, const std::vector<float>& b_enc, int64_t B, 
     positive[size_t(part)] = n;
     least[size_t(part)] = lo;
   });
-  for (int64_t p = 1; p < parts; ++p)
-    for (uint32_t u = 0; u < kBuckets; ++u) ws.hist[0][u] += ws.hist[size_t(p)][u];
+  ws.total_hist.assign(kBuckets, 0);
+  for (int64_t p = 0; p < parts; ++p)
+    for (uint32_t u = 0; u < kBuckets; ++u) ws.total_hist[u] += ws.hist[size_t(p)][u];
   int64_t P = 0;
   for (int64_t n : positive) P += n;
   min_score = *std::min_element(least.begin(), least.end());
+  if (!shard.whole()) {
+    dist::allreduce_sum(ws.total_hist.data(), int64_t(kBuckets));
+    dist::allreduce_sum(&P, 1);
+    min_score = float(dist::allreduce_min(double(min_score)));
+  }
   return P;
 }
 
+template <class T>
+std::string bytes_of(const std::vector<T>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
+
+// Every rank's list, concatenated in rank order.
+template <class T>
+std::vector<T> gathered(const std::vector<T>& mine) {
+  std::vector<T> all;
+  for (const std::string& part : dist::allgather(bytes_of(mine))) {
+    const size_t n = part.size() / sizeof(T);
+    all.resize(all.size() + n);
+    std::memcpy(all.data() + all.size() - n, part.data(), part.size());
+  }
+  return all;
+}
+
+// Drops the entries at the threshold beyond the first ties_left in row-major order of the whole
+// dictionary (rows, then features).
+void keep_first_ties(float thr, int64_t ties_left, const FeatureShard& shard, StepWorkspace& ws) {
+  if (shard.whole()) {
+    for (auto& blk : ws.blocks)  // blocks in row order, entries row-major within a block
+      std::erase_if(blk, [&](const ActiveEntry& e) {
+        if (e.score > thr) return false;
+        if (e.score == thr && ties_left > 0) {
+          --ties_left;
+          return false;
+        }
+        return true;
+      });
+    return;
+  }
+  std::vector<int64_t> mine;  // (row, global feature) of each tie here, as row * F + feature
+  for (const auto& blk : ws.blocks)
+    for (const ActiveEntry& e : blk)
+      if (e.score == thr) mine.push_back(int64_t(e.row) * shard.F + shard.f0 + e.col);
+  std::vector<int64_t> all = gathered(mine);
+  std::sort(all.begin(), all.end());
+  all.resize(size_t(std::min<int64_t>(ties_left, int64_t(all.size()))));
+  for (auto& blk : ws.blocks)
+    std::erase_if(blk, [&](const ActiveEntry& e) {
+      if (e.score > thr) return false;
+      return e.score < thr || !std::binary_search(all.begin(), all.end(), int64_t(e.row) * shard.F + shard.f0 + e.col);
+    });
+}
+
 // Pass 2 and the threshold: the K largest scores, ties at the K-th kept in index order.
-float keep_top(const float* pre, int64_t B, int64_t F, int64_t K, int64_t nb, int64_t parts, StepWorkspace& ws) {
-  const std::vector<uint32_t>& hist = ws.hist[0];
+float keep_top(const float* pre, int64_t B, int64_t F, int64_t K, int64_t nb, int64_t parts, const FeatureShard& shard,
+               StepWorkspace& ws) {
+  const std::vector<int64_t>& hist = ws.total_hist;
   int64_t above = 0;  // scores in buckets above `edge`
   uint32_t edge = kBuckets - 1;
   for (; above + hist[edge] < K; --edge) above += hist[edge];  // ends: more than K scores are positive
@@ -129,28 +186,20 @@ float keep_top(const float* pre, int64_t B, int64_t F, int64_t K, int64_t nb, in
   for (const auto& blk : ws.blocks)
     for (const ActiveEntry& e : blk)
       if (bucket_of(e.score) == edge) in_edge.push_back(e.score);
+  if (!shard.whole()) in_edge = gathered(in_edge);
   const int64_t need = K - above;  // 1 ≤ need ≤ |in_edge|
   std::nth_element(in_edge.begin(), in_edge.begin() + (need - 1), in_edge.end(), std::greater<float>());
   const float thr = in_edge[size_t(need - 1)];
   int64_t over = above;
   for (float s : in_edge) over += s > thr;
-  int64_t ties_left = K - over;
-  for (auto& blk : ws.blocks)
-    std::erase_if(blk, [&](const ActiveEntry& e) {
-      if (e.score > thr) return false;
-      if (e.score == thr && ties_left > 0) {
-        --ties_left;
-        return false;
-      }
-      return true;
-    });
+  keep_first_ties(thr, K - over, shard, ws);
   return thr;
 }
 
 }  // namespace
 
 double select_active(float* pre, const std::vector<float>& b_enc, const std::vector<float>& norms, int64_t B, int64_t F,
-                     int64_t k, StepWorkspace& ws) {
+                     int64_t k, StepWorkspace& ws, const FeatureShard& shard) {
   const int64_t nb = (B + kBlockRows - 1) / kBlockRows;
   const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(num_threads(), nb));
   ws.blocks.resize(size_t(nb));
@@ -164,12 +213,12 @@ double select_active(float* pre, const std::vector<float>& b_enc, const std::vec
     ws.nsum.resize(size_t(F));
     for (int64_t j = 0; j < F; ++j) ws.nsum[size_t(j)] = norms[size_t(2 * j)] + norms[size_t(2 * j + 1)];
     float least = 0;
-    const int64_t P = score_histogram(pre, b_enc, B, F, nb, parts, ws, least);
+    const int64_t P = score_histogram(pre, b_enc, B, F, nb, parts, shard, ws, least);
     if (P <= k * B) {
       for_parts(nb, parts, [&](int64_t i0, int64_t i1, int64_t) { keep_positive(pre, B, F, i0, i1, ws); });
       min_kept = P == 0 ? 0.0 : double(least);
     } else {
-      min_kept = double(keep_top(pre, B, F, k * B, nb, parts, ws));
+      min_kept = double(keep_top(pre, B, F, k * B, nb, parts, shard, ws));
     }
   }
   join_blocks(B, ws);

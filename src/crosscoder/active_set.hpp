@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "crosscoder/feature_shard.hpp"
 #include "crosscoder/step.hpp"
 
 namespace cc {
@@ -16,7 +17,9 @@ namespace cc {
 // (step_common.hpp, the plain reference): the k·B largest scores pre·(||d_j,A|| + ||d_j,B||), ties at
 // the threshold kept in index order; when no more than k·B scores are positive, every positive
 // entry is kept. Returns the smallest kept score for BatchTopK (0 when none is positive), else 0.
+// With a shard of the dictionary (F = its size) BatchTopK's k·B and its ties are the whole
+// dictionary's, counted across the ranks, and every rank returns the same threshold.
 double select_active(float* pre, const std::vector<float>& b_enc, const std::vector<float>& norms, int64_t B, int64_t F,
-                     int64_t k, StepWorkspace& ws);
+                     int64_t k, StepWorkspace& ws, const FeatureShard& shard);
 
 }  // namespace cc

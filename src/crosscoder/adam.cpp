@@ -6,10 +6,22 @@
 #include "core/error.hpp"
 #include "core/finite.hpp"
 #include "core/optim.hpp"
+#include "core/parallel.hpp"
 
 namespace cc {
 
-double clip_grad_norm(CrosscoderParams& g, double max_norm) { return clip_grad_norm(g.tensors(), max_norm); }
+double clip_grad_norm(CrosscoderParams& g, double max_norm, const FeatureShard& shard) {
+  const int64_t D2 = 2 * g.d;
+  std::vector<double> terms(size_t(g.F));
+  parallel_for(g.F, 64, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j)
+      terms[size_t(j)] = sum_of_squares(g.W_encT.data() + j * D2, size_t(D2)) + double(g.b_enc[size_t(j)]) * g.b_enc[size_t(j)] +
+                         sum_of_squares(g.W_dec.data() + j * D2, size_t(D2));
+  });
+  const double norm = std::sqrt(ordered_feature_sum(terms, shard) + sum_of_squares(g.b_dec.data(), size_t(D2)));
+  clip_to_norm(g.tensors(), norm, max_norm);
+  return norm;
+}
 
 void check_grad_norm(double norm, const CrosscoderParams& g, int64_t step, const std::string& out) {
   if (std::isfinite(norm)) return;

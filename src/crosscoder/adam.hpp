@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "crosscoder/crosscoder.hpp"
+#include "crosscoder/feature_shard.hpp"
 
 namespace cc {
 
@@ -19,8 +20,13 @@ struct AdamState {
 
 // Scales grads so their global L2 norm is at most max_norm (torch's clip_grad_norm_); returns
 // the norm before clipping. A non-finite norm leaves grads untouched (the caller stops and
-// names the element).
-double clip_grad_norm(CrosscoderParams& grads, double max_norm);
+// names the element). The norm is summed per feature (its W_enc row, b_enc entry and W_dec row),
+// then over features in order, then b_dec: with a shard of the dictionary, over all ranks, and
+// the same on each.
+double clip_grad_norm(CrosscoderParams& grads, double max_norm, const FeatureShard& shard);
+inline double clip_grad_norm(CrosscoderParams& grads, double max_norm) {
+  return clip_grad_norm(grads, max_norm, FeatureShard::whole_dictionary(grads.F));
+}
 // Given clip_grad_norm's result: when it is not finite, throws cc::Error naming the first NaN/Inf
 // gradient element (tensor and index) at `step`, before Adam's moments take it in.
 void check_grad_norm(double norm, const CrosscoderParams& grads, int64_t step, const std::string& out);

@@ -105,19 +105,24 @@ std::vector<std::pair<float*, size_t>> CrosscoderParams::tensors() {
   return out;
 }
 
-void crosscoder_init(CrosscoderParams& p, int64_t d, int64_t F, double dec_norm, uint64_t seed) {
-  p.resize(d, F);
+void crosscoder_init(CrosscoderParams& p, int64_t d, int64_t F, double dec_norm, uint64_t seed, int64_t f0, int64_t f1) {
+  if (f1 < 0) f1 = F;
+  p.resize(d, f1 - f0);
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> n(0.f, 1.f);
-  for (auto& w : p.W_dec) w = n(rng);
-  for (int64_t f = 0; f < F; ++f)
+  std::vector<float> row(size_t(2 * d));
+  for (int64_t f = 0; f < f1; ++f) {  // every row up to f1 draws its numbers, in order
+    for (auto& w : row) w = n(rng);
+    if (f < f0) continue;
     for (int m = 0; m < 2; ++m) {
-      float* r = p.W_dec.data() + f * 2 * d + m * d;
+      float* r = row.data() + m * d;
       double s = 0;
       for (int64_t i = 0; i < d; ++i) s += double(r[i]) * r[i];
       const float scale = float(dec_norm / std::sqrt(s));
       for (int64_t i = 0; i < d; ++i) r[i] *= scale;
     }
+    std::copy(row.begin(), row.end(), p.W_dec.begin() + (f - f0) * 2 * d);
+  }
   p.W_encT = p.W_dec;  // W_enc[m,:,f] = W_dec[f,m,:], i.e. W_encT == W_dec
 }
 
@@ -149,7 +154,7 @@ void save_crosscoder(const std::string& dir, const CrosscoderParams& p, const Cr
   write_file_atomic(dir + "/config.json", j.dump(2));
 }
 
-void load_crosscoder(const std::string& dir, CrosscoderParams& p, CrosscoderConfig& c) {
+void load_crosscoder(const std::string& dir, CrosscoderParams& p, CrosscoderConfig& c, int64_t f0, int64_t f1) {
   const std::string cp = dir + "/config.json";
   Json j = read_json_file(cp);
   c = CrosscoderConfig::from_json(j, cp);
@@ -169,15 +174,19 @@ void load_crosscoder(const std::string& dir, CrosscoderParams& p, CrosscoderConf
   const TensorInfo* dec = find("W_dec", {F, 2, d});
   const TensorInfo* benc = find("b_enc", {F});
   const TensorInfo* bdec = find("b_dec", {2, d});
-  p.resize(d, F);
+  if (f1 < 0) f1 = F;
+  const int64_t Fl = f1 - f0;
+  p.resize(d, Fl);
   p.threshold = float(json_get_or<double>(j, "threshold", 0.0, cp));
   if (!std::isfinite(p.threshold) || p.threshold < 0) fail(cp, "threshold", "must be a finite number >= 0", ">= 0", std::to_string(p.threshold));
-  std::vector<float> W_enc(size_t(2 * d * F));
-  convert_to_f32(enc->dtype, enc->data, W_enc.data(), W_enc.size());
-  for (int64_t f2 = 0; f2 < F; ++f2)
-    for (int64_t jj = 0; jj < 2 * d; ++jj) p.W_encT[size_t(f2 * 2 * d + jj)] = W_enc[size_t(jj * F + f2)];
-  convert_to_f32(dec->dtype, dec->data, p.W_dec.data(), p.W_dec.size());
-  convert_to_f32(benc->dtype, benc->data, p.b_enc.data(), p.b_enc.size());
+  const size_t es = dtype_size(enc->dtype);
+  std::vector<float> W_enc(size_t(2 * d * Fl));  // [2d, Fl]: this slice's columns of each row
+  for (int64_t jj = 0; jj < 2 * d; ++jj)
+    convert_to_f32(enc->dtype, enc->data + (jj * F + f0) * es, W_enc.data() + jj * Fl, size_t(Fl));
+  for (int64_t f2 = 0; f2 < Fl; ++f2)
+    for (int64_t jj = 0; jj < 2 * d; ++jj) p.W_encT[size_t(f2 * 2 * d + jj)] = W_enc[size_t(jj * Fl + f2)];
+  convert_to_f32(dec->dtype, dec->data + f0 * 2 * d * dtype_size(dec->dtype), p.W_dec.data(), p.W_dec.size());
+  convert_to_f32(benc->dtype, benc->data + f0 * dtype_size(benc->dtype), p.b_enc.data(), p.b_enc.size());
   convert_to_f32(bdec->dtype, bdec->data, p.b_dec.data(), p.b_dec.size());
 }
 

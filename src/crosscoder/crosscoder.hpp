@@ -74,8 +74,9 @@ struct CrosscoderParams {
 };
 
 // The paper's init: W_dec rows ~ N(0,1) rescaled so each (feature, model) row has norm
-// dec_init_norm; W_enc[m,:,f] = W_dec[f,m,:]; biases zero.
-void crosscoder_init(CrosscoderParams& p, int64_t d, int64_t F, double dec_norm, uint64_t seed);
+// dec_init_norm; W_enc[m,:,f] = W_dec[f,m,:]; biases zero. With features [f0, f1), p holds only
+// those rows of the F-feature init (feature-parallel training; the whole dictionary by default).
+void crosscoder_init(CrosscoderParams& p, int64_t d, int64_t F, double dec_norm, uint64_t seed, int64_t f0 = 0, int64_t f1 = -1);
 
 // The crosscoder's input units: x [B, 2d] of raw residuals scaled in place by the store's norm
 // factors, x[b, m, :] *= s_m (s_m = sqrt(d) / mean ||x_m||, docs/CROSSCODER.md).
@@ -89,6 +90,7 @@ std::optional<double> decoder_nrn(double norm_a, double norm_b);
 void decoder_norms(const CrosscoderParams& p, std::vector<float>& out);
 
 void save_crosscoder(const std::string& dir, const CrosscoderParams& p, const CrosscoderConfig& c);  // atomic
-void load_crosscoder(const std::string& dir, CrosscoderParams& p, CrosscoderConfig& c);
+// With features [f0, f1), p holds only those rows (f1 = -1: the whole dictionary).
+void load_crosscoder(const std::string& dir, CrosscoderParams& p, CrosscoderConfig& c, int64_t f0 = 0, int64_t f1 = -1);
 
 }  // namespace cc

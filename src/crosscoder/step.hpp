@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "crosscoder/crosscoder.hpp"
+#include "crosscoder/feature_shard.hpp"
 
 namespace cc {
 
@@ -25,6 +26,8 @@ struct StepWorkspace {
   std::vector<float> val;
   std::vector<std::vector<ActiveEntry>> blocks;      // select_active: kept pairs per block of rows
   std::vector<std::vector<uint32_t>> hist;           // select_active: score histogram per part
+  std::vector<int64_t> total_hist;                   // ... summed over parts (and ranks)
+  std::vector<double> feature_terms;                 // per-feature terms of a sum over features
   std::vector<int64_t> block_ptr;
   std::vector<float> nsum, edge_scores;
   std::vector<float> aux_e, aux_eh;                  // the auxiliary loss's buffers
@@ -41,6 +44,9 @@ struct StepInput {
   double l1_coeff = 0;       // λ at this step (L1 arch)
   const std::vector<uint8_t>* dead = nullptr;  // [F] 1 = dead (BatchTopK auxiliary loss)
   StepWorkspace* ws = nullptr;                  // sparse step: reuse these buffers (nullptr: a local workspace)
+  // Sparse step: p holds this rank's features of the dictionary (feature_shard.hpp); nullptr: the
+  // whole dictionary. The result and b_dec's gradient are the whole dictionary's on every rank.
+  const FeatureShard* shard = nullptr;
 };
 
 struct StepResult {
@@ -48,7 +54,7 @@ struct StepResult {
   double l0 = 0;                 // mean active features per token
   double ev[2] = {0, 0};         // explained variance per model
   double min_kept_score = 0;     // BatchTopK: smallest kept score (θ's EMA input)
-  std::vector<int32_t> fired;    // features active at least once in the batch
+  std::vector<int32_t> fired;    // features active at least once in the batch (this rank's, from 0)
 };
 
 // grads must be sized like p; it is overwritten.

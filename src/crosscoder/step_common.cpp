@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "core/parallel.hpp"
+#include "dist/comm.hpp"
 
 namespace cc {
 
@@ -56,19 +58,83 @@ void explained_variance(const float* x, const float* xh, int64_t B, int64_t d, d
   }
 }
 
+namespace {
+
+// (activation, feature) pairs best first: larger activation, then lower feature.
+bool better(const std::pair<float, int64_t>& u, const std::pair<float, int64_t>& v) {
+  return u.first > v.first || (u.first == v.first && u.second < v.second);
+}
+
+// Each row's k_aux largest dead activations over the whole dictionary, as this rank's (feature,
+// activation) pairs in ws.aux_sel, features ascending. Every rank proposes its own best k_aux per
+// row; the proposals are exchanged and each rank keeps its features among the row's best.
+void select_dead(const float* pre, int64_t B, int64_t F, int64_t k_aux, const FeatureShard& shard, StepWorkspace& ws) {
+  std::vector<std::vector<std::pair<int32_t, float>>>& sel = ws.aux_sel;
+  sel.resize(size_t(B));
+  parallel_for(B, 16, [&](int64_t b0, int64_t b1) {
+    std::vector<std::pair<float, int64_t>> cand;
+    for (int64_t b = b0; b < b1; ++b) {
+      cand.clear();
+      for (int32_t j : ws.aux_dead) {
+        const float a = pre[b * F + j];
+        if (a > 0) cand.push_back({a, j});
+      }
+      const size_t kk = std::min(size_t(k_aux), cand.size());
+      std::partial_sort(cand.begin(), cand.begin() + long(kk), cand.end(), better);
+      sel[size_t(b)].clear();
+      for (size_t t = 0; t < kk; ++t) sel[size_t(b)].push_back({int32_t(cand[t].second), cand[t].first});
+    }
+  });
+  if (!shard.whole()) {
+    // Proposals as (row, global feature, activation); every rank's, then each row's best k_aux.
+    struct Proposal {
+      int64_t row, feature;
+      float a, unused;
+    };
+    std::vector<Proposal> mine;
+    for (int64_t b = 0; b < B; ++b)
+      for (const auto& [j, a] : sel[size_t(b)]) mine.push_back({b, shard.f0 + j, a, 0.f});
+    std::vector<std::vector<std::pair<float, int64_t>>> rows(static_cast<size_t>(B));
+    const std::string bytes(reinterpret_cast<const char*>(mine.data()), mine.size() * sizeof(Proposal));
+    for (const std::string& part : dist::allgather(bytes)) {
+      const Proposal* q = reinterpret_cast<const Proposal*>(part.data());
+      for (size_t i = 0; i < part.size() / sizeof(Proposal); ++i) rows[size_t(q[i].row)].push_back({q[i].a, q[i].feature});
+    }
+    parallel_for(B, 16, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        auto& cand = rows[size_t(b)];
+        const size_t kk = std::min(size_t(k_aux), cand.size());
+        std::partial_sort(cand.begin(), cand.begin() + long(kk), cand.end(), better);
+        sel[size_t(b)].clear();
+        for (size_t t = 0; t < kk; ++t)
+          if (cand[t].second >= shard.f0 && cand[t].second < shard.f1)
+            sel[size_t(b)].push_back({int32_t(cand[t].second - shard.f0), cand[t].first});
+      }
+    });
+  }
+  parallel_for(B, 64, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) std::sort(sel[size_t(b)].begin(), sel[size_t(b)].end());
+  });
+}
+
+}  // namespace
+
 double aux_loss_and_grad(const CrosscoderParams& p, const CrosscoderConfig& c, const StepInput& in, const float* xh,
                          const float* pre, const std::vector<uint8_t>& dead, CrosscoderParams& g, StepWorkspace& ws) {
   const int64_t B = in.B, D2 = 2 * p.d, F = p.F;
+  const FeatureShard shard = in.shard ? *in.shard : FeatureShard::whole_dictionary(F);
   std::vector<int32_t>& dead_ids = ws.aux_dead;
   dead_ids.clear();
   for (int64_t j = 0; j < F; ++j)
     if (dead[size_t(j)]) dead_ids.push_back(int32_t(j));
-  if (dead_ids.empty()) return 0.0;
-  const int64_t k_aux = std::min<int64_t>(p.d / 2, int64_t(dead_ids.size()));
+  int64_t n_dead = int64_t(dead_ids.size());
+  if (!shard.whole()) dist::allreduce_sum(&n_dead, 1);
+  if (n_dead == 0) return 0.0;
+  const int64_t k_aux = std::min<int64_t>(p.d / 2, n_dead);
   std::vector<float>& e = ws.aux_e;
   std::vector<float>& eh = ws.aux_eh;
   e.resize(size_t(B * D2));
-  eh.assign(size_t(B * D2), 0.f);
+  eh.resize(size_t(B * D2));
   std::vector<double> mean(size_t(D2), 0.0);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t j = 0; j < D2; ++j) {
@@ -83,28 +149,18 @@ double aux_loss_and_grad(const CrosscoderParams& p, const CrosscoderConfig& c, c
     }
   denom /= double(B);
   if (denom <= 0) return 0.0;
-  // Each row's top-k_aux dead activations and their reconstruction of the row's error; rows are
-  // independent, so they run in parallel.
-  std::vector<std::vector<std::pair<int32_t, float>>>& sel = ws.aux_sel;
-  sel.resize(size_t(B));
-  for (auto& row : sel) row.clear();
-  parallel_for(B, 16, [&](int64_t b0, int64_t b1) {
-    std::vector<std::pair<float, int32_t>> cand;
-    for (int64_t b = b0; b < b1; ++b) {
-      cand.clear();
-      for (int32_t j : dead_ids) {
-        const float a = pre[b * F + j];
-        if (a > 0) cand.push_back({a, j});
-      }
-      const size_t kk = std::min(size_t(k_aux), cand.size());
-      std::partial_sort(cand.begin(), cand.begin() + long(kk), cand.end(),
-                        [](const auto& u, const auto& v) { return u.first > v.first || (u.first == v.first && u.second < v.second); });
-      for (size_t t = 0; t < kk; ++t) {
-        sel[size_t(b)].push_back({cand[t].second, cand[t].first});
-        const float* w = p.W_dec.data() + int64_t(cand[t].second) * D2;
-        for (int64_t j = 0; j < D2; ++j) eh[size_t(b * D2 + j)] += cand[t].first * w[j];
-      }
-    }
+  // Each row's top-k_aux dead activations, and their reconstruction of the row's error summed in
+  // feature order (the decoder's order, which the ranks' pipeline keeps).
+  select_dead(pre, B, F, k_aux, shard, ws);
+  const std::vector<std::vector<std::pair<int32_t, float>>>& sel = ws.aux_sel;
+  chain_over_features(eh.data(), B, D2, nullptr, shard, [&](int64_t r0, int64_t r1) {
+    parallel_for(r1 - r0, 16, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = r0 + b0; b < r0 + b1; ++b)
+        for (const auto& [j, a] : sel[size_t(b)]) {
+          const float* w = p.W_dec.data() + int64_t(j) * D2;
+          for (int64_t q = 0; q < D2; ++q) eh[size_t(b * D2 + q)] += a * w[q];
+        }
+    });
   });
   double num = 0;
   for (size_t i = 0; i < e.size(); ++i) num += double(eh[i] - e[i]) * (eh[i] - e[i]);

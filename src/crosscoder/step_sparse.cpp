@@ -1,14 +1,13 @@
 // Sparse step: the encoder product is one dense sgemm; the decoder, the gradient with respect to
 // the features and the gradients of W_dec, W_enc and the biases loop over active (row, feature)
 // pairs only — O(L0·B·d) instead of O(F·B·d).
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "core/dot.hpp"
 #include "core/parallel.hpp"
+#include "dist/comm.hpp"
 #include "crosscoder/active_set.hpp"
 #include "crosscoder/step.hpp"
 #include "crosscoder/step_common.hpp"
@@ -39,8 +38,7 @@ void transpose_pairs(int64_t B, int64_t F, StepWorkspace& ws) {
 void crosscoder_encode(const CrosscoderParams& p, const CrosscoderConfig& c, const float* x, int64_t B, std::vector<float>& f) {
   const int64_t D2 = 2 * p.d, F = p.F;
   f.resize(size_t(B * F));
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(B), int(F), int(D2), 1.f, x, int(D2), p.W_encT.data(), int(D2), 0.f,
-              f.data(), int(F));
+  encoder_product(x, B, D2, p.W_encT.data(), F, f.data());
   std::vector<float> norms;
   const bool topk = c.architecture == Arch::BatchTopK;
   if (topk) decoder_norms(p, norms);
@@ -78,37 +76,40 @@ StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderCon
                                   CrosscoderParams& g) {
   const int64_t B = in.B, d = p.d, D2 = 2 * d, F = p.F;
   const bool topk = c.architecture == Arch::BatchTopK;
+  const FeatureShard shard = in.shard ? *in.shard : FeatureShard::whole_dictionary(F);
   StepWorkspace local;
   StepWorkspace& ws = in.ws ? *in.ws : local;
   std::vector<float>& pre = ws.pre;
   std::vector<float>& norms = ws.norms;
   pre.resize(size_t(B * F));
   decoder_norms(p, norms);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(B), int(F), int(D2), 1.f, in.x, int(D2), p.W_encT.data(), int(D2), 0.f,
-              pre.data(), int(F));
+  encoder_product(in.x, B, D2, p.W_encT.data(), F, pre.data());
   StepResult r;
-  r.min_kept_score = select_active(pre.data(), p.b_enc, norms, B, F, topk ? c.k : 0, ws);
+  r.min_kept_score = select_active(pre.data(), p.b_enc, norms, B, F, topk ? c.k : 0, ws, shard);
   const std::vector<int64_t>& row_ptr = ws.row_ptr;
   const std::vector<int32_t>& col = ws.col;
   const std::vector<float>& val = ws.val;
   const int64_t nnz = int64_t(col.size());
-  r.l0 = double(nnz) / double(B);
+  int64_t nnz_all = nnz;
+  if (!shard.whole()) dist::allreduce_sum(&nnz_all, 1);
+  r.l0 = double(nnz_all) / double(B);
 
-  // Decoder: x̂_b = b_dec + Σ f_bj W_dec[j].
+  // Decoder: x̂_b = b_dec + Σ f_bj W_dec[j], features ascending (across ranks too).
   std::vector<float>& xh = ws.xh;
   std::vector<float>& gx = ws.gx;
   xh.resize(size_t(B * D2));
   gx.resize(size_t(B * D2));
-  parallel_for(B, 8, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      float* o = xh.data() + b * D2;
-      std::memcpy(o, p.b_dec.data(), size_t(D2) * sizeof(float));
-      for (int64_t e = row_ptr[size_t(b)]; e < row_ptr[size_t(b + 1)]; ++e) {
-        const float v = val[size_t(e)];
-        const float* w = p.W_dec.data() + int64_t(col[size_t(e)]) * D2;
-        for (int64_t q = 0; q < D2; ++q) o[q] += v * w[q];
+  chain_over_features(xh.data(), B, D2, p.b_dec.data(), shard, [&](int64_t r0, int64_t r1) {
+    parallel_for(r1 - r0, 8, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = r0 + b0; b < r0 + b1; ++b) {
+        float* o = xh.data() + b * D2;
+        for (int64_t e = row_ptr[size_t(b)]; e < row_ptr[size_t(b + 1)]; ++e) {
+          const float v = val[size_t(e)];
+          const float* w = p.W_dec.data() + int64_t(col[size_t(e)]) * D2;
+          for (int64_t q = 0; q < D2; ++q) o[q] += v * w[q];
+        }
       }
-    }
+    });
   });
   double l2 = 0;
   for (int64_t i = 0; i < B * D2; ++i) {
@@ -118,16 +119,23 @@ StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderCon
   }
   r.l2 = l2 / double(B);
   explained_variance(in.x, xh.data(), B, d, r.ev);
-  double l1 = 0;
-  for (int64_t e = 0; e < nnz; ++e) l1 += double(val[size_t(e)]) * (norms[size_t(2 * col[size_t(e)])] + norms[size_t(2 * col[size_t(e)] + 1)]);
-  r.l1 = l1 / double(B);
+  transpose_pairs(B, F, ws);
+  const std::vector<int64_t>& col_ptr = ws.col_ptr;
+  // L1 = Σ_j (||d_j,A|| + ||d_j,B||) Σ_b f_bj / B, summed per feature, then over features in order.
+  ws.feature_terms.resize(size_t(F));
+  parallel_for(F, 256, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) {
+      double fsum = 0;
+      for (int64_t e = col_ptr[size_t(j)]; e < col_ptr[size_t(j + 1)]; ++e) fsum += val[size_t(ws.idx[size_t(e)])];
+      ws.feature_terms[size_t(j)] = fsum * (double(norms[size_t(2 * j)]) + norms[size_t(2 * j + 1)]);
+    }
+  });
+  r.l1 = ordered_feature_sum(ws.feature_terms, shard) / double(B);
   const double lam = topk ? 0.0 : in.l1_coeff;
   r.loss = r.l2 + lam * r.l1;
 
   // Backward.
   for (auto& [ptr, n] : g.tensors()) std::memset(ptr, 0, n * sizeof(float));
-  transpose_pairs(B, F, ws);
-  const std::vector<int64_t>& col_ptr = ws.col_ptr;
   for (int64_t j = 0; j < F; ++j)
     if (col_ptr[size_t(j + 1)] > col_ptr[size_t(j)]) r.fired.push_back(int32_t(j));
   // dW_dec[j] = Σ_b f_bj gx_b  (+ λ/B Σ_b f_bj · W_dec[j,m]/||W_dec[j,m]||)

@@ -1,5 +1,8 @@
 // The training loop and its resumable state (one safetensors file: parameters, Adam moments,
-// per-feature last-fired counters; the scalar state in its metadata).
+// per-feature last-fired counters; the scalar state in its metadata). Under mpirun each rank
+// trains its slice of the dictionary (feature_shard.hpp) on the whole batch; rank 0 gathers the
+// slices into the same files one process writes, and every rank reads its slice back on --resume,
+// whatever the number of ranks that wrote them.
 #include "crosscoder/trainer.hpp"
 
 #include <chrono>
@@ -16,7 +19,9 @@
 #include "core/progress.hpp"
 #include "core/safetensors.hpp"
 #include "crosscoder/adam.hpp"
+#include "crosscoder/feature_shard.hpp"
 #include "crosscoder/step.hpp"
+#include "dist/comm.hpp"
 #include "harvest/activation_source.hpp"
 
 namespace cc {
@@ -39,6 +44,45 @@ struct LoopState {
   std::vector<int64_t> last_fired;  // [F] token count when each feature last fired
 };
 
+// Adam's moments are one vector over CrosscoderParams::tensors(): [W_encT | b_enc | W_dec | b_dec].
+// The [offset, count] of each piece for F features (a rank's F is its slice's size).
+struct MomentLayout {
+  size_t enc, benc, dec, bdec, total;
+  MomentLayout(int64_t F, int64_t d)
+      : enc(0), benc(size_t(F * 2 * d)), dec(benc + size_t(F)), bdec(dec + size_t(F * 2 * d)), total(bdec + size_t(2 * d)) {}
+};
+
+// The whole dictionary's parameters, moments and counters on rank 0 (other ranks: left empty).
+struct WholeState {
+  CrosscoderParams p;
+  AdamState a;
+  std::vector<int64_t> last_fired;
+};
+
+void gather_state(CrosscoderParams& p, const AdamState& a, const LoopState& st, const FeatureShard& s, WholeState& w) {
+  const int64_t D2 = 2 * p.d;
+  if (dist::root()) w.p.resize(p.d, s.F);
+  gather_rows(p.W_encT.data(), D2, s, w.p.W_encT);
+  gather_rows(p.b_enc.data(), 1, s, w.p.b_enc);
+  gather_rows(p.W_dec.data(), D2, s, w.p.W_dec);
+  w.p.b_dec = p.b_dec;  // the same on every rank
+  w.p.threshold = p.threshold;
+  const MomentLayout mine(p.F, p.d), whole(s.F, p.d);
+  std::vector<float> piece;
+  for (auto [moment, out] : {std::pair{&a.m, &w.a.m}, std::pair{&a.v, &w.a.v}}) {
+    if (dist::root()) out->resize(whole.total);
+    gather_rows(moment->data() + mine.enc, D2, s, piece);
+    if (dist::root()) std::copy(piece.begin(), piece.end(), out->begin() + long(whole.enc));
+    gather_rows(moment->data() + mine.benc, 1, s, piece);
+    if (dist::root()) std::copy(piece.begin(), piece.end(), out->begin() + long(whole.benc));
+    gather_rows(moment->data() + mine.dec, D2, s, piece);
+    if (dist::root()) std::copy(piece.begin(), piece.end(), out->begin() + long(whole.dec));
+    if (dist::root()) std::copy(moment->begin() + long(mine.bdec), moment->end(), out->begin() + long(whole.bdec));
+  }
+  w.a.t = a.t;
+  gather_rows(st.last_fired.data(), 1, s, w.last_fired);
+}
+
 void save_state(const std::string& dir, CrosscoderParams& p, const AdamState& a, const LoopState& st,
                 const CrosscoderConfig& c) {
   std::vector<TensorToWrite> t;
@@ -51,7 +95,9 @@ void save_state(const std::string& dir, CrosscoderParams& p, const AdamState& a,
   write_safetensors(dir + "/trainer_state.safetensors", t, {{"state", meta.dump()}});
 }
 
-void load_state(const std::string& dir, CrosscoderParams& p, AdamState& a, LoopState& st, const CrosscoderConfig& c) {
+// This rank's slice s of the state in dir (p, a, st sized for the slice).
+void load_state(const std::string& dir, CrosscoderParams& p, AdamState& a, LoopState& st, const CrosscoderConfig& c,
+                const FeatureShard& s) {
   const std::string path = dir + "/trainer_state.safetensors";
   if (!std::filesystem::exists(path)) fail(path, "", "not found", "", "", "nothing to --resume; start without it");
   SafetensorsFile f(path);
@@ -63,19 +109,30 @@ void load_state(const std::string& dir, CrosscoderParams& p, AdamState& a, LoopS
   for (const char* k : {"d_in", "dict_size", "architecture", "l1_coeff", "k", "lr", "batch_size", "num_tokens", "seed", "acts"})
     if (saved.value(k, Json()) != now[k])
       fail(path, std::string("config.") + k, "differs from this run's, so --resume would not continue the same run", now[k].dump(), saved.value(k, Json()).dump());
-  auto get = [&](const char* name, DType dtype, void* dst, size_t bytes) {
+  // Copies `bytes` at byte `from` of tensor `name` (whose whole size is checked) to dst.
+  auto get = [&](const char* name, DType dtype, size_t whole_bytes, size_t from, void* dst, size_t bytes) {
     const TensorInfo* t = f.find(name);
     if (!t) fail(path, name, "is missing");
-    if (t->dtype != dtype || t->nbytes != bytes)
-      fail(path, name, "has the wrong dtype or size", std::string(dtype_name(dtype)) + ", " + std::to_string(bytes) + " bytes",
+    if (t->dtype != dtype || t->nbytes != whole_bytes)
+      fail(path, name, "has the wrong dtype or size", std::string(dtype_name(dtype)) + ", " + std::to_string(whole_bytes) + " bytes",
            std::string(dtype_name(t->dtype)) + ", " + std::to_string(t->nbytes) + " bytes");
-    if (dtype == DType::F32) check_finite(DType::F32, t->data, t->shape, path, name, "", "the saved state is corrupt; start without --resume");
-    std::memcpy(dst, t->data, bytes);
+    if (dtype == DType::F32)
+      check_finite(DType::F32, t->data + from, {int64_t(bytes / 4)}, path, name, "", "the saved state is corrupt; start without --resume");
+    std::memcpy(dst, t->data + from, bytes);
   };
-  for (const auto& x : p.named_tensors()) get(x.name, DType::F32, x.data, x.size() * 4);
-  get("adam_m", DType::F32, a.m.data(), a.m.size() * 4);
-  get("adam_v", DType::F32, a.v.data(), a.v.size() * 4);
-  get("last_fired", DType::I64, st.last_fired.data(), st.last_fired.size() * 8);
+  const size_t D2 = size_t(2 * p.d), F = size_t(s.F), f0 = size_t(s.f0), n = size_t(s.size());
+  get("W_encT", DType::F32, F * D2 * 4, f0 * D2 * 4, p.W_encT.data(), n * D2 * 4);
+  get("b_enc", DType::F32, F * 4, f0 * 4, p.b_enc.data(), n * 4);
+  get("W_dec", DType::F32, F * D2 * 4, f0 * D2 * 4, p.W_dec.data(), n * D2 * 4);
+  get("b_dec", DType::F32, D2 * 4, 0, p.b_dec.data(), D2 * 4);
+  const MomentLayout mine(p.F, p.d), whole(s.F, p.d);
+  for (auto [name, moment] : {std::pair{"adam_m", &a.m}, std::pair{"adam_v", &a.v}}) {
+    get(name, DType::F32, whole.total * 4, (whole.enc + f0 * D2) * 4, moment->data() + mine.enc, n * D2 * 4);
+    get(name, DType::F32, whole.total * 4, (whole.benc + f0) * 4, moment->data() + mine.benc, n * 4);
+    get(name, DType::F32, whole.total * 4, (whole.dec + f0 * D2) * 4, moment->data() + mine.dec, n * D2 * 4);
+    get(name, DType::F32, whole.total * 4, whole.bdec * 4, moment->data() + mine.bdec, D2 * 4);
+  }
+  get("last_fired", DType::I64, F * 8, f0 * 8, st.last_fired.data(), n * 8);
   st.step = json_get<int64_t>(meta, "step", mpath);
   st.tokens = json_get<int64_t>(meta, "tokens", mpath);
   a.t = json_get<int64_t>(meta, "adam_t", mpath);
@@ -83,7 +140,6 @@ void load_state(const std::string& dir, CrosscoderParams& p, AdamState& a, LoopS
   if (st.step < 0 || st.tokens < 0 || a.t < 0 || !std::isfinite(p.threshold))
     fail(mpath, "", "holds a negative counter or a non-finite threshold", "step, tokens, adam_t >= 0", meta.dump().substr(0, 200));
 }
-
 
 // A killed run leaves log lines past its last checkpoint, the last possibly cut short: keep the
 // complete lines up to the checkpoint's step, so the resumed log reads as one uninterrupted run.
@@ -120,39 +176,46 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
   if (steps <= 0) fail("", "--tokens", "is smaller than one batch", ">= " + std::to_string(c.batch_size), std::to_string(c.num_tokens));
   if (c.architecture == Arch::BatchTopK && (c.k <= 0 || c.k > c.dict_size)) fail("", "--k", "must be in 1..dict_size");
   c.resolve_schedule();  // saved resolved in the checkpoint's config
-  make_dirs(opt.out);
-  // A killed run may have left a temporary file behind; the files under final names are whole.
-  for (const auto& e : std::filesystem::directory_iterator(opt.out))
-    if (e.path().filename().string().find(".tmp-") != std::string::npos) std::filesystem::remove(e.path());
+  // Rank 0 writes the files; every rank reads the store and, on --resume, its slice of the state.
+  const FeatureShard shard = FeatureShard::of_this_rank(c.dict_size);
+  const bool writer = dist::root();
+  if (writer) {
+    make_dirs(opt.out);
+    // A killed run may have left a temporary file behind; the files under final names are whole.
+    for (const auto& e : std::filesystem::directory_iterator(opt.out))
+      if (e.path().filename().string().find(".tmp-") != std::string::npos) std::filesystem::remove(e.path());
+  }
+  dist::barrier();
 
   CrosscoderParams p, g;
   if (!opt.init.empty()) {
     CrosscoderConfig ic;
-    load_crosscoder(opt.init, p, ic);
+    load_crosscoder(opt.init, p, ic, shard.f0, shard.f1);
     if (ic.d_in != c.d_in || ic.dict_size != c.dict_size)
       fail(opt.init, "shape", "does not match this run", std::to_string(c.d_in) + "x" + std::to_string(c.dict_size),
            std::to_string(ic.d_in) + "x" + std::to_string(ic.dict_size));
   } else {
-    crosscoder_init(p, c.d_in, c.dict_size, c.dec_init_norm, c.seed);
+    crosscoder_init(p, c.d_in, c.dict_size, c.dec_init_norm, c.seed, shard.f0, shard.f1);
   }
-  g.resize(c.d_in, c.dict_size);
+  g.resize(c.d_in, shard.size());
   AdamState adam;
   adam.resize(p.num_params());
   LoopState st;
-  st.last_fired.assign(size_t(c.dict_size), 0);
-  if (opt.resume) load_state(opt.out, p, adam, st, c);
+  st.last_fired.assign(size_t(shard.size()), 0);
+  if (opt.resume) load_state(opt.out, p, adam, st, c, shard);
 
   ShuffleBuffer buf(stream, std::min<int64_t>(opt.buffer_rows, std::max<int64_t>(2, store.rows())), c.seed, opt.shuffle);
   if (st.step > 0) buf.skip(st.step * c.batch_size);  // replay the data order up to the checkpoint
 
   const int64_t D2 = 2 * c.d_in, B = c.batch_size;
   std::vector<float> x(size_t(B * D2));
-  std::vector<uint8_t> dead(size_t(c.dict_size), 0);
+  std::vector<uint8_t> dead(size_t(shard.size()), 0);
   StepWorkspace ws;
   const int64_t last = opt.max_steps >= 0 ? std::min(steps, opt.max_steps) : steps;
-  if (opt.resume) trim_log(opt.out + "/train_log.jsonl", st.step);
-  std::ofstream log(opt.out + "/train_log.jsonl", opt.resume ? std::ios::app : std::ios::trunc);
-  Progress bar("train", last * B, "tok", opt.progress);
+  if (opt.resume && writer) trim_log(opt.out + "/train_log.jsonl", st.step);
+  std::ofstream log;
+  if (writer) log.open(opt.out + "/train_log.jsonl", opt.resume ? std::ios::app : std::ios::trunc);
+  Progress bar("train", last * B, "tok", opt.progress && writer);
   bar.set(st.step * B);
   TrainSummary sum;
   auto t0 = std::chrono::steady_clock::now();
@@ -166,10 +229,18 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
     i.hint = i.hint.empty() ? where : i.hint + "; " + where;
     return Error(i);
   };
+  WholeState whole;  // rank 0's gathered copy (feature-parallel runs only)
   auto checkpoint = [&] {
+    if (!shard.whole()) gather_state(p, adam, st, shard, whole);
+    if (!writer) return;
     try {
-      save_state(opt.out, p, adam, st, c);
-      save_crosscoder(opt.out, p, c);
+      if (shard.whole()) {
+        save_state(opt.out, p, adam, st, c);
+        save_crosscoder(opt.out, p, c);
+      } else {
+        save_state(opt.out, whole.p, whole.a, LoopState{st.step, st.tokens, whole.last_fired}, c);
+        save_crosscoder(opt.out, whole.p, c);
+      }
     } catch (const Error& e) {
       throw stopped(e);
     }
@@ -185,13 +256,13 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
     // (a live source, a norm factor that overflows).
     check_finite(x.data(), {B, 2, c.d_in}, opt.acts, "activations (scaled batch: [row, model, dimension])",
                  "at step " + std::to_string(st.step), "training stopped; the last checkpoint in " + opt.out + " is intact");
-    for (int64_t j = 0; j < c.dict_size; ++j) dead[size_t(j)] = st.tokens - st.last_fired[size_t(j)] > c.dead_tokens;
-    StepInput in{x.data(), B, l1_at(c, st.step, steps), &dead, &ws};
+    for (int64_t j = 0; j < shard.size(); ++j) dead[size_t(j)] = st.tokens - st.last_fired[size_t(j)] > c.dead_tokens;
+    StepInput in{x.data(), B, l1_at(c, st.step, steps), &dead, &ws, &shard};
     StepResult r = crosscoder_step_sparse(p, c, in, g);
     if (!std::isfinite(r.loss))
       fail(opt.out, "loss", "is not finite at step " + std::to_string(st.step), "", std::to_string(r.loss),
            "training stopped; the last checkpoint is intact (try a lower --lr)");
-    check_grad_norm(clip_grad_norm(g, c.grad_clip), g, st.step, opt.out);
+    check_grad_norm(clip_grad_norm(g, c.grad_clip, shard), g, st.step, opt.out);
     adam_step(p, g, adam, lr_at(c, st.step, steps), c.beta1, c.beta2);
     st.tokens += B;
     for (int32_t j : r.fired) st.last_fired[size_t(j)] = st.tokens;
@@ -199,17 +270,18 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
       p.threshold = p.threshold == 0.f ? float(r.min_kept_score) : float(0.999 * p.threshold + 0.001 * r.min_kept_score);
     ++st.step;
     int64_t n_dead = 0;
-    for (int64_t j = 0; j < c.dict_size; ++j) n_dead += st.tokens - st.last_fired[size_t(j)] > c.dead_tokens;
+    for (int64_t j = 0; j < shard.size(); ++j) n_dead += st.tokens - st.last_fired[size_t(j)] > c.dead_tokens;
+    if (!shard.whole()) dist::allreduce_sum(&n_dead, 1);
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     sum = {st.step, r.loss, r.l0, r.ev[0], r.ev[1], double(n_dead) / double(c.dict_size), el > 0 ? double((st.step - first) * B) / el : 0, {}};
-    if (st.step % opt.log_every == 0 || st.step == last)
+    if (writer && (st.step % opt.log_every == 0 || st.step == last))
       log << Json({{"step", st.step}, {"tokens", st.tokens}, {"loss", r.loss}, {"l2", r.l2}, {"l1", r.l1}, {"aux", r.aux},
                    {"l0", r.l0}, {"ev_a", r.ev[0]}, {"ev_b", r.ev[1]}, {"dead_frac", sum.dead_frac},
                    {"lr", lr_at(c, st.step - 1, steps)}, {"l1_coeff", in.l1_coeff}, {"threshold", p.threshold},
                    {"tokens_per_s", sum.tokens_per_s}}).dump()
           << "\n"
           << std::flush;
-    if (!log)
+    if (writer && !log)
       fail(opt.out + "/train_log.jsonl", "", std::string("write failed: ") + std::strerror(errno), "", "",
            "disk full? the last checkpoint is intact; free space and rerun with --resume");
     char note[160];
@@ -220,8 +292,11 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
   }
   if (st.step == first) checkpoint();  // no step taken (--steps 0, or already done): still leave a checkpoint
   bar.finish();
-  sum.eval = evaluate_crosscoder(p, c, store, opt.eval_rows);
-  write_file_atomic(opt.out + "/eval.json", sum.eval.to_json().dump(2));
+  if (writer) {  // a feature-parallel run's rank 0 holds the whole dictionary from the last checkpoint
+    sum.eval = evaluate_crosscoder(shard.whole() ? p : whole.p, c, store, opt.eval_rows);
+    write_file_atomic(opt.out + "/eval.json", sum.eval.to_json().dump(2));
+  }
+  dist::barrier();
   return sum;
 }
 

@@ -1,6 +1,7 @@
 // MPI behind dist/comm.hpp, or one rank of one when built without it.
 #include "dist/comm.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -98,6 +99,52 @@ std::vector<std::string> gather(const std::string& mine) {
   return out;
 }
 
+std::vector<std::string> allgather(const std::string& mine) {
+  if (g_size == 1) return {mine};
+  const int n = checked_count(mine.size());
+  std::vector<int> counts(static_cast<size_t>(g_size)), displs(static_cast<size_t>(g_size));
+  MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD);
+  size_t total = 0;
+  for (int r = 0; r < g_size; ++r) {
+    displs[size_t(r)] = checked_count(total);
+    total += size_t(counts[size_t(r)]);
+  }
+  std::string all(size_t(checked_count(total)), '\0');
+  MPI_Allgatherv(mine.data(), n, MPI_BYTE, all.data(), counts.data(), displs.data(), MPI_BYTE, MPI_COMM_WORLD);
+  std::vector<std::string> out;
+  for (int r = 0; r < g_size; ++r) out.push_back(all.substr(size_t(displs[size_t(r)]), size_t(counts[size_t(r)])));
+  return out;
+}
+
+namespace {
+constexpr size_t kPiece = size_t(1) << 30;
+}
+
+void broadcast(void* data, size_t bytes, int root) {
+  if (g_size == 1) return;
+  for (size_t at = 0; at < bytes; at += kPiece)
+    MPI_Bcast(static_cast<char*>(data) + at, int(std::min(kPiece, bytes - at)), MPI_BYTE, root, MPI_COMM_WORLD);
+}
+
+void send(int to, const void* data, size_t bytes) {
+  for (size_t at = 0; at < bytes; at += kPiece)
+    MPI_Send(static_cast<const char*>(data) + at, int(std::min(kPiece, bytes - at)), MPI_BYTE, to, 0, MPI_COMM_WORLD);
+}
+
+void recv(int from, void* data, size_t bytes) {
+  for (size_t at = 0; at < bytes; at += kPiece)
+    MPI_Recv(static_cast<char*>(data) + at, int(std::min(kPiece, bytes - at)), MPI_BYTE, from, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+}
+
+void allreduce_sum(int64_t* x, int64_t n) {
+  if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, x, checked_count(size_t(n)), MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+}
+
+double allreduce_min(double x) {
+  if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, &x, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+  return x;
+}
+
 void allreduce_sum(double* x, int64_t n) {
   if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, x, checked_count(size_t(n)), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
 }
@@ -136,8 +183,15 @@ void finalize() {}
 void barrier() {}
 void broadcast(std::string&) {}
 std::vector<std::string> gather(const std::string& mine) { return {mine}; }
+std::vector<std::string> allgather(const std::string& mine) { return {mine}; }
+void broadcast(void*, size_t, int) {}
 void allreduce_sum(double*, int64_t) {}
 void allreduce_sum(float*, int64_t) {}
+void allreduce_sum(int64_t*, int64_t) {}
+double allreduce_min(double x) { return x; }
+// One rank has no one to talk to: a pipeline never calls these with one rank.
+void send(int, const void*, size_t) { throw std::logic_error("dist::send with one rank"); }
+void recv(int, void*, size_t) { throw std::logic_error("dist::recv with one rank"); }
 bool any(bool mine) { return mine; }
 void abort_job(const std::string& message, int code) {
   std::fprintf(stderr, "error: %s\n", message.c_str());

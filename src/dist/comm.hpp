@@ -2,6 +2,7 @@
 // are N ranks; otherwise, and in a build without MPI, one rank of one and every call below is
 // trivial, so callers need no #ifdef. Only the main thread calls these (MPI_THREAD_FUNNELED).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,9 +25,19 @@ void barrier();
 void broadcast(std::string& bytes);
 // Each rank's bytes, on rank 0 in rank order; the other ranks get an empty list.
 std::vector<std::string> gather(const std::string& mine);
+// Each rank's bytes, on every rank, in rank order.
+std::vector<std::string> allgather(const std::string& mine);
+// `root`'s bytes [data, data + bytes) on every rank.
+void broadcast(void* data, size_t bytes, int root);
 // Element-wise sums over the ranks, on every rank.
 void allreduce_sum(double* x, int64_t n);
 void allreduce_sum(float* x, int64_t n);
+void allreduce_sum(int64_t* x, int64_t n);
+double allreduce_min(double x);
+// Point to point, for pipelines: a send returns once `data` may be reused, a receive once it holds
+// the message. Messages over 2 GiB go in pieces.
+void send(int to, const void* data, size_t bytes);
+void recv(int from, void* data, size_t bytes);
 // Whether any rank passed true.
 bool any(bool mine);
 
