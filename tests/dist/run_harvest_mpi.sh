@@ -6,6 +6,9 @@
 #  3. a rank that cannot read the model while the other waits for it (mpirun's MPMD form gives the
 #     two ranks different --base) ends the job with a one-line error naming rank and file; a
 #     command that does not split its work is refused. Neither may hang (timeout).
+# Every run, ranks and reference alike, uses one BLAS thread: on some CPUs OpenBLAS's sums depend on
+# its thread count (an AMD EPYC's 1- and 2-thread stores differ in the last bits; an Intel Xeon's
+# do not), so "equals one process" means with the threads per rank the ranks had.
 # Usage: run_harvest_mpi.sh CROSSCODER_BIN WORK_DIR
 set -euo pipefail
 bin=$1
@@ -17,7 +20,7 @@ cd "$root"
 mpi=(timeout 300 mpirun --oversubscribe --allow-run-as-root)
 harvest=(harvest --distilled organism/distilled
          --corpus "data/reasoning_traces/reasoning_traces.jsonl:question+trace@1#r1-distill" --corpus "data/general_text/text@1"
-         --held-out organism/split.json --seq-len 128 --batch-seqs 4 --shard-tokens 4096 --dtype bf16 --quiet
+         --held-out organism/split.json --seq-len 128 --batch-seqs 4 --shard-tokens 4096 --dtype bf16 --quiet --threads 1
          --base organism/base)
 
 same_store() {  # REFERENCE CANDIDATE WHAT
