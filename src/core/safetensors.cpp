@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
@@ -103,8 +104,9 @@ const TensorInfo* SafetensorsFile::find(const std::string& name) const {
   return it == tensors_.end() ? nullptr : &it->second;
 }
 
-void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+void write_safetensors_streamed(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                                const std::map<std::string, std::string>& metadata,
+                                const std::function<void(size_t, const ByteWriter&)>& fill) {
   Json h = Json::object();
   if (!metadata.empty()) h["__metadata__"] = metadata;
   size_t off = 0;
@@ -121,8 +123,24 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
   AtomicFile f(path);
   f.write(len, 8);
   f.write(hs);
-  for (const auto& t : tensors) f.write(t.data, size_t(shape_numel(t.shape)) * dtype_size(t.dtype));
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const size_t nb = size_t(shape_numel(tensors[i].shape)) * dtype_size(tensors[i].dtype);
+    size_t written = 0;
+    fill(i, [&](const void* data, size_t bytes) {
+      if (written + bytes > nb) throw std::logic_error("write_safetensors_streamed: too many bytes for " + tensors[i].name);
+      f.write(data, bytes);
+      written += bytes;
+    });
+    if (written != nb) throw std::logic_error("write_safetensors_streamed: too few bytes for " + tensors[i].name);
+  }
   f.commit();
+}
+
+void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  write_safetensors_streamed(path, tensors, metadata, [&](size_t i, const ByteWriter& write) {
+    write(tensors[i].data, size_t(shape_numel(tensors[i].shape)) * dtype_size(tensors[i].dtype));
+  });
 }
 
 }  // namespace cc

@@ -3,6 +3,7 @@
 // then the byte buffer; offsets are relative to the start of the buffer.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -55,5 +56,13 @@ struct TensorToWrite {
 // Writes atomically (temp + rename). Tensors are laid out in the given order, 8-byte aligned header.
 void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
+
+// The same file with each tensor's bytes produced in pieces: fill(i, write) calls write(data, n)
+// until tensor i's numel * dtype_size bytes are out (`data` of TensorToWrite is not read). For files
+// no process holds whole, e.g. a checkpoint whose slices arrive from other MPI ranks.
+using ByteWriter = std::function<void(const void*, size_t)>;
+void write_safetensors_streamed(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                                const std::map<std::string, std::string>& metadata,
+                                const std::function<void(size_t, const ByteWriter&)>& fill);
 
 }  // namespace cc

@@ -10,6 +10,8 @@
 #include "core/error.hpp"
 #include "core/finite.hpp"
 #include "core/safetensors.hpp"
+#include "crosscoder/feature_shard.hpp"
+#include "dist/comm.hpp"
 
 namespace cc {
 
@@ -138,17 +140,24 @@ void decoder_norms(const CrosscoderParams& p, std::vector<float>& out) {
 }
 
 void save_crosscoder(const std::string& dir, const CrosscoderParams& p, const CrosscoderConfig& c) {
-  make_dirs(dir);
-  std::vector<float> W_enc(p.W_encT.size());  // [2, d, F] from [F, 2d]
-  const int64_t d = p.d, F = p.F;
-  for (int64_t f = 0; f < F; ++f)
-    for (int64_t j = 0; j < 2 * d; ++j) W_enc[size_t(j * F + f)] = p.W_encT[size_t(f * 2 * d + j)];
-  write_safetensors(dir + "/crosscoder.safetensors",
-                    {{"W_enc", DType::F32, {2, d, F}, W_enc.data()},
-                     {"W_dec", DType::F32, {F, 2, d}, p.W_dec.data()},
-                     {"b_enc", DType::F32, {F}, p.b_enc.data()},
-                     {"b_dec", DType::F32, {2, d}, p.b_dec.data()}},
-                    {{"format", "pt"}});
+  save_crosscoder(dir, p, c, FeatureShard::whole_dictionary(p.F));
+}
+
+void save_crosscoder(const std::string& dir, const CrosscoderParams& p, const CrosscoderConfig& c, const FeatureShard& s) {
+  const int64_t d = p.d, F = s.F;
+  if (dist::root()) make_dirs(dir);
+  write_sharded_safetensors(dir + "/crosscoder.safetensors",
+                            {{"W_enc", DType::F32, {2, d, F}, nullptr},  // [2, d, F] from the rows of [F, 2d]
+                             {"W_dec", DType::F32, {F, 2, d}, nullptr},
+                             {"b_enc", DType::F32, {F}, nullptr},
+                             {"b_dec", DType::F32, {2, d}, nullptr}},
+                            {{"format", "pt"}}, [&](size_t i, const RowWriter& write) {
+                              if (i == 0) stream_columns(p.W_encT.data(), 2 * d, s, write);
+                              if (i == 1) stream_rows(p.W_dec.data(), size_t(2 * d) * sizeof(float), s, write);
+                              if (i == 2) stream_rows(p.b_enc.data(), sizeof(float), s, write);
+                              if (i == 3 && dist::root()) write(p.b_dec.data(), size_t(2 * d) * sizeof(float));  // the same on every rank
+                            });
+  if (!dist::root()) return;
   Json j = c.to_json();
   j["threshold"] = p.threshold;
   write_file_atomic(dir + "/config.json", j.dump(2));

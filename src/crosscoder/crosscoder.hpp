@@ -90,6 +90,10 @@ std::optional<double> decoder_nrn(double norm_a, double norm_b);
 void decoder_norms(const CrosscoderParams& p, std::vector<float>& out);
 
 void save_crosscoder(const std::string& dir, const CrosscoderParams& p, const CrosscoderConfig& c);  // atomic
+// Feature-parallel training: every rank calls it with its slice p of the dictionary `s`, rank 0
+// writes the whole dictionary's files (the slices streamed to it; feature_shard.hpp).
+struct FeatureShard;
+void save_crosscoder(const std::string& dir, const CrosscoderParams& p, const CrosscoderConfig& c, const FeatureShard& s);
 // With features [f0, f1), p holds only those rows (f1 = -1: the whole dictionary).
 void load_crosscoder(const std::string& dir, CrosscoderParams& p, CrosscoderConfig& c, int64_t f0 = 0, int64_t f1 = -1);
 

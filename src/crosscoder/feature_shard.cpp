@@ -87,22 +87,66 @@ void chain_over_features(float* x, int64_t rows, int64_t width, const float* ini
   dist::broadcast(x, size_t(rows * width) * sizeof(float), last);
 }
 
-template <class T>
-void gather_rows(const T* mine, int64_t width, const FeatureShard& s, std::vector<T>& whole) {
-  const size_t row_bytes = size_t(width) * sizeof(T);
-  if (!dist::root()) {
-    dist::send(0, mine, size_t(s.size()) * row_bytes);
+namespace {
+constexpr size_t kPieceBytes = size_t(16) << 20;
+
+// bytes of rank `from` received in pieces of kPieceBytes, each handed to write.
+void receive_in_pieces(int from, size_t bytes, std::vector<char>& buf, const RowWriter& write) {
+  for (size_t at = 0; at < bytes; at += kPieceBytes) {
+    const size_t n = std::min(kPieceBytes, bytes - at);
+    buf.resize(n);
+    dist::recv(from, buf.data(), n);
+    write(buf.data(), n);
+  }
+}
+}  // namespace
+
+void stream_rows(const void* mine, size_t row_bytes, const FeatureShard& s, const RowWriter& write) {
+  const size_t bytes = size_t(s.size()) * row_bytes;
+  if (s.whole() || dist::root()) {
+    if (dist::root()) write(mine, bytes);
+    if (s.whole()) return;
+    std::vector<char> buf;
+    for (int r = 1; r < dist::size(); ++r)
+      receive_in_pieces(r, size_t(FeatureShard::of_rank(s.F, r, dist::size()).size()) * row_bytes, buf, write);
     return;
   }
-  whole.resize(size_t(s.F * width));
-  std::memcpy(whole.data() + s.f0 * width, mine, size_t(s.size()) * row_bytes);
-  for (int r = 1; r < dist::size(); ++r) {
-    const FeatureShard o = FeatureShard::of_rank(s.F, r, dist::size());
-    dist::recv(r, whole.data() + o.f0 * width, size_t(o.size()) * row_bytes);
+  for (size_t at = 0; at < bytes; at += kPieceBytes)
+    dist::send(0, static_cast<const char*>(mine) + at, std::min(kPieceBytes, bytes - at));
+}
+
+void stream_columns(const float* mine, int64_t width, const FeatureShard& s, const RowWriter& write) {
+  const int64_t F = s.F, n = s.size();
+  const int64_t rows = std::max<int64_t>(1, int64_t(kPieceBytes / sizeof(float)) / F);  // output rows per block
+  std::vector<float> block, out;
+  for (int64_t j0 = 0; j0 < width; j0 += rows) {
+    const int64_t j1 = std::min(width, j0 + rows), m = j1 - j0;
+    block.resize(size_t(m * n));  // [m, n]: this rank's columns of output rows [j0, j1)
+    for (int64_t f = 0; f < n; ++f)
+      for (int64_t j = j0; j < j1; ++j) block[size_t((j - j0) * n + f)] = mine[f * width + j];
+    if (!dist::root()) {
+      if (!s.whole()) dist::send(0, block.data(), block.size() * sizeof(float));
+      continue;
+    }
+    out.resize(size_t(m * F));
+    for (int r = 0; r < (s.whole() ? 1 : dist::size()); ++r) {
+      const FeatureShard o = r == 0 ? s : FeatureShard::of_rank(F, r, dist::size());
+      if (r > 0) {
+        block.resize(size_t(m * o.size()));
+        dist::recv(r, block.data(), block.size() * sizeof(float));
+      }
+      for (int64_t j = 0; j < m; ++j)
+        std::memcpy(out.data() + j * F + o.f0, block.data() + j * o.size(), size_t(o.size()) * sizeof(float));
+    }
+    write(out.data(), out.size() * sizeof(float));
   }
 }
 
-template void gather_rows<float>(const float*, int64_t, const FeatureShard&, std::vector<float>&);
-template void gather_rows<int64_t>(const int64_t*, int64_t, const FeatureShard&, std::vector<int64_t>&);
+void write_sharded_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                               const std::map<std::string, std::string>& metadata,
+                               const TensorFill& fill) {
+  if (dist::root()) return write_safetensors_streamed(path, tensors, metadata, fill);
+  for (size_t i = 0; i < tensors.size(); ++i) fill(i, [](const void*, size_t) {});
+}
 
 }  // namespace cc

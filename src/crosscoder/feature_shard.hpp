@@ -6,7 +6,11 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <string>
 #include <vector>
+
+#include "core/safetensors.hpp"
 
 namespace cc {
 
@@ -43,9 +47,23 @@ double ordered_feature_sum(const std::vector<double>& mine, const FeatureShard& 
 void chain_over_features(float* x, int64_t rows, int64_t width, const float* init, const FeatureShard& s,
                          const std::function<void(int64_t, int64_t)>& add);
 
-// Rank 0 gets the whole dictionary's rows [F, width] (`whole`), each rank's rows `mine`
-// [shard size, width] in rank order; the other ranks send theirs and leave `whole` alone.
-template <class T>
-void gather_rows(const T* mine, int64_t width, const FeatureShard& s, std::vector<T>& whole);
+// Checkpoints without any rank holding the whole dictionary: rank 0 writes, through `write`, the
+// whole dictionary's rows [F, row_bytes], its own and then each rank's in rank order (received in
+// pieces of at most 16 MiB); the other ranks send theirs. For the whole dictionary rank 0 writes
+// `mine` and nothing is sent.
+using RowWriter = std::function<void(const void*, size_t)>;
+void stream_rows(const void* mine, size_t row_bytes, const FeatureShard& s, const RowWriter& write);
+
+// The same for the transpose: mine [shard size, width] (W_encT's layout) written as [width, F]
+// (W_enc's), in blocks of whole output rows of at most 16 MiB.
+void stream_columns(const float* mine, int64_t width, const FeatureShard& s, const RowWriter& write);
+
+// fill(i, write): tensor i's bytes, in order, through write.
+using TensorFill = std::function<void(size_t, const RowWriter&)>;
+// write_safetensors_streamed on rank 0; every other rank runs the same fill calls with a writer
+// that discards, so that each stream_rows / stream_columns call meets its partner.
+void write_sharded_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                               const std::map<std::string, std::string>& metadata,
+                               const TensorFill& fill);
 
 }  // namespace cc

@@ -1,7 +1,7 @@
 // The training loop and its resumable state (one safetensors file: parameters, Adam moments,
 // per-feature last-fired counters; the scalar state in its metadata). Under mpirun each rank
-// trains its slice of the dictionary (feature_shard.hpp) on the whole batch; rank 0 gathers the
-// slices into the same files one process writes, and every rank reads its slice back on --resume,
+// trains its slice of the dictionary (feature_shard.hpp) on the whole batch; rank 0 writes the
+// same files one process writes, the slices streamed to it, and every rank reads its slice back on --resume,
 // whatever the number of ranks that wrote them.
 #include "crosscoder/trainer.hpp"
 
@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <string_view>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
@@ -52,47 +53,41 @@ struct MomentLayout {
       : enc(0), benc(size_t(F * 2 * d)), dec(benc + size_t(F)), bdec(dec + size_t(F * 2 * d)), total(bdec + size_t(2 * d)) {}
 };
 
-// The whole dictionary's parameters, moments and counters on rank 0 (other ranks: left empty).
-struct WholeState {
-  CrosscoderParams p;
-  AdamState a;
-  std::vector<int64_t> last_fired;
-};
-
-void gather_state(CrosscoderParams& p, const AdamState& a, const LoopState& st, const FeatureShard& s, WholeState& w) {
-  const int64_t D2 = 2 * p.d;
-  if (dist::root()) w.p.resize(p.d, s.F);
-  gather_rows(p.W_encT.data(), D2, s, w.p.W_encT);
-  gather_rows(p.b_enc.data(), 1, s, w.p.b_enc);
-  gather_rows(p.W_dec.data(), D2, s, w.p.W_dec);
-  w.p.b_dec = p.b_dec;  // the same on every rank
-  w.p.threshold = p.threshold;
-  const MomentLayout mine(p.F, p.d), whole(s.F, p.d);
-  std::vector<float> piece;
-  for (auto [moment, out] : {std::pair{&a.m, &w.a.m}, std::pair{&a.v, &w.a.v}}) {
-    if (dist::root()) out->resize(whole.total);
-    gather_rows(moment->data() + mine.enc, D2, s, piece);
-    if (dist::root()) std::copy(piece.begin(), piece.end(), out->begin() + long(whole.enc));
-    gather_rows(moment->data() + mine.benc, 1, s, piece);
-    if (dist::root()) std::copy(piece.begin(), piece.end(), out->begin() + long(whole.benc));
-    gather_rows(moment->data() + mine.dec, D2, s, piece);
-    if (dist::root()) std::copy(piece.begin(), piece.end(), out->begin() + long(whole.dec));
-    if (dist::root()) std::copy(moment->begin() + long(mine.bdec), moment->end(), out->begin() + long(whole.bdec));
-  }
-  w.a.t = a.t;
-  gather_rows(st.last_fired.data(), 1, s, w.last_fired);
-}
-
+// Every rank calls it with its slice of the state; rank 0 writes the file one process writes for
+// the whole dictionary, the slices streamed to it (no rank holds the whole state).
 void save_state(const std::string& dir, CrosscoderParams& p, const AdamState& a, const LoopState& st,
-                const CrosscoderConfig& c) {
+                const CrosscoderConfig& c, const FeatureShard& s) {
+  const int64_t F = s.F;
+  const size_t row = size_t(2 * p.d) * sizeof(float);
+  const MomentLayout mine(p.F, p.d), whole(F, p.d);
   std::vector<TensorToWrite> t;
-  const int64_t F = p.F;
-  for (const auto& x : p.named_tensors()) t.push_back({x.name, DType::F32, x.shape, x.data});
-  t.push_back({"adam_m", DType::F32, {int64_t(a.m.size())}, a.m.data()});
-  t.push_back({"adam_v", DType::F32, {int64_t(a.v.size())}, a.v.data()});
-  t.push_back({"last_fired", DType::I64, {F}, st.last_fired.data()});
+  for (const auto& x : p.named_tensors()) {
+    Shape shape = x.shape;
+    if (std::string_view(x.name) != "b_dec") shape[0] = F;
+    t.push_back({x.name, DType::F32, shape, nullptr});
+  }
+  t.push_back({"adam_m", DType::F32, {int64_t(whole.total)}, nullptr});
+  t.push_back({"adam_v", DType::F32, {int64_t(whole.total)}, nullptr});
+  t.push_back({"last_fired", DType::I64, {F}, nullptr});
   Json meta = {{"step", st.step}, {"tokens", st.tokens}, {"adam_t", a.t}, {"threshold", p.threshold}, {"config", c.to_json()}};
-  write_safetensors(dir + "/trainer_state.safetensors", t, {{"state", meta.dump()}});
+  // [W_encT | b_enc | W_dec | b_dec], of the parameters or of a moment vector; b_dec is the same on
+  // every rank, so rank 0's is written.
+  auto params_like = [&](const float* enc, const float* benc, const float* dec, const float* bdec, const RowWriter& write) {
+    stream_rows(enc, row, s, write);
+    stream_rows(benc, sizeof(float), s, write);
+    stream_rows(dec, row, s, write);
+    if (dist::root()) write(bdec, row);
+  };
+  const TensorFill fill = [&](size_t i, const RowWriter& write) {
+    if (i == 0) stream_rows(p.W_encT.data(), row, s, write);
+    if (i == 1) stream_rows(p.b_enc.data(), sizeof(float), s, write);
+    if (i == 2) stream_rows(p.W_dec.data(), row, s, write);
+    if (i == 3 && dist::root()) write(p.b_dec.data(), row);
+    for (auto [k, m] : {std::pair{size_t(4), &a.m}, std::pair{size_t(5), &a.v}})
+      if (i == k) params_like(m->data() + mine.enc, m->data() + mine.benc, m->data() + mine.dec, m->data() + mine.bdec, write);
+    if (i == 6) stream_rows(st.last_fired.data(), sizeof(int64_t), s, write);
+  };
+  write_sharded_safetensors(dir + "/trainer_state.safetensors", t, {{"state", meta.dump()}}, fill);
 }
 
 // This rank's slice s of the state in dir (p, a, st sized for the slice).
@@ -229,18 +224,10 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
     i.hint = i.hint.empty() ? where : i.hint + "; " + where;
     return Error(i);
   };
-  WholeState whole;  // rank 0's gathered copy (feature-parallel runs only)
   auto checkpoint = [&] {
-    if (!shard.whole()) gather_state(p, adam, st, shard, whole);
-    if (!writer) return;
     try {
-      if (shard.whole()) {
-        save_state(opt.out, p, adam, st, c);
-        save_crosscoder(opt.out, p, c);
-      } else {
-        save_state(opt.out, whole.p, whole.a, LoopState{st.step, st.tokens, whole.last_fired}, c);
-        save_crosscoder(opt.out, whole.p, c);
-      }
+      save_state(opt.out, p, adam, st, c, shard);
+      save_crosscoder(opt.out, p, c, shard);
     } catch (const Error& e) {
       throw stopped(e);
     }
@@ -292,8 +279,15 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
   }
   if (st.step == first) checkpoint();  // no step taken (--steps 0, or already done): still leave a checkpoint
   bar.finish();
-  if (writer) {  // a feature-parallel run's rank 0 holds the whole dictionary from the last checkpoint
-    sum.eval = evaluate_crosscoder(shard.whole() ? p : whole.p, c, store, opt.eval_rows);
+  if (!shard.whole()) {  // the slices are done with; rank 0 reads back the whole dictionary it just wrote
+    p = {};
+    g = {};
+    adam = {};
+    CrosscoderConfig written;
+    if (writer) load_crosscoder(opt.out, p, written);
+  }
+  if (writer) {
+    sum.eval = evaluate_crosscoder(p, c, store, opt.eval_rows);
     write_file_atomic(opt.out + "/eval.json", sum.eval.to_json().dump(2));
   }
   dist::barrier();

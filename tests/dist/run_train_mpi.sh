@@ -3,6 +3,7 @@
 #  1. L1 and BatchTopK, -np 2 and -np 3 (768 features = 3 blocks of 256: 2 ranks split them 2 + 1)
 #     write the one-process checkpoint, trainer state and eval.json byte for byte, and the same
 #     train_log.jsonl but for its throughput field; one thread equals two threads the same way;
+#     so does a 20480-feature run, whose checkpoint reaches rank 0 in several pieces per rank;
 #  2. SIGKILL of one rank mid-run ends the job; --resume with another number of ranks (3, then 1
 #     after killing rank 0) ends byte-identical to the uninterrupted run;
 #  3. a dictionary too small for the ranks, and a rank that cannot read --init while the other
@@ -73,6 +74,13 @@ kill_mid_run() {
   [[ ! -f $out/eval.json ]] || { echo "FAIL: the run in $out had finished before the kill; nothing was tested" >&2; exit 1; }
   echo "killed rank $victim (pid $pid) after step $(tail -n1 "$out/train_log.jsonl" | sed 's/.*"step":\([0-9]*\).*/\1/') was logged"
 }
+
+# 20480 features: each rank's slice of W_enc is over the 16 MiB piece rank 0 receives at a time,
+# and W_enc's transpose goes out in several blocks of rows.
+big=("${train[@]/#768/20480}" --arch batchtopk --k 16 --tokens 20000 --steps 4)
+"$bin" "${big[@]}" --out "$work/one-big" > /dev/null
+"${mpi[@]}" -np 2 "$bin" "${big[@]}" --out "$work/np2-big" > /dev/null
+same_run "$work/one-big" "$work/np2-big" "20480 features (streamed in several pieces), -np 2"
 
 # The comparison can fail: another seed on -np 2 must differ from the one-process run.
 "${mpi[@]}" -np 2 "$bin" "${train[@]}" --arch l1 --tokens 20000 --seed 50 --out "$work/seed50" > /dev/null
