@@ -4,7 +4,9 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "crosscoder/feature_shard.hpp"
 #include "crosscoder/step.hpp"
+#include "dist/comm.hpp"
 
 namespace cc {
 
@@ -32,12 +34,17 @@ Json EvalMetrics::to_json() const {
 }
 
 EvalMetrics evaluate_crosscoder(const CrosscoderParams& p, const CrosscoderConfig& c, const ActivationStore& store, int64_t max_rows) {
+  return evaluate_crosscoder(p, c, store, max_rows, FeatureShard::whole_dictionary(p.F));
+}
+
+EvalMetrics evaluate_crosscoder(const CrosscoderParams& p, const CrosscoderConfig& c, const ActivationStore& store, int64_t max_rows,
+                                const FeatureShard& s) {
   const int64_t d = p.d, D2 = 2 * d, F = p.F, chunk = 4096;
   EvalMetrics r;
   r.held_out = store.has_split();
   const int64_t limit = max_rows < 0 ? store.rows() : max_rows;
   FvuSums sums(d);
-  double active = 0;
+  int64_t active = 0;
   std::vector<uint8_t> fired(size_t(F), 0);
   std::vector<float> f, xh;
   for (int64_t r0 = 0; r0 < store.rows() && r.rows < limit; r0 += chunk) {
@@ -46,7 +53,7 @@ EvalMetrics evaluate_crosscoder(const CrosscoderParams& p, const CrosscoderConfi
     crosscoder_scale_inputs(c, x.acts.data(), x.rows);
     crosscoder_encode(p, c, x.acts.data(), x.rows, f);
     xh.resize(size_t(x.rows * D2));
-    crosscoder_decode(p, f.data(), x.rows, xh.data());
+    crosscoder_decode(p, f.data(), x.rows, xh.data(), s);
     sums.add(x.acts.data(), xh.data(), x.rows);
     for (int64_t i = 0; i < x.rows * F; ++i)
       if (f[size_t(i)] > 0) {
@@ -58,8 +65,10 @@ EvalMetrics evaluate_crosscoder(const CrosscoderParams& p, const CrosscoderConfi
   if (r.rows == 0) fail(store.dir(), "held-out rows", "none in the store", "> 0", "0", "harvest with --eval-fraction > 0");
   for (int m = 0; m < 2; ++m) r.fvu[m] = sums.fvu(m);
   r.mse = (sums.error(0) + sums.error(1)) / double(r.rows);
-  r.l0 = active / double(r.rows);
-  r.inactive_frac = double(std::count(fired.begin(), fired.end(), uint8_t(0))) / double(F);
+  int64_t counts[2] = {active, int64_t(std::count(fired.begin(), fired.end(), uint8_t(0)))};
+  if (!s.whole()) dist::allreduce_sum(counts, 2);
+  r.l0 = double(counts[0]) / double(r.rows);
+  r.inactive_frac = double(counts[1]) / double(s.F);
   return r;
 }
 

@@ -14,6 +14,8 @@
 
 namespace cc {
 
+struct FeatureShard;
+
 // The sums FVU needs, accumulated row by row over rows x, x̂ [n, 2d] (in double): the one place the
 // held-out metrics and the analysis compute explained variance.
 class FvuSums {
@@ -43,5 +45,9 @@ struct EvalMetrics {
 
 // The first max_rows held-out rows of the store (all of them when max_rows < 0).
 EvalMetrics evaluate_crosscoder(const CrosscoderParams& p, const CrosscoderConfig& c, const ActivationStore& store, int64_t max_rows);
+// Feature-parallel: every rank calls it with its slice p of the dictionary `s` and gets the
+// metrics one process gets for the whole dictionary.
+EvalMetrics evaluate_crosscoder(const CrosscoderParams& p, const CrosscoderConfig& c, const ActivationStore& store, int64_t max_rows,
+                                const FeatureShard& s);
 
 }  // namespace cc

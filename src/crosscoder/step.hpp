@@ -71,5 +71,8 @@ float crosscoder_encode_one(const CrosscoderParams& p, const CrosscoderConfig& c
 // Reconstruction x̂ [B, 2d] = b_dec + Σ_j f[b, j] W_dec[j] over the active features (f > 0), summed in
 // feature order.
 void crosscoder_decode(const CrosscoderParams& p, const float* f, int64_t B, float* xhat);
+// The same with p and f [B, shard size] holding a shard's features: every rank gets the whole x̂,
+// with the bits one process gets (chain_over_features).
+void crosscoder_decode(const CrosscoderParams& p, const float* f, int64_t B, float* xhat, const FeatureShard& s);
 
 }  // namespace cc

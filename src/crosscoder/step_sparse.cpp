@@ -61,15 +61,20 @@ float crosscoder_encode_one(const CrosscoderParams& p, const CrosscoderConfig& c
 }
 
 void crosscoder_decode(const CrosscoderParams& p, const float* f, int64_t B, float* xhat) {
+  crosscoder_decode(p, f, B, xhat, FeatureShard::whole_dictionary(p.F));
+}
+
+void crosscoder_decode(const CrosscoderParams& p, const float* f, int64_t B, float* xhat, const FeatureShard& s) {
   const int64_t D2 = 2 * p.d, F = p.F;
-  for (int64_t b = 0; b < B; ++b) {
-    float* o = xhat + b * D2;
-    std::copy(p.b_dec.begin(), p.b_dec.end(), o);
-    const float* fr = f + b * F;
-    for (int64_t j = 0; j < F; ++j)
-      if (fr[j] > 0)
-        for (int64_t q = 0; q < D2; ++q) o[q] += fr[j] * p.W_dec[size_t(j * D2 + q)];
-  }
+  chain_over_features(xhat, B, D2, p.b_dec.data(), s, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      float* o = xhat + b * D2;
+      const float* fr = f + b * F;
+      for (int64_t j = 0; j < F; ++j)
+        if (fr[j] > 0)
+          for (int64_t q = 0; q < D2; ++q) o[q] += fr[j] * p.W_dec[size_t(j * D2 + q)];
+    }
+  });
 }
 
 StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderConfig& c, const StepInput& in,

@@ -279,17 +279,8 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
   }
   if (st.step == first) checkpoint();  // no step taken (--steps 0, or already done): still leave a checkpoint
   bar.finish();
-  if (!shard.whole()) {  // the slices are done with; rank 0 reads back the whole dictionary it just wrote
-    p = {};
-    g = {};
-    adam = {};
-    CrosscoderConfig written;
-    if (writer) load_crosscoder(opt.out, p, written);
-  }
-  if (writer) {
-    sum.eval = evaluate_crosscoder(p, c, store, opt.eval_rows);
-    write_file_atomic(opt.out + "/eval.json", sum.eval.to_json().dump(2));
-  }
+  sum.eval = evaluate_crosscoder(p, c, store, opt.eval_rows, shard);
+  if (writer) write_file_atomic(opt.out + "/eval.json", sum.eval.to_json().dump(2));
   dist::barrier();
   return sum;
 }
