@@ -8,6 +8,7 @@
 #include "core/parallel.hpp"
 
 #include <cblas.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -155,7 +156,20 @@ class Pool {
 thread_local bool Pool::inside_ = false;
 
 int g_thread_share = 1;  // processes sharing this machine's cores
-int hw_threads() { return std::max(1, int(std::thread::hardware_concurrency()) / g_thread_share); }
+
+// The CPUs this process may run on: fewer than the machine's under taskset, a cgroup cpuset, or
+// mpirun's default binding of each rank to one core (when there are at most 2 ranks).
+int allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return int(std::thread::hardware_concurrency());
+  return CPU_COUNT(&set);
+}
+
+int hw_threads() {
+  const int share = int(std::thread::hardware_concurrency()) / g_thread_share;
+  return std::max(1, std::min(share, allowed_cpus()));
+}
 
 Pool& pool() {
   static Pool p(hw_threads());

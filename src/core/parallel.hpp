@@ -9,7 +9,8 @@
 namespace cc {
 
 // Sets our pool size and OpenBLAS's thread count together. n <= 0 means this process's share of
-// the hardware threads: all of them, or 1/k of them when k processes share the machine.
+// the hardware threads: all of them, or 1/k of them when k processes share the machine, and never
+// more than the CPUs it may run on (its affinity mask: taskset, a cpuset, mpirun's binding).
 void set_num_threads(int n);
 // k processes (MPI ranks) share this machine's cores; call before the first set_num_threads.
 void set_thread_share(int k);
