@@ -13,7 +13,7 @@ namespace {
 // which would run N times over the same files.
 bool runs_distributed(const char* subcommand) {
   const std::string c = subcommand;
-  return c == "harvest" || c == "train";
+  return c == "harvest" || c == "train" || c == "run" || c == "demo";
 }
 }  // namespace
 
@@ -45,15 +45,12 @@ int main(int argc, char** argv) {
   cc::cli::register_run(app);
   // With several ranks an error ends the whole job (MPI_Abort): the other ranks would otherwise
   // wait for this one in their next collective call forever.
-  auto failed = [](const char* what, int code) {
-    if (cc::dist::size() > 1) cc::dist::abort_job(what, code);
-    std::fprintf(stderr, "error: %s\n", what);
-    return code;
-  };
+  // (abort_job alone knows the job's size: inside dist::root_alone rank 0 runs as a job of one.)
+  auto failed = [](const char* what, int code) -> int { cc::dist::abort_job(what, code); };
   if (cc::dist::size() > 1 && argc > 1 && argv[1][0] != '-' && !runs_distributed(argv[1])) {
     // Every rank sees the same arguments, so all end here: no abort needed, one message.
     if (cc::dist::root())
-      std::fprintf(stderr, "error: `%s` does not run under mpirun (only `harvest` and `train` split their work across ranks); run it as one process\n",
+      std::fprintf(stderr, "error: `%s` does not run under mpirun (only `harvest`, `train`, `run` and `demo` split their work across ranks); run it as one process\n",
                    argv[1]);
     cc::dist::finalize();
     return 1;

@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "core/atomic_file.hpp"
+#include "dist/comm.hpp"
 #include "pipeline/experiment.hpp"
 #include "pipeline/resources.hpp"
 #include "pipeline/run_experiment.hpp"
@@ -34,13 +35,15 @@ void execute(const RunOpts& o) {
   if (o.threads >= 0) e.threads = o.threads;
   e.progress = !o.quiet;
   if (o.list) {
-    for (const auto& n : stage_names(e)) std::printf("%s\n", n.c_str());
+    if (dist::root())
+      for (const auto& n : stage_names(e)) std::printf("%s\n", n.c_str());
     return;
   }
   RunOptions r;
   r.until = o.until;
   r.force = o.force;
   const auto outcomes = run_experiment(e, r);
+  if (!dist::root()) return;  // under mpirun rank 0 reports
   const std::string summary = run_summary(e, outcomes);
   write_file_atomic(e.out + "/summary.txt", summary);
   std::printf("%s", summary.c_str());

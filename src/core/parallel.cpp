@@ -157,8 +157,10 @@ thread_local bool Pool::inside_ = false;
 
 int g_thread_share = 1;  // processes sharing this machine's cores
 
-// The CPUs this process may run on: fewer than the machine's under taskset, a cgroup cpuset, or
-// mpirun's default binding of each rank to one core (when there are at most 2 ranks).
+}  // namespace
+
+// Fewer than the machine's under taskset, a cgroup cpuset, or mpirun's default binding of each
+// rank to one core (when there are at most 2 ranks).
 int allowed_cpus() {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -166,6 +168,7 @@ int allowed_cpus() {
   return CPU_COUNT(&set);
 }
 
+namespace {
 int hw_threads() {
   const int share = int(std::thread::hardware_concurrency()) / g_thread_share;
   return std::max(1, std::min(share, allowed_cpus()));

@@ -15,6 +15,8 @@ void set_num_threads(int n);
 // k processes (MPI ranks) share this machine's cores; call before the first set_num_threads.
 void set_thread_share(int k);
 int num_threads();
+// The CPUs this process may run on (its affinity mask), however many processes share them.
+int allowed_cpus();
 
 // Calls fn(begin, end) on disjoint chunks covering [0, n); blocks until all are done.
 // Chunks are at least `grain` long. Exceptions thrown by fn are rethrown here.

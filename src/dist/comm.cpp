@@ -2,10 +2,12 @@
 #include "dist/comm.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <thread>
 
 #include "core/parallel.hpp"
 
@@ -17,6 +19,7 @@ namespace cc::dist {
 
 namespace {
 int g_rank = 0, g_size = 1;
+int g_world_size = 1;  // g_size but inside root_alone, where g_size is 1
 bool g_started = false;
 
 // OpenMPI's, then PMI's (MPICH, Slurm), then PMIx's variables: set by the launcher for each rank.
@@ -52,6 +55,7 @@ void init(int* argc, char*** argv) {
   g_started = true;
   MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+  g_world_size = g_size;
   // Ranks on one machine share its cores: each gets its share for our pool and OpenBLAS.
   MPI_Comm local;
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local);
@@ -160,9 +164,25 @@ bool any(bool mine) {
   return v != 0;
 }
 
+void root_alone(const std::function<void()>& fn) {
+  if (g_world_size == 1) return fn();
+  if (g_rank == 0) {
+    g_size = 1;
+    fn();  // an exception here ends in abort_job, which ends the waiting ranks too
+    g_size = g_world_size;
+  }
+  MPI_Request done;
+  MPI_Ibarrier(MPI_COMM_WORLD, &done);
+  for (int finished = 0;;) {
+    MPI_Test(&done, &finished, MPI_STATUS_IGNORE);
+    if (finished) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 void abort_job(const std::string& message, int code) {
-  if (g_size > 1) {
-    std::fprintf(stderr, "error: rank %d of %d: %s\n", g_rank, g_size, message.c_str());
+  if (g_world_size > 1) {
+    std::fprintf(stderr, "error: rank %d of %d: %s\n", g_rank, g_world_size, message.c_str());
     std::fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, code);
   }
@@ -193,6 +213,7 @@ double allreduce_min(double x) { return x; }
 void send(int, const void*, size_t) { throw std::logic_error("dist::send with one rank"); }
 void recv(int, void*, size_t) { throw std::logic_error("dist::recv with one rank"); }
 bool any(bool mine) { return mine; }
+void root_alone(const std::function<void()>& fn) { fn(); }
 void abort_job(const std::string& message, int code) {
   std::fprintf(stderr, "error: %s\n", message.c_str());
   std::exit(code);

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,12 @@ void send(int to, const void* data, size_t bytes);
 void recv(int from, void* data, size_t bytes);
 // Whether any rank passed true.
 bool any(bool mine);
+
+// fn on rank 0 as a job of one (rank() 0, size() 1: whatever it calls runs as one process would)
+// while the other ranks wait for it without spinning a core (a sleeping poll, not MPI's busy
+// wait), all leaving together. For the steps of a pipeline that do not split their work; an error
+// in fn still ends every rank through abort_job.
+void root_alone(const std::function<void()>& fn);
 
 // Ends every rank of the job after printing "error: rank R of N: message" (one line); with one rank,
 // only this process ends. Used by main for errors so that one failing rank never leaves the others

@@ -11,6 +11,7 @@
 #include "core/parallel.hpp"
 #include "core/progress.hpp"
 #include "core/strings.hpp"
+#include "dist/comm.hpp"
 #include "pipeline/stage_record.hpp"
 
 namespace cc {
@@ -26,6 +27,7 @@ struct Stage {
   std::string dir;                   // its output folder (removed before a fresh start)
   std::function<std::string(bool resume)> run;  // returns a note
   std::function<bool()> resumable;   // true when partial output can be continued
+  bool distributed = false;          // under mpirun every rank runs it (harvest, train); else rank 0 alone
 };
 
 Json corpora_json(const std::vector<CorpusSpec>& cs) {
@@ -90,7 +92,7 @@ void add_harvest_stage(const Experiment& e, std::vector<Stage>& st) {
                   const int64_t rows = harvest_to_store(e.harvest, o);
                   return std::to_string(rows) + " tokens";
                 },
-                [&e] { return fs::exists(e.store.out + "/manifest.json"); }});
+                [&e] { return fs::exists(e.store.out + "/manifest.json"); }, true});
 }
 
 // train-NAME: one crosscoder per [crosscoder.NAME] table → crosscoder-NAME/.
@@ -110,7 +112,7 @@ void add_train_stages(const Experiment& e, std::vector<Stage>& st) {
                                   r.eval.fvu[1], r.eval.l0, 100 * r.eval.inactive_frac);
                     return std::string(buf);
                   },
-                  [&n] { return fs::exists(n.train.out + "/trainer_state.safetensors"); }});
+                  [&n] { return fs::exists(n.train.out + "/trainer_state.safetensors"); }, true});
   }
 }
 
@@ -263,6 +265,20 @@ void add_calibration_stage(const Experiment& e, std::vector<Stage>& st) {
                 [&e] { return fs::exists(e.calibration.out + "/planted"); }});
 }
 
+// A distributed stage on every rank; any other on rank 0 alone, with the cores the other ranks on
+// its machine leave idle meanwhile (unless the run fixed its thread count).
+void run_stage(const Stage& s, bool resume, int threads, std::string& note) {
+  if (s.distributed || dist::size() == 1) {
+    note = s.run(resume);
+    return;
+  }
+  dist::root_alone([&] {
+    if (threads <= 0) set_num_threads(allowed_cpus());
+    note = s.run(resume);
+    set_num_threads(threads);
+  });
+}
+
 std::vector<Stage> plan(const Experiment& e) {
   std::vector<Stage> st;
   add_calibration_stage(e, st);
@@ -298,8 +314,9 @@ std::vector<StageOutcome> run_experiment(const Experiment& e, const RunOptions& 
     }
   }
   std::error_code ec;
-  fs::create_directories(e.out, ec);
+  if (dist::root()) fs::create_directories(e.out, ec);
   if (ec) fail(e.out, "", "cannot create the run folder: " + ec.message());
+  dist::barrier();
   set_num_threads(e.threads);
   StageRecord rec(e.out);
   std::map<std::string, std::string> fps;
@@ -314,25 +331,39 @@ std::vector<StageOutcome> run_experiment(const Experiment& e, const RunOptions& 
     StageOutcome o;
     o.name = s.name;
     const std::string tag = "[run " + std::to_string(i + 1) + "/" + std::to_string(total) + "] " + s.name;
-    if (!opt.force && rec.done(s.name, fp)) {
+    // Rank 0 decides (it alone keeps RUN/stages.json), every rank follows.
+    std::string decision;
+    if (dist::root()) {
+      const bool skip = !opt.force && rec.done(s.name, fp);
+      const bool resume = !skip && !opt.force && rec.started(s.name, fp) && s.resumable && s.resumable();
+      decision = skip ? "skip" : resume ? "resume" : "run";
+    }
+    dist::broadcast(decision);
+    if (decision == "skip") {
       o.skipped = true;
       o.seconds = rec.json()[s.name].value("seconds", 0.0);
-      std::fprintf(stderr, "%s: up to date (took %s when it ran), skipped\n", tag.c_str(), human_duration(o.seconds).c_str());
+      if (dist::root())
+        std::fprintf(stderr, "%s: up to date (took %s when it ran), skipped\n", tag.c_str(), human_duration(o.seconds).c_str());
       outcomes.push_back(o);
     } else {
-      const bool resume = !opt.force && rec.started(s.name, fp) && s.resumable && s.resumable();
-      if (!resume && !s.dir.empty()) fs::remove_all(s.dir, ec);
-      std::fprintf(stderr, "%s: %s\n", tag.c_str(), resume ? "resuming the interrupted stage" : "running");
-      rec.mark_started(s.name, fp, s.settings);
+      const bool resume = decision == "resume";
+      if (dist::root()) {
+        if (!resume && !s.dir.empty()) fs::remove_all(s.dir, ec);
+        std::fprintf(stderr, "%s: %s\n", tag.c_str(), resume ? "resuming the interrupted stage" : "running");
+        rec.mark_started(s.name, fp, s.settings);
+      }
+      dist::barrier();
       const auto t0 = std::chrono::steady_clock::now();
       const ResourceUsage u0 = ResourceUsage::now();
-      o.note = s.run(resume);
+      run_stage(s, resume, e.threads, o.note);
       o.usage = ResourceUsage::now() - u0;
       o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      rec.mark_done(s.name, o.seconds, o.usage);
-      std::fprintf(stderr, "%s: done in %s (CPU: user %.1f s, system %.1f s = %.1f%% of user, %lld minor page faults)%s%s\n", tag.c_str(),
-                   human_duration(o.seconds).c_str(), o.usage.user_s, o.usage.system_s, 100 * o.usage.system_share(),
-                   (long long)o.usage.minor_faults, o.note.empty() ? "" : ": ", o.note.c_str());
+      if (dist::root()) {
+        rec.mark_done(s.name, o.seconds, o.usage);
+        std::fprintf(stderr, "%s: done in %s (CPU: user %.1f s, system %.1f s = %.1f%% of user, %lld minor page faults)%s%s\n", tag.c_str(),
+                     human_duration(o.seconds).c_str(), o.usage.user_s, o.usage.system_s, 100 * o.usage.system_share(),
+                     (long long)o.usage.minor_faults, o.note.empty() ? "" : ": ", o.note.c_str());
+      }
       outcomes.push_back(o);
     }
     if (s.name == opt.until) break;
