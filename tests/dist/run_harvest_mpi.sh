@@ -14,6 +14,7 @@ set -euo pipefail
 bin=$1
 work=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
+source "$root/tests/dist/lib.sh"
 rm -rf "$work"
 mkdir -p "$work"
 cd "$root"
@@ -39,22 +40,11 @@ done
 kill_mid_run() {
   local out=$1 victim=$2
   "${mpi[@]}" -np 2 "$bin" "${harvest[@]}" --tokens 120000 --out "$out" > "$out.txt" 2>&1 &
-  local job=$! pid=""
-  for _ in $(seq 600); do
-    if [[ -f $out/manifest.json ]] && python3 -c "import json,sys; m=json.load(open(sys.argv[1])); sys.exit(0 if len(m['shards'])>=2 and not m['complete'] else 1)" "$out/manifest.json" 2>/dev/null; then
-      for p in $(pgrep -f -- "harvest .*--out $out( |$)" || true); do
-        [[ $(tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -c "^OMPI_COMM_WORLD_RANK=$victim$") == 1 ]] && pid=$p
-      done
-      [[ -n $pid ]] && break
-    fi
-    sleep 0.05
-  done
-  [[ -n $pid ]] || { echo "FAIL: rank $victim of the run in $out was not found mid-run" >&2; cat "$out.txt" >&2; exit 1; }
-  kill -9 "$pid"
-  if wait "$job"; then echo "FAIL: the job went on after rank $victim was killed" >&2; exit 1; fi
+  mid_run() { [[ -f $out/manifest.json ]] && python3 -c "import json,sys; m=json.load(open(sys.argv[1])); sys.exit(0 if len(m['shards'])>=2 and not m['complete'] else 1)" "$out/manifest.json" 2>/dev/null; }
+  kill_rank_when $! "$victim" "harvest .*--out $out( |$)" "$out" mid_run
   python3 -c "import json,sys; m=json.load(open(sys.argv[1])); sys.exit(1 if m['complete'] else 0)" "$out/manifest.json" ||
     { echo "FAIL: the store in $out was complete before the kill; nothing was tested" >&2; exit 1; }
-  echo "killed rank $victim (pid $pid) with $(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['shards']))" "$out/manifest.json") shards written"
+  echo "killed rank $victim (pid $killed_pid) with $(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['shards']))" "$out/manifest.json") shards written"
 }
 
 echo "== 2. SIGKILL of a rank, then --resume with another number of ranks"

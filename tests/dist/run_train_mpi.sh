@@ -13,6 +13,7 @@ set -euo pipefail
 bin=$1
 work=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
+source "$root/tests/dist/lib.sh"
 rm -rf "$work"
 mkdir -p "$work"
 cd "$root"
@@ -58,21 +59,10 @@ long=("${train[@]}" --arch batchtopk --k 16 --tokens 76800)
 kill_mid_run() {
   local out=$1 victim=$2
   "${mpi[@]}" -np 2 "$bin" "${long[@]}" --out "$out" > "$out.txt" 2>&1 &
-  local job=$! pid=""
-  for _ in $(seq 1200); do
-    if [[ -f $out/trainer_state.safetensors && ! -f $out/eval.json ]]; then
-      for p in $(pgrep -f -- "train .*--out $out( |$)" || true); do
-        [[ $(tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -c "^OMPI_COMM_WORLD_RANK=$victim$") == 1 ]] && pid=$p
-      done
-      [[ -n $pid ]] && break
-    fi
-    sleep 0.05
-  done
-  [[ -n $pid ]] || { echo "FAIL: rank $victim of the run in $out was not found mid-run" >&2; cat "$out.txt" >&2; exit 1; }
-  kill -9 "$pid"
-  if wait "$job"; then echo "FAIL: the job went on after rank $victim was killed" >&2; exit 1; fi
+  mid_run() { [[ -f $out/trainer_state.safetensors && ! -f $out/eval.json ]]; }
+  kill_rank_when $! "$victim" "train .*--out $out( |$)" "$out" mid_run
   [[ ! -f $out/eval.json ]] || { echo "FAIL: the run in $out had finished before the kill; nothing was tested" >&2; exit 1; }
-  echo "killed rank $victim (pid $pid) after step $(tail -n1 "$out/train_log.jsonl" | sed 's/.*"step":\([0-9]*\).*/\1/') was logged"
+  echo "killed rank $victim (pid $killed_pid) after step $(tail -n1 "$out/train_log.jsonl" | sed 's/.*"step":\([0-9]*\).*/\1/') was logged"
 }
 
 # 20480 features: each rank's slice of W_enc is over the 16 MiB piece rank 0 receives at a time,
