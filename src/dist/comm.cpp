@@ -20,6 +20,7 @@ namespace cc::dist {
 namespace {
 int g_rank = 0, g_size = 1;
 int g_world_size = 1;  // g_size but inside root_alone, where g_size is 1
+uint64_t g_contributed = 0;  // payload_bytes()
 bool g_started = false;
 
 // OpenMPI's, then PMI's (MPICH, Slurm), then PMIx's variables: set by the launcher for each rank.
@@ -44,6 +45,7 @@ bool built_with_mpi() {
 }
 
 int rank() { return g_rank; }
+uint64_t payload_bytes() { return g_contributed; }
 int size() { return g_size; }
 
 #ifdef CROSSCODER_MPI
@@ -80,6 +82,7 @@ void broadcast(std::string& bytes) {
   MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
   bytes.resize(size_t(n));
   MPI_Bcast(bytes.data(), checked_count(size_t(n)), MPI_BYTE, 0, MPI_COMM_WORLD);
+  if (g_rank == 0) g_contributed += n;
 }
 
 std::vector<std::string> gather(const std::string& mine) {
@@ -97,6 +100,7 @@ std::vector<std::string> gather(const std::string& mine) {
     all.resize(size_t(checked_count(total)));
   }
   MPI_Gatherv(mine.data(), n, MPI_BYTE, all.data(), counts.data(), displs.data(), MPI_BYTE, 0, MPI_COMM_WORLD);
+  if (g_rank != 0) g_contributed += mine.size();
   std::vector<std::string> out;
   if (g_rank == 0)
     for (int r = 0; r < g_size; ++r) out.push_back(all.substr(size_t(displs[size_t(r)]), size_t(counts[size_t(r)])));
@@ -115,6 +119,7 @@ std::vector<std::string> allgather(const std::string& mine) {
   }
   std::string all(size_t(checked_count(total)), '\0');
   MPI_Allgatherv(mine.data(), n, MPI_BYTE, all.data(), counts.data(), displs.data(), MPI_BYTE, MPI_COMM_WORLD);
+  g_contributed += mine.size();
   std::vector<std::string> out;
   for (int r = 0; r < g_size; ++r) out.push_back(all.substr(size_t(displs[size_t(r)]), size_t(counts[size_t(r)])));
   return out;
@@ -126,11 +131,13 @@ constexpr size_t kPiece = size_t(1) << 30;
 
 void broadcast(void* data, size_t bytes, int root) {
   if (g_size == 1) return;
+  if (g_rank == root) g_contributed += bytes;
   for (size_t at = 0; at < bytes; at += kPiece)
     MPI_Bcast(static_cast<char*>(data) + at, int(std::min(kPiece, bytes - at)), MPI_BYTE, root, MPI_COMM_WORLD);
 }
 
 void send(int to, const void* data, size_t bytes) {
+  g_contributed += bytes;
   for (size_t at = 0; at < bytes; at += kPiece)
     MPI_Send(static_cast<const char*>(data) + at, int(std::min(kPiece, bytes - at)), MPI_BYTE, to, 0, MPI_COMM_WORLD);
 }
@@ -141,19 +148,23 @@ void recv(int from, void* data, size_t bytes) {
 }
 
 void allreduce_sum(int64_t* x, int64_t n) {
+  if (g_size > 1) g_contributed += size_t(n) * sizeof(int64_t);
   if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, x, checked_count(size_t(n)), MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
 }
 
 double allreduce_min(double x) {
+  if (g_size > 1) g_contributed += sizeof x;
   if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, &x, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
   return x;
 }
 
 void allreduce_sum(double* x, int64_t n) {
+  if (g_size > 1) g_contributed += size_t(n) * sizeof(double);
   if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, x, checked_count(size_t(n)), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
 }
 
 void allreduce_sum(float* x, int64_t n) {
+  if (g_size > 1) g_contributed += size_t(n) * sizeof(float);
   if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, x, checked_count(size_t(n)), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
 }
 

@@ -20,6 +20,10 @@ int rank();
 int size();
 inline bool root() { return rank() == 0; }
 bool built_with_mpi();
+// Bytes this rank has put into communication so far: what it passes in to each call (a send's
+// message, a broadcast root's buffer, its part of a gather, its vector of an allreduce), once per
+// call, not per receiver nor per hop of MPI's algorithms. For measuring traffic against a model.
+uint64_t payload_bytes();
 
 void barrier();
 // Rank 0's bytes on every rank.
