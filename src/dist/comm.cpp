@@ -19,9 +19,11 @@ namespace cc::dist {
 
 namespace {
 int g_rank = 0, g_size = 1;
-int g_world_size = 1;  // g_size but inside root_alone, where g_size is 1
 uint64_t g_contributed = 0;  // payload_bytes()
+#ifdef CROSSCODER_MPI
+int g_world_size = 1;  // g_size but inside root_alone, where g_size is 1
 bool g_started = false;
+#endif
 
 // OpenMPI's, then PMI's (MPICH, Slurm), then PMIx's variables: set by the launcher for each rank.
 bool launched_by_mpi() {
@@ -30,10 +32,12 @@ bool launched_by_mpi() {
   return false;
 }
 
+#ifdef CROSSCODER_MPI
 int checked_count(size_t n) {
   if (n > size_t(INT_MAX)) throw std::runtime_error("MPI message of " + std::to_string(n) + " bytes exceeds 2 GiB");
   return int(n);
 }
+#endif
 }  // namespace
 
 bool built_with_mpi() {
