@@ -157,9 +157,10 @@ void trim_log(const std::string& path, int64_t step) {
 
 }  // namespace
 
-TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
-  StoreStream stream(opt.acts, 8192, /*train_only=*/true);
-  const ActivationStore& store = stream.store();
+namespace {
+
+// The run's config completed from the store (width, norm factors, provenance) and checked.
+void adopt_store(CrosscoderConfig& c, const ActivationStore& store, const TrainOptions& opt) {
   c.d_in = store.d_model();
   c.acts = opt.acts;
   c.norm_factors = {store.norm_factors()[0], store.norm_factors()[1]};
@@ -167,10 +168,28 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
   c.base_model = store.path("models.base");
   c.distilled_model = store.path("models.distilled");
   if (c.batch_size <= 0) fail("", "--batch-size", "must be positive");
-  const int64_t steps = c.steps();
-  if (steps <= 0) fail("", "--tokens", "is smaller than one batch", ">= " + std::to_string(c.batch_size), std::to_string(c.num_tokens));
+  if (c.steps() <= 0) fail("", "--tokens", "is smaller than one batch", ">= " + std::to_string(c.batch_size), std::to_string(c.num_tokens));
   if (c.architecture == Arch::BatchTopK && (c.k <= 0 || c.k > c.dict_size)) fail("", "--k", "must be in 1..dict_size");
   c.resolve_schedule();  // saved resolved in the checkpoint's config
+}
+
+// This rank's slice of the starting weights: --init's, or the random init.
+void initial_params(CrosscoderParams& p, const CrosscoderConfig& c, const TrainOptions& opt, const FeatureShard& shard) {
+  if (opt.init.empty()) return crosscoder_init(p, c.d_in, c.dict_size, c.dec_init_norm, c.seed, shard.f0, shard.f1);
+  CrosscoderConfig ic;
+  load_crosscoder(opt.init, p, ic, shard.f0, shard.f1);
+  if (ic.d_in != c.d_in || ic.dict_size != c.dict_size)
+    fail(opt.init, "shape", "does not match this run", std::to_string(c.d_in) + "x" + std::to_string(c.dict_size),
+         std::to_string(ic.d_in) + "x" + std::to_string(ic.dict_size));
+}
+
+}  // namespace
+
+TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
+  StoreStream stream(opt.acts, 8192, /*train_only=*/true);
+  const ActivationStore& store = stream.store();
+  adopt_store(c, store, opt);
+  const int64_t steps = c.steps();
   // Rank 0 writes the files; every rank reads the store and, on --resume, its slice of the state.
   const FeatureShard shard = FeatureShard::of_this_rank(c.dict_size);
   const bool writer = dist::root();
@@ -183,15 +202,7 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
   dist::barrier();
 
   CrosscoderParams p, g;
-  if (!opt.init.empty()) {
-    CrosscoderConfig ic;
-    load_crosscoder(opt.init, p, ic, shard.f0, shard.f1);
-    if (ic.d_in != c.d_in || ic.dict_size != c.dict_size)
-      fail(opt.init, "shape", "does not match this run", std::to_string(c.d_in) + "x" + std::to_string(c.dict_size),
-           std::to_string(ic.d_in) + "x" + std::to_string(ic.dict_size));
-  } else {
-    crosscoder_init(p, c.d_in, c.dict_size, c.dec_init_norm, c.seed, shard.f0, shard.f1);
-  }
+  initial_params(p, c, opt, shard);
   g.resize(c.d_in, shard.size());
   AdamState adam;
   adam.resize(p.num_params());
