@@ -1,5 +1,17 @@
 # Helpers shared by the MPI test scripts (sourced).
 
+# dist_test_setup BIN WORK: sets bin (absolute), work (emptied), root (the repository) and mpi (the
+# mpirun command with a 300 s timeout), and enters the repository.
+dist_test_setup() {
+  bin=$(realpath "$1")
+  work=$2
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  rm -rf "$work"
+  mkdir -p "$work"
+  cd "$root"
+  mpi=(timeout 300 mpirun --oversubscribe --allow-run-as-root)
+}
+
 # kill_rank_when JOB VICTIM PATTERN OUT READY...: polls (up to 60 s) until the command READY...
 # succeeds and a process of the mpirun job JOB whose command line matches PATTERN runs as rank
 # VICTIM, SIGKILLs that process and checks that the job then failed. Sets killed_pid.

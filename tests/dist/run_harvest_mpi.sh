@@ -11,14 +11,8 @@
 # do not), so "equals one process" means with the threads per rank the ranks had.
 # Usage: run_harvest_mpi.sh CROSSCODER_BIN WORK_DIR
 set -euo pipefail
-bin=$1
-work=$2
-root=$(cd "$(dirname "$0")/../.." && pwd)
-source "$root/tests/dist/lib.sh"
-rm -rf "$work"
-mkdir -p "$work"
-cd "$root"
-mpi=(timeout 300 mpirun --oversubscribe --allow-run-as-root)
+source "$(dirname "$0")/lib.sh"
+dist_test_setup "$1" "$2"
 harvest=(harvest --distilled organism/distilled
          --corpus "data/reasoning_traces/reasoning_traces.jsonl:question+trace@1#r1-distill" --corpus "data/general_text/text@1"
          --held-out organism/split.json --seq-len 128 --batch-seqs 4 --shard-tokens 4096 --dtype bf16 --quiet --threads 1

@@ -10,13 +10,10 @@
 # thread count on some CPUs (docs/DISTRIBUTED.md).
 # Usage: run_pipeline_mpi.sh CROSSCODER_BIN WORK_DIR
 set -euo pipefail
-bin=$(realpath "$1")
-work=$2
-root=$(cd "$(dirname "$0")/../.." && pwd)
-rm -rf "$work"
-mkdir -p "$work"
+source "$(dirname "$0")/lib.sh"
+dist_test_setup "$1" "$2"
 cd "$work"
-mpi=(timeout 600 mpirun --oversubscribe --allow-run-as-root)
+mpi[1]=600
 run=(run "$root/configs/organism.toml" --out run --quiet --threads 1
      --set calibration.enabled=false --set steering.enabled=false --set ablation.enabled=false --set geometry.enabled=false
      --set harvest.tokens=20000 --set analysis.tokens=10000 --set spliced_loss.sequences=4
