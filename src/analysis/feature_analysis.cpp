@@ -15,13 +15,17 @@
 #include "data/lexicon.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/json_file.hpp"
 #include "core/progress.hpp"
 #include "crosscoder/crosscoder.hpp"
 #include "crosscoder/evaluate.hpp"
+#include "crosscoder/feature_shard.hpp"
 #include "crosscoder/step.hpp"
 #include "harvest/activation_store.hpp"
 #include "model/linear.hpp"
 #include "model/weights.hpp"
+#include "dist/bytes.hpp"
+#include "dist/comm.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace cc {
@@ -100,15 +104,18 @@ std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> logit_lens(co
 
 namespace {
 
-// What the phases share: the crosscoder, its decoder norms and the rows analysed.
+// What the phases share: the crosscoder, its decoder norms and the rows analysed. Under mpirun each
+// rank holds a slice of the dictionary (`shard`, whole blocks of features) and analyses its features
+// over every row: a feature's sums then add its rows in the order one process adds them.
 struct Subject {
-  CrosscoderParams p;
+  FeatureShard shard;
+  CrosscoderParams p;        // this rank's features [shard.f0, shard.f1)
   CrosscoderConfig c;
   std::vector<float> norms;  // [F, 2] decoder norms
   int64_t N = 0;             // rows analysed: held-out rows only when the store records a split
   int64_t scan_end = 0;      // store rows [0, scan_end) were read to find them
   bool held_out = false;     // the store has a split (else every row is used, training rows included)
-  int64_t d = 0, D2 = 0, F = 0;
+  int64_t d = 0, D2 = 0, F = 0;  // F: this rank's features
 };
 
 struct Pass1 {
@@ -117,7 +124,16 @@ struct Pass1 {
   int64_t rows = 0, scan_end = 0;
 };
 
-void keep_example(FeatureAcc& a, const Example& ex, const AnalyzeOptions& opt, std::mt19937_64& rng) {
+// The reservoir's draw for a feature's n-th activating row: a hash of (seed, feature, n) (splitmix64's
+// finaliser), so a feature's sample is the same whichever rank holds it and whatever else it holds.
+uint64_t reservoir_draw(uint64_t seed, int64_t feature, int64_t n) {
+  uint64_t z = seed ^ (uint64_t(feature) * 0x9E3779B97F4A7C15ull) ^ (uint64_t(n) * 0xD1B54A32D192ED03ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+void keep_example(FeatureAcc& a, const Example& ex, const AnalyzeOptions& opt, uint64_t seed, int64_t feature) {
   if (int(a.top.size()) < opt.top_n) {
     a.top.push_back(ex);
     std::push_heap(a.top.begin(), a.top.end(), std::greater<Example>());
@@ -128,7 +144,8 @@ void keep_example(FeatureAcc& a, const Example& ex, const AnalyzeOptions& opt, s
   }
   ++a.seen_for_sample;  // reservoir sample over all activating rows
   if (int(a.sample.size()) < opt.samples) a.sample.push_back(ex);
-  else if (const uint64_t k = rng() % uint64_t(a.seen_for_sample); k < uint64_t(opt.samples)) a.sample[k] = ex;
+  else if (const uint64_t k = reservoir_draw(seed, feature, a.seen_for_sample) % uint64_t(a.seen_for_sample); k < uint64_t(opt.samples))
+    a.sample[k] = ex;
 }
 
 // One active feature j at one scaled row x with reconstruction o: frequency, histogram, the Latent
@@ -155,7 +172,6 @@ Pass1 accumulate(const Subject& s, const ActivationStore& store, const AnalyzeOp
     for (int m = 0; m < 2; ++m) dBdm[size_t(2 * j + m)] = dot(s.p.W_dec.data() + j * D2 + d, s.p.W_dec.data() + j * D2 + m * d, d);
   Pass1 r;
   r.acc.resize(size_t(F));
-  std::mt19937_64 rng(s.c.seed);
   FvuSums sums(d);
   std::vector<float> f, xh(size_t(opt.chunk_rows * D2));
   const int64_t limit = opt.max_tokens < 0 ? store.rows() : std::min(opt.max_tokens, store.rows());
@@ -171,7 +187,7 @@ Pass1 accumulate(const Subject& s, const ActivationStore& store, const AnalyzeOp
     if (n == 0) continue;
     crosscoder_scale_inputs(s.c, b.acts.data(), n);
     crosscoder_encode(s.p, s.c, b.acts.data(), n, f);
-    crosscoder_decode(s.p, f.data(), n, xh.data());
+    crosscoder_decode(s.p, f.data(), n, xh.data(), s.shard);  // the whole reconstruction, on every rank
     for (int64_t row = 0; row < n; ++row) {
       const float* x = b.acts.data() + row * D2;
       const float* o = xh.data() + row * D2;
@@ -180,7 +196,7 @@ Pass1 accumulate(const Subject& s, const ActivationStore& store, const AnalyzeOp
       for (int64_t j = 0; j < F; ++j) {
         if (!(fr[j] > 0)) continue;
         add_activation(r.acc[size_t(j)], s, j, fr[j], x, o, dBdm.data() + 2 * j);
-        keep_example(r.acc[size_t(j)], {fr[j], ids[size_t(row)]}, opt, rng);
+        keep_example(r.acc[size_t(j)], {fr[j], ids[size_t(row)]}, opt, s.c.seed, s.shard.f0 + j);
       }
     }
   }
@@ -255,6 +271,97 @@ Contexts collect_contexts(const Subject& s, const ActivationStore& store, const 
     bar.add(n);
   }
   return cx;
+}
+
+using LogitLens = std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>>;
+
+// What the tables need of one feature: its pass-1 sums, its decoder and encoder geometry, its
+// examples with their windows and (with the models) its logit lens. Each rank builds its features'
+// records; rank 0 receives them all (gather_records) and writes the tables.
+struct FeatureRecord {
+  FeatureAcc acc;                      // the sums (its example lists are moved to `examples`)
+  double na = 0, nb = 0, cos_ab = 0;   // decoder norms per model and the cosine between the two decoders
+  double enc = 0;                      // encoder row norm
+  std::vector<Example> examples;       // the top examples, then the samples not among them
+  int n_top = 0;
+  std::vector<Window> windows;         // [example]
+  std::vector<int32_t> promotes[2], suppresses[2];  // per model; empty without the models
+};
+
+std::vector<FeatureRecord> local_records(const Subject& s, std::vector<FeatureAcc>& acc, Contexts& cx, LogitLens (&lens)[2]) {
+  std::vector<FeatureRecord> out(size_t(s.F));
+  for (int64_t j = 0; j < s.F; ++j) {
+    FeatureRecord& r = out[size_t(j)];
+    r.acc = std::move(acc[size_t(j)]);
+    r.acc.top.clear();
+    r.acc.sample.clear();
+    r.na = s.norms[size_t(2 * j)];
+    r.nb = s.norms[size_t(2 * j + 1)];
+    const float* dec = s.p.W_dec.data() + j * s.D2;
+    if (r.na > 0 && r.nb > 0) r.cos_ab = dot(dec, dec + s.d, s.d) / (r.na * r.nb);
+    r.enc = std::sqrt(dot(s.p.W_encT.data() + j * s.D2, s.p.W_encT.data() + j * s.D2, s.D2));
+    r.examples = std::move(cx.examples[size_t(j)]);
+    r.n_top = cx.n_top[size_t(j)];
+    r.windows = std::move(cx.windows[size_t(j)]);
+    for (int m = 0; m < 2; ++m)
+      if (!lens[m].empty()) std::tie(r.promotes[m], r.suppresses[m]) = std::move(lens[m][size_t(j)]);
+  }
+  return out;
+}
+
+std::string to_bytes(const std::vector<FeatureRecord>& records) {
+  dist::ByteWriter w;
+  w.put(uint64_t(records.size()));
+  for (const FeatureRecord& r : records) {
+    const FeatureAcc& a = r.acc;
+    for (double v : {a.sum, a.max, a.sff, a.se[0], a.se[1], a.sr[0], a.sr[1], r.na, r.nb, r.cos_ab, r.enc}) w.put(v);
+    w.put(a.count);
+    w.put(a.hist);
+    w.put(r.n_top);
+    w.put_vector(r.examples);
+    for (const Window& win : r.windows) {
+      w.put_vector(win.tokens);
+      w.put_vector(win.acts);
+      w.put(win.center);
+    }
+    for (int m = 0; m < 2; ++m) {
+      w.put_vector(r.promotes[m]);
+      w.put_vector(r.suppresses[m]);
+    }
+  }
+  return std::move(w.bytes());
+}
+
+void append_from_bytes(const std::string& bytes, std::vector<FeatureRecord>& out) {
+  dist::ByteReader rd(bytes);
+  for (uint64_t n = rd.take<uint64_t>(); n > 0; --n) {
+    FeatureRecord& r = out.emplace_back();
+    FeatureAcc& a = r.acc;
+    for (double* v : {&a.sum, &a.max, &a.sff, &a.se[0], &a.se[1], &a.sr[0], &a.sr[1], &r.na, &r.nb, &r.cos_ab, &r.enc}) *v = rd.take<double>();
+    a.count = rd.take<int64_t>();
+    a.hist = rd.take<decltype(a.hist)>();
+    r.n_top = rd.take<int>();
+    r.examples = rd.take_vector<Example>();
+    r.windows.resize(r.examples.size());
+    for (Window& win : r.windows) {
+      win.tokens = rd.take_vector<int32_t>();
+      win.acts = rd.take_vector<float>();
+      win.center = rd.take<int>();
+    }
+    for (int m = 0; m < 2; ++m) {
+      r.promotes[m] = rd.take_vector<int32_t>();
+      r.suppresses[m] = rd.take_vector<int32_t>();
+    }
+  }
+}
+
+// Every rank's records on rank 0, in feature order (rank slices ascend); the other ranks get none.
+std::vector<FeatureRecord> gather_records(std::vector<FeatureRecord> mine) {
+  if (dist::size() == 1) return mine;
+  const std::vector<std::string> parts = dist::gather(to_bytes(mine));
+  std::vector<FeatureRecord> all;
+  for (const std::string& part : parts) append_from_bytes(part, all);
+  return all;
 }
 
 // Optional labels from an LLM (or a person): {"feature": i, "label": "..."} per line.
@@ -336,29 +443,25 @@ double delta_norm(double na, double nb, double cosab) { return std::sqrt(std::ma
 // How much change a feature carries over the analysed rows: freq · mean_act · ||d_B − d_A|| =
 // (Σ f / N) · ||delta||, the mean norm of what it adds to x̂_B − x̂_A per token. Returns [F] masses
 // and the 1-based rank of each alive feature by mass (0 for dead ones).
-std::pair<std::vector<double>, std::vector<int64_t>> change_masses(const Subject& s, const std::vector<FeatureAcc>& acc,
-                                                                   const std::vector<double>& cosab) {
-  std::vector<double> mass(size_t(s.F), 0.0);
+std::pair<std::vector<double>, std::vector<int64_t>> change_masses(const std::vector<FeatureRecord>& recs, int64_t N) {
+  const int64_t F = int64_t(recs.size());
+  std::vector<double> mass(size_t(F), 0.0);
   std::vector<int64_t> order;
-  for (int64_t j = 0; j < s.F; ++j) {
-    const double na = s.norms[size_t(2 * j)], nb = s.norms[size_t(2 * j + 1)];
-    mass[size_t(j)] = acc[size_t(j)].sum / double(std::max<int64_t>(s.N, 1)) * delta_norm(na, nb, cosab[size_t(j)]);
-    if (acc[size_t(j)].count > 0) order.push_back(j);
+  for (int64_t j = 0; j < F; ++j) {
+    const FeatureRecord& r = recs[size_t(j)];
+    mass[size_t(j)] = r.acc.sum / double(std::max<int64_t>(N, 1)) * delta_norm(r.na, r.nb, r.cos_ab);
+    if (r.acc.count > 0) order.push_back(j);
   }
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return mass[size_t(a)] > mass[size_t(b)]; });
-  std::vector<int64_t> rank(size_t(s.F), 0);
+  std::vector<int64_t> rank(size_t(F), 0);
   for (size_t k = 0; k < order.size(); ++k) rank[size_t(order[k])] = int64_t(k) + 1;
   return {mass, rank};
 }
 
-using LogitLens = std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>>;
-
 // features.csv, features.jsonl, examples.jsonl and (when asked) the labelling prompts.
-TableStats write_feature_tables(const AnalyzeOptions& opt, const Subject& s, const std::vector<FeatureAcc>& acc, const Contexts& cx,
-                                const Lexicon& lex, const Tokenizer* tok, const std::map<int64_t, std::string>& labels,
-                                const LogitLens (&lens)[2]) {
-  const CrosscoderParams& p = s.p;
-  const int64_t d = s.d, D2 = s.D2, F = s.F, N = s.N;
+TableStats write_feature_tables(const AnalyzeOptions& opt, int64_t N, const std::vector<FeatureRecord>& recs, const Lexicon& lex,
+                                const Tokenizer* tok, const std::map<int64_t, std::string>& labels) {
+  const int64_t F = int64_t(recs.size());
   TableStats t;
   t.category.assign(size_t(F), -1);
   t.category_share.assign(size_t(F), 0.0);
@@ -372,26 +475,22 @@ TableStats write_feature_tables(const AnalyzeOptions& opt, const Subject& s, con
   std::ostringstream csv, jsonl, examples_out, prompts;
   csv << "feature,norm_a,norm_b,nrn,class,cos_ab,delta_norm,change_mass,change_rank,enc_norm,freq,mean_act,max_act,dead,category,"
          "category_share,top_tokens,ls_beta_eps_a,ls_beta_eps_b,ls_beta_r_a,ls_beta_r_b,ls_nu_eps,ls_nu_r,label\n";
-  std::vector<double> cos_ab(size_t(F), 0.0);
-  for (int64_t j = 0; j < F; ++j) {
-    const double na = s.norms[size_t(2 * j)], nb = s.norms[size_t(2 * j + 1)];
-    if (na > 0 && nb > 0) cos_ab[size_t(j)] = dot(p.W_dec.data() + j * D2, p.W_dec.data() + j * D2 + d, d) / (na * nb);
-  }
-  const auto [change_mass, change_rank] = change_masses(s, acc, cos_ab);
+  const auto [change_mass, change_rank] = change_masses(recs, N);
   std::map<int64_t, Json> listed;  // change rank → its row of summary.json's largest_changes
   for (int64_t j = 0; j < F; ++j) {
-    const FeatureAcc& a = acc[size_t(j)];
-    const std::vector<Window>& windows = cx.windows[size_t(j)];
-    const std::vector<Example>& examples = cx.examples[size_t(j)];
-    const int n_top = cx.n_top[size_t(j)];
-    const double na = s.norms[size_t(2 * j)], nb = s.norms[size_t(2 * j + 1)];
+    const FeatureRecord& rec = recs[size_t(j)];
+    const FeatureAcc& a = rec.acc;
+    const std::vector<Window>& windows = rec.windows;
+    const std::vector<Example>& examples = rec.examples;
+    const int n_top = rec.n_top;
+    const double na = rec.na, nb = rec.nb;
     const std::optional<double> nrn_opt = decoder_nrn(na, nb);
     const double nrn = nrn_opt.value_or(0.0);  // only read where nrn_opt is set
     const Json nrn_json = nrn_opt ? Json(nrn) : Json(nullptr);
-    const double cosab = cos_ab[size_t(j)], dnorm = delta_norm(na, nb, cosab);
+    const double cosab = rec.cos_ab, dnorm = delta_norm(na, nb, cosab);
     const std::string cls = feature_class(opt, nrn_opt, na, nb, cosab);
     const int64_t rank = change_rank[size_t(j)];
-    const double enc = std::sqrt(dot(p.W_encT.data() + j * D2, p.W_encT.data() + j * D2, D2));
+    const double enc = rec.enc;
     const bool is_dead = a.count == 0;
     dead += is_dead;
     if (!is_dead) {
@@ -422,10 +521,10 @@ TableStats write_feature_tables(const AnalyzeOptions& opt, const Subject& s, con
                 {"act_hist", a.hist}};
     if (labels.count(j)) row["label"] = label;
     for (int m = 0; m < 2; ++m) {
-      if (lens[m].empty()) continue;
+      if ((m == 0 ? opt.base_model : opt.distilled_model).empty()) continue;  // no logit lens
       Json pro = Json::array(), sup = Json::array();
-      for (int32_t t : lens[m][size_t(j)].first) pro.push_back(decode1(t));
-      for (int32_t t : lens[m][size_t(j)].second) sup.push_back(decode1(t));
+      for (int32_t t : rec.promotes[m]) pro.push_back(decode1(t));
+      for (int32_t t : rec.suppresses[m]) sup.push_back(decode1(t));
       row[m == 0 ? "promotes_a" : "promotes_b"] = pro;
       row[m == 0 ? "suppresses_a" : "suppresses_b"] = sup;
     }
@@ -473,13 +572,13 @@ TableStats write_feature_tables(const AnalyzeOptions& opt, const Subject& s, con
 
 // categories.json: the paper's table (100 highest and lowest NRN among alive features) and the
 // features of each category, by share.
-void write_categories(const AnalyzeOptions& opt, const std::vector<FeatureAcc>& acc, const Lexicon& lex, const TableStats& t) {
-  const int64_t F = int64_t(acc.size());
+void write_categories(const AnalyzeOptions& opt, const std::vector<FeatureRecord>& recs, const Lexicon& lex, const TableStats& t) {
+  const int64_t F = int64_t(recs.size());
   const std::vector<int>& category = t.category;
   const std::vector<double>& category_share = t.category_share;
   std::vector<std::pair<double, int64_t>> alive;
   for (auto& [nrn, j] : t.by_nrn)
-    if (acc[size_t(j)].count > 0) alive.push_back({nrn, j});
+    if (recs[size_t(j)].acc.count > 0) alive.push_back({nrn, j});
   std::sort(alive.begin(), alive.end());
   Json cats = Json::object();
   for (size_t k = 0; k < lex.categories.size(); ++k) {
@@ -504,7 +603,9 @@ void write_categories(const AnalyzeOptions& opt, const std::vector<FeatureAcc>& 
 
 void analyze_crosscoder(const AnalyzeOptions& opt) {
   Subject s;
-  load_crosscoder(opt.crosscoder, s.p, s.c);
+  const std::string cpath = opt.crosscoder + "/config.json";
+  s.shard = FeatureShard::of_this_rank(CrosscoderConfig::from_json(read_json_file(cpath), cpath).dict_size);
+  load_crosscoder(opt.crosscoder, s.p, s.c, s.shard.f0, s.shard.f1);
   const CrosscoderParams& p = s.p;
   const CrosscoderConfig& c = s.c;
   ActivationStore store(opt.acts);
@@ -519,38 +620,38 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   if (!tok_path.empty()) tok = Tokenizer::load(tok_path);
   const Lexicon lex = load_lexicon(opt.lexicon);
   const std::map<int64_t, std::string> labels = read_labels(opt.labels, c.dict_size);
-  make_dirs(opt.out);
+  if (dist::root()) make_dirs(opt.out);  // only rank 0 writes
 
   s.d = c.d_in;
   s.D2 = 2 * s.d;
-  s.F = c.dict_size;
+  s.F = s.shard.size();
   s.held_out = store.has_split();
   decoder_norms(p, s.norms);
-  const int64_t F = s.F;
 
-  Progress bar("analyze", 2 * store.rows(), "tok", opt.progress);
+  Progress bar("analyze", 2 * store.rows(), "tok", opt.progress && dist::root());
   Pass1 pass1 = accumulate(s, store, opt, bar);
   s.N = pass1.rows;
   s.scan_end = pass1.scan_end;
   const int64_t N = s.N;
   if (N == 0) fail(opt.acts, "held-out rows", "none among the rows scanned", "> 0", "0", "harvest with --eval-fraction > 0, or raise --tokens");
   bar.set(store.rows());
-  const Contexts cx = collect_contexts(s, store, opt, pass1.acc, bar);
-  const std::vector<FeatureAcc>& acc = pass1.acc;
+  Contexts cx = collect_contexts(s, store, opt, pass1.acc, bar);
   bar.set(2 * store.rows());
   bar.finish();
 
   // Optional next-token effects per model.
-  std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> lens[2];
+  LogitLens lens[2];
   for (int m = 0; m < 2; ++m) {
     const std::string& dir = m == 0 ? opt.base_model : opt.distilled_model;
     if (!dir.empty()) lens[m] = logit_lens(dir, p, m, c.norm_factors[size_t(m)], opt.logit_tokens);
   }
+  const std::vector<FeatureRecord> recs = gather_records(local_records(s, pass1.acc, cx, lens));
+  if (!dist::root()) return;
 
-  const TableStats t = write_feature_tables(opt, s, acc, cx, lex, tok.get(), labels, lens);
-  write_categories(opt, acc, lex, t);
+  const TableStats t = write_feature_tables(opt, N, recs, lex, tok.get(), labels);
+  write_categories(opt, recs, lex, t);
   Json summary = {{"crosscoder", opt.crosscoder}, {"acts", opt.acts}, {"tokens", N}, {"held_out", s.held_out},
-                  {"rows_scanned", s.scan_end}, {"features", F}, {"dead", t.dead},
+                  {"rows_scanned", s.scan_end}, {"features", c.dict_size}, {"dead", t.dead},
                   {"class_counts", t.class_counts}, {"nrn_histogram", {{"bins", 50}, {"counts", t.hist}}},
                   {"thresholds", {{"base_only_below", opt.base_only_below}, {"distilled_only_above", opt.distilled_only_above},
                                   {"changed_below", opt.changed_below}, {"changed_min_ratio", opt.changed_min_ratio}}},

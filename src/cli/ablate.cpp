@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "dist/comm.hpp"
 #include "pipeline/resources.hpp"
 #include "cli/pair_options.hpp"
 #include "interventions/ablation.hpp"
@@ -35,7 +36,8 @@ void register_ablate(CLI::App& app) {
     apply_pair_options(o->a, o->pair);
     if (o->a.lexicon.empty()) o->a.lexicon = default_lexicon();
     const std::string path = run_ablation(o->a);
-    std::printf("ablation written to %s (and ablation.csv)\n", path.c_str());
+    if (dist::root())  // under mpirun rank 0 wrote the results
+      std::printf("ablation written to %s (and ablation.csv)\n", path.c_str());
   });
 }
 

@@ -3,6 +3,7 @@
 
 #include "analysis/feature_analysis.hpp"
 #include "cli/commands.hpp"
+#include "dist/comm.hpp"
 #include "pipeline/resources.hpp"
 #include "core/parallel.hpp"
 
@@ -43,7 +44,8 @@ void register_analyze(CLI::App& app) {
     o->a.progress = !o->quiet;
     if (o->a.lexicon.empty()) o->a.lexicon = default_lexicon();
     analyze_crosscoder(o->a);
-    std::printf("analysis written to %s (features.csv, features.jsonl, examples.jsonl, categories.json, summary.json)\n",
+    if (dist::root())  // under mpirun rank 0 wrote the results
+      std::printf("analysis written to %s (features.csv, features.jsonl, examples.jsonl, categories.json, summary.json)\n",
                 o->a.out.c_str());
   });
 }

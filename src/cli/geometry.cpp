@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "dist/comm.hpp"
 #include "cli/compute_option.hpp"
 #include "core/parallel.hpp"
 #include "geometry/geometry.hpp"
@@ -40,7 +41,8 @@ void register_geometry(CLI::App& app) {
     o->g.mode = compute_mode_from_name(o->dtype);
     o->g.progress = !o->quiet;
     const std::string path = run_geometry(o->g);
-    std::printf("geometry written to %s (and geometry.csv)\n", path.c_str());
+    if (dist::root())  // under mpirun rank 0 wrote the results
+      std::printf("geometry written to %s (and geometry.csv)\n", path.c_str());
   });
 }
 

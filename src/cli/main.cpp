@@ -13,7 +13,8 @@ namespace {
 // which would run N times over the same files.
 bool runs_distributed(const char* subcommand) {
   const std::string c = subcommand;
-  return c == "harvest" || c == "train" || c == "run" || c == "demo";
+  return c == "harvest" || c == "train" || c == "analyze" || c == "ablate" || c == "steer" || c == "geometry" || c == "run" ||
+         c == "demo";
 }
 }  // namespace
 
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
   if (cc::dist::size() > 1 && argc > 1 && argv[1][0] != '-' && !runs_distributed(argv[1])) {
     // Every rank sees the same arguments, so all end here: no abort needed, one message.
     if (cc::dist::root())
-      std::fprintf(stderr, "error: `%s` does not run under mpirun (only `harvest`, `train`, `run` and `demo` split their work across ranks); run it as one process\n",
+      std::fprintf(stderr, "error: `%s` does not run under mpirun (only `harvest`, `train`, `analyze`, `ablate`, `steer`, `geometry`, `run` and `demo` split their work across ranks); run it as one process\n",
                    argv[1]);
     cc::dist::finalize();
     return 1;

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "dist/comm.hpp"
 #include "cli/compute_option.hpp"
 #include "core/parallel.hpp"
 #include "interventions/steer_sweep.hpp"
@@ -55,7 +56,8 @@ void register_steer(CLI::App& app) {
     if (o->s.lexicon.empty()) o->s.lexicon = default_lexicon();
     if (o->s.problems_file.empty() && o->s.prompts.empty()) o->s.problems_file = default_steer_problems();
     const std::string path = run_steer_sweep(o->s);
-    std::printf("steering sweep written to %s (and steer.csv, transcripts.jsonl)\n", path.c_str());
+    if (dist::root())  // under mpirun rank 0 wrote the results
+      std::printf("steering sweep written to %s (and steer.csv, transcripts.jsonl)\n", path.c_str());
   });
 }
 

@@ -236,4 +236,15 @@ void abort_job(const std::string& message, int code) {
 
 #endif
 
+void deal_units(int64_t n, const std::function<std::string(int64_t)>& compute,
+                const std::function<void(int64_t, std::string&&)>& consume) {
+  const int64_t ranks = size();
+  for (int64_t first = 0; first < n; first += ranks) {
+    const int64_t mine = first + rank();
+    std::vector<std::string> results = gather(mine < n ? compute(mine) : std::string());
+    if (!root()) continue;
+    for (int64_t i = first; i < std::min(n, first + ranks); ++i) consume(i, std::move(results[size_t(i - first)]));
+  }
+}
+
 }  // namespace cc::dist

@@ -46,6 +46,15 @@ void recv(int from, void* data, size_t bytes);
 // Whether any rank passed true.
 bool any(bool mine);
 
+// Independent units of work [0, n) dealt to the ranks in rounds: in each round rank r computes unit
+// round · size() + r, and rank 0 receives the round's results and passes them to consume in unit
+// order before the next round begins (so it can write as it goes, and a killed job keeps every
+// round consumed). consume runs on rank 0 only. With one rank: compute(i), consume(i) for each i.
+// A unit's result is computed by one rank alone, so it is the one process's result whenever
+// compute(i) depends on i alone.
+void deal_units(int64_t n, const std::function<std::string(int64_t)>& compute,
+                const std::function<void(int64_t, std::string&&)>& consume);
+
 // fn on rank 0 as a job of one (rank() 0, size() 1: whatever it calls runs as one process would)
 // while the other ranks wait for it without spinning a core (a sleeping poll, not MPI's busy
 // wait), all leaving together. For the steps of a pipeline that do not split their work; an error

@@ -15,6 +15,8 @@
 #include "core/stats.hpp"
 #include "core/json_file.hpp"
 #include "core/progress.hpp"
+#include "dist/bytes.hpp"
+#include "dist/comm.hpp"
 #include "geometry/parallelogram.hpp"
 #include "geometry/pca.hpp"
 #include "geometry/word_pairs.hpp"
@@ -244,6 +246,114 @@ Json comparison_summary(const std::string& base, const std::string& distilled, c
 
 }  // namespace
 
+// Each model's representations computed by one rank (models dealt to the ranks), then every
+// model's on every rank: the tasks that follow need them all.
+void compute_all_reps(std::vector<ModelReps>& models, const GeometryOptions& opt, const std::vector<std::string>& words, Progress& bar) {
+  std::string all;
+  dist::deal_units(
+      int64_t(models.size()),
+      [&](int64_t i) {
+        ModelReps& m = models[size_t(i)];
+        compute_reps(m, opt, words, bar);
+        dist::ByteWriter w;
+        w.put_string(m.hook);
+        w.put(m.d);
+        w.put_vector(m.start);
+        for (const std::string& word : words) {
+          w.put(m.n_tokens.at(word));
+          w.put_vector(m.rep.count(word) ? m.rep.at(word) : std::vector<float>());
+        }
+        return std::move(w.bytes());
+      },
+      [&](int64_t, std::string&& msg) {
+        dist::ByteWriter w;
+        w.put_string(msg);
+        all += w.bytes();
+      });
+  if (dist::size() == 1) return;  // computed in place
+  dist::broadcast(all);
+  dist::ByteReader rd(all);
+  for (ModelReps& m : models) {
+    const std::string msg = rd.take_string();
+    dist::ByteReader one(msg);
+    m.hook = one.take_string();
+    m.d = one.take<int64_t>();
+    m.start = one.take_vector<int32_t>();
+    m.rep.clear();
+    for (const std::string& word : words) {
+      m.n_tokens[word] = one.take<int64_t>();
+      if (std::vector<float> r = one.take_vector<float>(); !r.empty()) m.rep[word] = std::move(r);
+    }
+  }
+}
+
+// One task's part of the results: its row of geometry.json, its lines of geometry.csv and, per
+// comparison, the distilled − base loss difference with and without PCA (none when skipped).
+struct TaskResult {
+  Json row;
+  std::string csv;
+  std::vector<double> diff, raw_diff;
+  std::string to_bytes() const {
+    dist::ByteWriter w;
+    w.put_string(row.dump());
+    w.put_string(csv);
+    w.put_vector(diff);
+    w.put_vector(raw_diff);
+    return std::move(w.bytes());
+  }
+  static TaskResult from_bytes(const std::string& msg) {
+    dist::ByteReader rd(msg);
+    TaskResult t;
+    t.row = Json::parse(rd.take_string());
+    t.csv = rd.take_string();
+    t.diff = rd.take_vector<double>();
+    t.raw_diff = rd.take_vector<double>();
+    return t;
+  }
+};
+
+TaskResult task_result(const WordPairTask& task, size_t ti, const std::vector<ModelReps>& models,
+                       const std::vector<std::pair<size_t, size_t>>& comparisons, const GeometryOptions& opt) {
+  TaskResult out;
+  const TaskPairs tp = usable_pairs(task, models);
+  Json& row = out.row;
+  row = {{"task", task.name}, {"file", task.path}, {"pairs", tp.pairs.size()}, {"skipped_pairs", tp.skipped}};
+  if (tp.pairs.size() < 3) {
+    row["error"] = "fewer than 3 usable pairs";
+    return out;
+  }
+  row["words"] = tp.words.size();
+  const Resamples rs = resample_pairs(tp.pairs, opt.bootstrap, opt.seed + ti * 7919);
+  std::vector<ModelLoss> ml;
+  Json mrows = Json::array();
+  std::ostringstream csv;
+  for (const ModelReps& m : models) {
+    const ModelLoss& l = ml.emplace_back(model_loss(m, tp, rs, opt.pca));
+    const Interval ci = percentile_95(l.boot);
+    mrows.push_back({{"model", m.label}, {"dir", m.dir}, {"hook", m.hook}, {"pca_k", l.k}, {"loss", l.loss},
+                     {"ci95", {number_or_null(ci.lo), number_or_null(ci.hi)}}, {"loss_no_pca", l.loss_raw},
+                     {"loss_shuffled", l.shuffled}, {"ratio_to_shuffled", l.loss / l.shuffled}, {"explained_variance", l.explained}});
+    csv << task.name << "," << m.label << "," << tp.pairs.size() << "," << tp.words.size() << "," << l.k << "," << l.loss << ","
+        << ci.lo << "," << ci.hi << "," << l.loss_raw << "," << l.shuffled << "," << l.loss / l.shuffled << "," << l.explained << "\n";
+  }
+  out.csv = csv.str();
+  row["models"] = mrows;
+  Json crows = Json::array();
+  for (const auto& [a, b] : comparisons) {
+    std::vector<double> d;
+    for (size_t i = 0; i < rs.boots.size(); ++i) d.push_back(ml[b].boot[i] - ml[a].boot[i]);
+    const Interval iv = percentile_95(d);
+    const double diff = ml[b].loss - ml[a].loss;
+    out.diff.push_back(diff);
+    out.raw_diff.push_back(ml[b].loss_raw - ml[a].loss_raw);
+    crows.push_back({{"base", models[a].label}, {"distilled", models[b].label}, {"diff", diff},
+                     {"ci95", {number_or_null(iv.lo), number_or_null(iv.hi)}}, {"distilled_lower", diff < 0},
+                     {"diff_no_pca", ml[b].loss_raw - ml[a].loss_raw}});
+  }
+  row["comparisons"] = crows;
+  return out;
+}
+
 std::string run_geometry(const GeometryOptions& opt) {
   if (opt.pca < 0) fail("", "--pca", "must be >= 0");
   if (opt.bootstrap < 0) fail("", "--bootstrap", "must be >= 0");
@@ -252,52 +362,28 @@ std::string run_geometry(const GeometryOptions& opt) {
   std::vector<std::pair<size_t, size_t>> comparisons = {{0, 1}};
   for (size_t i = 0; i + 1 < opt.more.size(); i += 2) comparisons.push_back({2 + i, 3 + i});
   const std::vector<std::string> words = distinct_words(tasks);
-  Progress bar("geometry", int64_t(words.size() * models.size()), "word", opt.progress);
-  for (ModelReps& m : models) compute_reps(m, opt, words, bar);
+  // Under mpirun the models, then the tasks, are dealt to the ranks; rank 0 writes.
+  Progress bar("geometry", int64_t(words.size() * models.size()), "word", opt.progress && dist::root());
+  compute_all_reps(models, opt, words, bar);
   bar.finish();
+  std::vector<TaskResult> results(tasks.size());
+  dist::deal_units(
+      int64_t(tasks.size()), [&](int64_t i) { return task_result(tasks[size_t(i)], size_t(i), models, comparisons, opt).to_bytes(); },
+      [&](int64_t i, std::string&& msg) { results[size_t(i)] = TaskResult::from_bytes(msg); });
+  const std::string path = opt.out + "/geometry.json";
+  if (!dist::root()) return path;
 
   Json task_rows = Json::array();
   std::ostringstream csv;
   csv << "task,model,pairs,words,pca_k,loss,loss_lo,loss_hi,loss_no_pca,loss_shuffled,ratio_to_shuffled,explained_variance\n";
   std::vector<std::vector<double>> diffs(comparisons.size()), raw_diffs(comparisons.size());  // distilled − base, per task
-  for (size_t ti = 0; ti < tasks.size(); ++ti) {
-    const WordPairTask& task = tasks[ti];
-    const TaskPairs tp = usable_pairs(task, models);
-    Json row = {{"task", task.name}, {"file", task.path}, {"pairs", tp.pairs.size()}, {"skipped_pairs", tp.skipped}};
-    if (tp.pairs.size() < 3) {
-      row["error"] = "fewer than 3 usable pairs";
-      task_rows.push_back(row);
-      continue;
+  for (const TaskResult& t : results) {
+    task_rows.push_back(t.row);
+    csv << t.csv;
+    for (size_t ci = 0; ci < t.diff.size(); ++ci) {
+      diffs[ci].push_back(t.diff[ci]);
+      raw_diffs[ci].push_back(t.raw_diff[ci]);
     }
-    row["words"] = tp.words.size();
-    const Resamples rs = resample_pairs(tp.pairs, opt.bootstrap, opt.seed + ti * 7919);
-    std::vector<ModelLoss> ml;
-    Json mrows = Json::array();
-    for (const ModelReps& m : models) {
-      const ModelLoss& l = ml.emplace_back(model_loss(m, tp, rs, opt.pca));
-      const Interval ci = percentile_95(l.boot);
-      mrows.push_back({{"model", m.label}, {"dir", m.dir}, {"hook", m.hook}, {"pca_k", l.k}, {"loss", l.loss},
-                       {"ci95", {number_or_null(ci.lo), number_or_null(ci.hi)}}, {"loss_no_pca", l.loss_raw},
-                       {"loss_shuffled", l.shuffled}, {"ratio_to_shuffled", l.loss / l.shuffled}, {"explained_variance", l.explained}});
-      csv << task.name << "," << m.label << "," << tp.pairs.size() << "," << tp.words.size() << "," << l.k << "," << l.loss << ","
-          << ci.lo << "," << ci.hi << "," << l.loss_raw << "," << l.shuffled << "," << l.loss / l.shuffled << "," << l.explained << "\n";
-    }
-    row["models"] = mrows;
-    Json crows = Json::array();
-    for (size_t ci = 0; ci < comparisons.size(); ++ci) {
-      const auto [a, b] = comparisons[ci];
-      std::vector<double> d;
-      for (size_t i = 0; i < rs.boots.size(); ++i) d.push_back(ml[b].boot[i] - ml[a].boot[i]);
-      const Interval iv = percentile_95(d);
-      const double diff = ml[b].loss - ml[a].loss;
-      diffs[ci].push_back(diff);
-      raw_diffs[ci].push_back(ml[b].loss_raw - ml[a].loss_raw);
-      crows.push_back({{"base", models[a].label}, {"distilled", models[b].label}, {"diff", diff},
-                       {"ci95", {number_or_null(iv.lo), number_or_null(iv.hi)}}, {"distilled_lower", diff < 0},
-                       {"diff_no_pca", ml[b].loss_raw - ml[a].loss_raw}});
-    }
-    row["comparisons"] = crows;
-    task_rows.push_back(row);
   }
   Json summary = Json::array();
   for (size_t ci = 0; ci < comparisons.size(); ++ci)
@@ -310,7 +396,6 @@ std::string run_geometry(const GeometryOptions& opt) {
                     {"loss", "mean_{i!=j} ||d_i - d_j||^2 / mean_w ||y(w)||^2 after centring and per-task PCA (PAPER.md §6)"},
                     {"tasks", task_rows}, {"summary", summary}};
   make_dirs(opt.out);
-  const std::string path = opt.out + "/geometry.json";
   write_file_atomic(path, doc.dump(2));
   write_file_atomic(opt.out + "/geometry.csv", csv.str());
   return path;

@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/finite.hpp"
+#include "dist/bytes.hpp"
 #include "model/hooks.hpp"
 
 namespace cc {
@@ -94,42 +95,27 @@ void ActivationBatch::clear() {
   split.clear();
 }
 
-namespace {
-template <class T>
-void put(std::string& out, const std::vector<T>& v) {
-  out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
-}
-template <class T>
-void take_into(const std::string& in, size_t& at, std::vector<T>& v, size_t n) {
-  if (at + n * sizeof(T) > in.size()) throw std::runtime_error("ActivationBatch::from_bytes: truncated message");
-  v.resize(n);
-  std::memcpy(v.data(), in.data() + at, n * sizeof(T));
-  at += n * sizeof(T);
-}
-}  // namespace
-
 std::string ActivationBatch::to_bytes() const {
-  std::string out(2 * sizeof(int64_t), '\0');
-  std::memcpy(out.data(), &rows, sizeof rows);
-  std::memcpy(out.data() + sizeof rows, &d, sizeof d);
-  put(out, acts);
-  for (const auto* v : {&tokens, &doc, &pos}) put(out, *v);
-  put(out, corpus);
-  put(out, split);
-  return out;
+  dist::ByteWriter w;
+  w.put(rows);
+  w.put(d);
+  w.put_raw(acts);
+  for (const auto* v : {&tokens, &doc, &pos}) w.put_raw(*v);
+  w.put_raw(corpus);
+  w.put_raw(split);
+  return std::move(w.bytes());
 }
 
 ActivationBatch ActivationBatch::from_bytes(const std::string& in) {
   ActivationBatch b;
-  if (in.size() < 2 * sizeof(int64_t)) throw std::runtime_error("ActivationBatch::from_bytes: truncated message");
-  std::memcpy(&b.rows, in.data(), sizeof b.rows);
-  std::memcpy(&b.d, in.data() + sizeof b.rows, sizeof b.d);
-  size_t at = 2 * sizeof(int64_t);
+  dist::ByteReader r(in);
+  b.rows = r.take<int64_t>();
+  b.d = r.take<int64_t>();
   const size_t n = size_t(b.rows);
-  take_into(in, at, b.acts, n * 2 * size_t(b.d));
-  for (auto* v : {&b.tokens, &b.doc, &b.pos}) take_into(in, at, *v, n);
-  take_into(in, at, b.corpus, n);
-  take_into(in, at, b.split, n);
+  b.acts = r.take_raw<float>(n * 2 * size_t(b.d));
+  for (auto* v : {&b.tokens, &b.doc, &b.pos}) *v = r.take_raw<int32_t>(n);
+  b.corpus = r.take_raw<uint8_t>(n);
+  b.split = r.take_raw<uint8_t>(n);
   return b;
 }
 

@@ -26,6 +26,8 @@
 #include "core/error.hpp"
 #include "core/json_file.hpp"
 #include "core/progress.hpp"
+#include "dist/bytes.hpp"
+#include "dist/comm.hpp"
 #include "core/stats.hpp"
 #include "crosscoder/step.hpp"
 #include "harvest/pair_harvester.hpp"
@@ -454,6 +456,45 @@ Scores target_scores(Qwen2Model& model, int m, int site, const CrosscoderParams&
   return r;
 }
 
+// Phase 3 for every (category, model, condition), in that order: one forward pass each, dealt to
+// the ranks under mpirun. Rank 0 gets every pass's scores; the other ranks get an empty list.
+std::vector<Scores> score_conditions(PairHarvester& pair, const CrosscoderParams& p, const CrosscoderConfig& c,
+                                     const std::vector<Category>& cats, const std::vector<std::vector<Cond>>& conds,
+                                     const std::vector<PackedSequence>& seqs, const std::vector<Prefix>& prefix,
+                                     const AblateOptions& opt, Progress& bar) {
+  struct Job {
+    size_t ci;
+    int m;
+    size_t cond;
+  };
+  std::vector<Job> jobs;
+  for (size_t ci = 0; ci < cats.size(); ++ci)
+    for (int m = 0; m < 2; ++m)
+      for (size_t k = 0; k < conds[2 * ci + size_t(m)].size(); ++k) jobs.push_back({ci, m, k});
+  std::vector<Scores> scores(dist::root() ? jobs.size() : 0);
+  dist::deal_units(
+      int64_t(jobs.size()),
+      [&](int64_t i) {
+        const Job& j = jobs[size_t(i)];
+        const Cond& cond = conds[2 * j.ci + size_t(j.m)][j.cond];
+        std::vector<uint8_t> mask(static_cast<size_t>(c.dict_size), 0);
+        for (int64_t f : cond.features) mask[size_t(f)] = 1;
+        Qwen2Model& model = j.m == 0 ? pair.base_model() : pair.distilled_model();
+        const Scores sc = target_scores(model, j.m, pair.site(), p, c, cats[j.ci], seqs, prefix, mask, !cond.features.empty(),
+                                        opt.batch_tokens, bar);
+        dist::ByteWriter w;
+        w.put_vector(sc.logit);
+        w.put_vector(sc.logp);
+        return std::move(w.bytes());
+      },
+      [&](int64_t i, std::string&& msg) {
+        dist::ByteReader rd(msg);
+        scores[size_t(i)].logit = rd.take_vector<double>();
+        scores[size_t(i)].logp = rd.take_vector<double>();
+      });
+  return scores;
+}
+
 Json interval_json(const Interval& iv) {
   auto num = [](double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); };
   return Json::array({num(iv.lo), num(iv.hi)});
@@ -579,7 +620,6 @@ std::string run_ablation(const AblateOptions& opt) {
   const Lexicon lex = load_lexicon(opt.lexicon);
   std::vector<Category> cats = plan_categories(opt, lex, opt.lexicon, pair.tokenizer(), warnings);
   const int64_t F = c.dict_size;
-  const int site = pair.site();
 
   std::vector<PackedSequence> seqs;
   for (int64_t i = 0; i < opt.sequences; ++i) seqs.push_back(pair.packer().next());
@@ -597,16 +637,25 @@ std::string run_ablation(const AblateOptions& opt) {
     for (const Category& cat : cats)
       for (auto& [s, n] : eval_lengths(cat)) phase3_rows += n * 2 * int64_t(1 + 3 * opt.ks.size());
   }
-  Progress bar("ablate", 2 * phase2_rows + phase3_rows, "tok", opt.progress);
+  Progress bar("ablate", 2 * phase2_rows + phase3_rows, "tok", opt.progress && dist::root());
   const std::vector<Prefix> prefix = encode_prefixes(pair, p, c, cats, seqs, opt, bar);
   std::vector<float> norms;
   decoder_norms(p, norms);
   const Pools pools = nrn_pools(norms, opt, band, warnings);
 
+  std::vector<std::vector<Cond>> conds(2 * cats.size());  // [category · 2 + model]
+  for (size_t ci = 0; ci < cats.size(); ++ci)
+    for (int m = 0; m < 2; ++m)
+      conds[2 * ci + size_t(m)] = conditions(cats[ci], ci, m, pools, removal_at_positions(cats[ci], prefix, norms, m, F), opt);
+  const std::vector<Scores> scores = score_conditions(pair, p, c, cats, conds, seqs, prefix, opt, bar);
+  bar.finish();
+  if (!dist::root()) return opt.out + "/ablation.json";  // rank 0 writes the results
+
   std::vector<Cell> cells;
   Json positions_json = Json::object();
   Json baseline_json = Json::object();
   std::vector<uint8_t> mask(static_cast<size_t>(F));
+  size_t job = 0;
   for (size_t ci = 0; ci < cats.size(); ++ci) {
     const Category& cat = cats[ci];
     Json pj = Json::array();
@@ -616,13 +665,11 @@ std::string run_ablation(const AblateOptions& opt) {
                     {"doc_pos", seqs[size_t(q.seq)].pos[size_t(q.pos)]}, {"target", q.target}});
     positions_json[cat.name] = pj;
     for (int m = 0; m < 2; ++m) {
-      Qwen2Model& model = m == 0 ? pair.base_model() : pair.distilled_model();
-      const std::vector<Cond> conds = conditions(cat, ci, m, pools, removal_at_positions(cat, prefix, norms, m, F), opt);
       Scores clean;
-      for (const Cond& cond : conds) {
+      for (const Cond& cond : conds[2 * ci + size_t(m)]) {
         std::fill(mask.begin(), mask.end(), 0);
         for (int64_t i : cond.features) mask[size_t(i)] = 1;
-        const Scores sc = target_scores(model, m, site, p, c, cat, seqs, prefix, mask, !cond.features.empty(), opt.batch_tokens, bar);
+        const Scores& sc = scores[job++];
         if (cond.name == "none") {
           clean = sc;
           for (size_t i = 0; i < sc.logit.size(); ++i) {
@@ -657,7 +704,6 @@ std::string run_ablation(const AblateOptions& opt) {
       }
     }
   }
-  bar.finish();
 
   return write_ablation(opt, c, band, pools, cats, cells, positions_json, baseline_json, warnings);
 }

@@ -20,6 +20,8 @@
 #include "core/progress.hpp"
 #include "core/stats.hpp"
 #include "data/answer.hpp"
+#include "dist/bytes.hpp"
+#include "dist/comm.hpp"
 #include "interventions/steering.hpp"
 #include "model/generate.hpp"
 #include "tokenizer/chat_template.hpp"
@@ -166,6 +168,18 @@ std::vector<std::vector<Run>> decode_batches(const std::vector<Run>& runs, const
   return out;
 }
 
+// The finished runs' keys on every rank (rank 0 read them) with empty values: enough for
+// decode_batches, which only asks whether a run is done.
+std::map<std::string, Json> share_done(const std::map<std::string, Json>& done) {
+  std::string keys;
+  if (dist::root())
+    for (const auto& [k, v] : done) keys += k + "\n";
+  dist::broadcast(keys);
+  std::map<std::string, Json> out;
+  for (size_t at = 0, nl; (nl = keys.find('\n', at)) != std::string::npos; at = nl + 1) out[keys.substr(at, nl - at)] = Json();
+  return out;
+}
+
 // One transcript line: where </think> completes (in tokens), reasoning-word counts, the answer.
 Json transcript_line(const Run& r, const GenerateResult& res, double seconds, const Tokenizer& tok, const Lexicon& lex,
                      const SteerPrompt& p) {
@@ -279,6 +293,35 @@ Json contrasts_to_unsteered(const SteerSweepOptions& opt, const std::vector<Run>
 
 }  // namespace
 
+// One decode batch (runs of one prompt, each with its own alpha, seed and hook) → its transcript
+// lines, the tokens generated and the seconds taken, as a message for rank 0.
+std::string decode_batch(Qwen2Model& model, const SteeringVector& sv, const std::vector<Run>& batch, const SteerSweepOptions& opt,
+                         const std::vector<std::vector<int32_t>>& ids, const Tokenizer& tok, const Lexicon& lex,
+                         const std::vector<SteerPrompt>& prompts) {
+  std::vector<Hooks> hooks(batch.size());
+  std::vector<GenerateRequest> req;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const Run& r = batch[i];
+    hooks[i].add(sv.site, make_add_hook(sv.v, float(r.alpha), opt.generated_only ? int32_t(ids[r.prompt].size()) : 0));
+    req.push_back({ids[r.prompt], r.seed == 0 ? SamplingParams{} : SamplingParams{opt.temperature, 0, opt.top_p, uint64_t(r.seed)},
+                   &hooks[i]});
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<GenerateResult> res = generate_batch(model, req, opt.max_new_tokens, model.config().eos_token_ids);
+  const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  int64_t tokens = 0;
+  std::string lines;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    tokens += int64_t(res[i].tokens.size());
+    lines += transcript_line(batch[i], res[i], sec, tok, lex, prompts[batch[i].prompt]).dump() + "\n";
+  }
+  dist::ByteWriter w;
+  w.put(tokens);
+  w.put(sec);
+  w.bytes() += lines;
+  return std::move(w.bytes());
+}
+
 std::string run_steer_sweep(const SteerSweepOptions& opt) {
   if (opt.alphas.empty()) fail("", "--alpha", "is empty");
   if (opt.samples < 0 || (!opt.greedy && opt.samples == 0)) fail("", "--samples", "leaves no run (use --samples >= 1 or greedy)");
@@ -297,47 +340,46 @@ std::string run_steer_sweep(const SteerSweepOptions& opt) {
   const SteeringVector sv =
       load_steering_vector(opt.crosscoder, feature, opt.slice, model->config().num_hidden_layers, model->config().hidden_size);
 
-  make_dirs(opt.out);
+  // Under mpirun the decode batches are dealt to the ranks; rank 0 reads and writes OUT.
   const Json settings = sweep_settings(opt, feature, tmpl);
   const std::string tpath = opt.out + "/transcripts.jsonl", spath = opt.out + "/sweep_settings.json";
-  std::map<std::string, Json> done = finished_runs(tpath, spath, settings, opt.resume);
-  write_file_atomic(spath, settings.dump(2));
-
+  std::map<std::string, Json> done;
+  std::ofstream tout;  // append-only: every finished run survives a kill
+  if (dist::root()) {
+    make_dirs(opt.out);
+    done = finished_runs(tpath, spath, settings, opt.resume);
+    write_file_atomic(spath, settings.dump(2));
+    tout.open(tpath, std::ios::app);
+    if (!tout) fail(tpath, "", "cannot be opened for writing");
+  }
   const std::vector<Run> runs = plan_runs(opt, prompts.size());
+  const std::vector<std::vector<Run>> batches = decode_batches(runs, share_done(done), prompts.size(), opt.batch_runs);
   int64_t todo = 0;
-  for (const Run& r : runs) todo += !done.count(run_key(r.alpha, r.prompt, r.seed));
-  std::ofstream tout(tpath, std::ios::app);  // append-only: every finished run survives a kill
-  if (!tout) fail(tpath, "", "cannot be opened for writing");
-  Progress bar("steer", todo, "run", opt.progress);
+  for (const auto& b : batches) todo += int64_t(b.size());
+  Progress bar("steer", todo, "run", opt.progress && dist::root());
   int64_t gen_tokens = 0;
   double gen_seconds = 0;
-  for (const std::vector<Run>& batch : decode_batches(runs, done, prompts.size(), opt.batch_runs)) {
-    // One decode batch: runs of one prompt, each with its own alpha, seed and hook.
-    std::vector<Hooks> hooks(batch.size());
-    std::vector<GenerateRequest> req;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const Run& r = batch[i];
-      hooks[i].add(sv.site, make_add_hook(sv.v, float(r.alpha), opt.generated_only ? int32_t(ids[r.prompt].size()) : 0));
-      req.push_back({ids[r.prompt], r.seed == 0 ? SamplingParams{} : SamplingParams{opt.temperature, 0, opt.top_p, uint64_t(r.seed)},
-                     &hooks[i]});
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    const std::vector<GenerateResult> res = generate_batch(*model, req, opt.max_new_tokens, model->config().eos_token_ids);
-    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    gen_seconds += sec;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const Run& r = batch[i];
-      gen_tokens += int64_t(res[i].tokens.size());
-      const Json line = transcript_line(r, res[i], sec, *tok, lex, prompts[r.prompt]);
-      tout << line.dump() << "\n";
-      tout.flush();
-      if (!tout) fail(tpath, "", "write failed (disk full?)");
-      done[run_key(r.alpha, r.prompt, r.seed)] = line;
-    }
-    bar.add(int64_t(batch.size()));
-    bar.note(std::to_string(int(double(gen_tokens) / std::max(gen_seconds, 1e-9))) + " tok/s");
-  }
+  dist::deal_units(
+      int64_t(batches.size()), [&](int64_t i) { return decode_batch(*model, sv, batches[size_t(i)], opt, ids, *tok, lex, prompts); },
+      [&](int64_t i, std::string&& msg) {
+        dist::ByteReader rd(msg);
+        gen_tokens += rd.take<int64_t>();
+        gen_seconds += rd.take<double>();
+        const std::string lines = msg.substr(sizeof(int64_t) + sizeof(double));
+        tout << lines;
+        tout.flush();
+        if (!tout) fail(tpath, "", "write failed (disk full?)");
+        size_t at = 0;
+        for (const Run& r : batches[size_t(i)]) {
+          const size_t nl = lines.find('\n', at);
+          done[run_key(r.alpha, r.prompt, r.seed)] = Json::parse(lines.substr(at, nl - at));
+          at = nl + 1;
+        }
+        bar.add(int64_t(batches[size_t(i)].size()));
+        bar.note(std::to_string(int(double(gen_tokens) / std::max(gen_seconds, 1e-9))) + " tok/s");
+      });
   bar.finish();
+  if (!dist::root()) return opt.out + "/steer.json";  // rank 0 writes the tables
 
   Json table = Json::array();
   std::ostringstream csv;

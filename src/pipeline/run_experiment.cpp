@@ -27,7 +27,7 @@ struct Stage {
   std::string dir;                   // its output folder (removed before a fresh start)
   std::function<std::string(bool resume)> run;  // returns a note
   std::function<bool()> resumable;   // true when partial output can be continued
-  bool distributed = false;          // under mpirun every rank runs it (harvest, train); else rank 0 alone
+  bool distributed = false;          // under mpirun every rank runs it (harvest, train, analyze, ...); else rank 0 alone
 };
 
 Json corpora_json(const std::vector<CorpusSpec>& cs) {
@@ -159,7 +159,7 @@ void add_analyze_stage(const Experiment& e, std::vector<Stage>& st) {
                   analyze_crosscoder(a);
                   return std::string();
                 },
-                nullptr});
+                nullptr, true});
 }
 
 // ablate: feature ablation in both models → ablation/.
@@ -180,7 +180,7 @@ void add_ablate_stage(const Experiment& e, std::vector<Stage>& st) {
                     run_ablation(b);
                     return std::string();
                   },
-                  nullptr});
+                  nullptr, true});
   }
 }
 
@@ -204,7 +204,7 @@ void add_steer_stage(const Experiment& e, std::vector<Stage>& st) {
                     run_steer_sweep(o);
                     return "feature " + o.feature;
                   },
-                  [&e] { return fs::exists(e.steer.out + "/transcripts.jsonl"); }});
+                  [&e] { return fs::exists(e.steer.out + "/transcripts.jsonl"); }, true});
   }
 }
 
@@ -223,7 +223,7 @@ void add_geometry_stage(const Experiment& e, std::vector<Stage>& st) {
                     run_geometry(g);
                     return std::string();
                   },
-                  nullptr});
+                  nullptr, true});
   }
 }
 
@@ -270,6 +270,9 @@ void add_calibration_stage(const Experiment& e, std::vector<Stage>& st) {
 void run_stage(const Stage& s, bool resume, int threads, std::string& note) {
   if (s.distributed || dist::size() == 1) {
     note = s.run(resume);
+    // Rank 0 may still be writing the stage's files when the others are done with their share; the
+    // next stage may read them (steering picks its feature from the analysis) on every rank.
+    dist::barrier();
     return;
   }
   dist::root_alone([&] {

@@ -64,10 +64,10 @@ grep -E "^error: rank 1 of 2: .*broken/config.json" "$work/bad.txt" > /dev/null 
   { echo "FAIL: no one-line error naming the rank and the file:" >&2; cat "$work/bad.txt" >&2; exit 1; }
 echo "ok: broken model: exit $rc, $(grep -m1 '^error: rank' "$work/bad.txt")"
 set +e
-"${mpi[@]}" -np 2 "$bin" analyze --help > "$work/refused.txt" 2>&1
+"${mpi[@]}" -np 2 "$bin" spliced-loss --help > "$work/refused.txt" 2>&1
 rc=$?
 set -e
-[[ $rc != 0 && $rc != 124 ]] && grep -q "^error: .analyze. does not run under mpirun" "$work/refused.txt" ||
-  { echo "FAIL: analyze under mpirun was not refused (exit $rc):" >&2; cat "$work/refused.txt" >&2; exit 1; }
-echo "ok: analyze under mpirun refused"
+[[ $rc != 0 && $rc != 124 ]] && grep -q "^error: .spliced-loss. does not run under mpirun" "$work/refused.txt" ||
+  { echo "FAIL: spliced-loss under mpirun was not refused (exit $rc):" >&2; cat "$work/refused.txt" >&2; exit 1; }
+echo "ok: spliced-loss under mpirun refused"
 echo "all MPI harvest checks passed"
