@@ -32,6 +32,8 @@ void register_ablate(CLI::App& app) {
   s->add_option("--shared-low", a.shared_low, "Shared control: NRN at least this")->capture_default_str();
   s->add_option("--shared-high", a.shared_high, "Shared control: NRN at most this")->capture_default_str();
   s->add_option("--seed", a.seed, "Seed for document order, positions and the random control")->capture_default_str();
+  s->footer("Under `mpirun -np N` the forward passes of the conditions are dealt to the ranks and rank 0 writes the results: "
+            "the same files as one process writes with the same threads per rank (docs/DISTRIBUTED.md).");
   s->callback([o] {
     apply_pair_options(o->a, o->pair);
     if (o->a.lexicon.empty()) o->a.lexicon = default_lexicon();

@@ -39,6 +39,8 @@ void register_analyze(CLI::App& app) {
   s->add_option("--labels", a.labels, "Merge labels from this JSONL ({\"feature\": i, \"label\": \"...\"} per line) (default: none)");
   s->add_flag("--quiet", o->quiet, "No progress bar");
   s->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
+  s->footer("Under `mpirun -np N` each rank analyses its slice of the dictionary over every row and rank 0 writes the tables: "
+            "the same files, byte for byte, as one process writes (with --base/--distilled: for the same threads per rank; docs/DISTRIBUTED.md).");
   s->callback([o] {
     set_num_threads(o->threads);
     o->a.progress = !o->quiet;

@@ -36,6 +36,8 @@ void register_geometry(CLI::App& app) {
   add_compute_option(c, o->dtype);
   c->add_flag("--quiet", o->quiet, "No progress bar");
   c->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
+  c->footer("Under `mpirun -np N` the models, then the tasks, are dealt to the ranks and rank 0 writes the results: "
+            "the same files as one process writes with the same threads per rank (docs/DISTRIBUTED.md).");
   c->callback([o] {
     set_num_threads(o->threads);
     o->g.mode = compute_mode_from_name(o->dtype);

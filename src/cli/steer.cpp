@@ -47,6 +47,8 @@ void register_steer(CLI::App& app) {
   add_compute_option(c, o->dtype);
   c->add_flag("--quiet", o->quiet, "No progress bar");
   c->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
+  c->footer("Under `mpirun -np N` the decode batches are dealt to the ranks and rank 0 writes the transcripts and tables: "
+            "the same as one process writes with the same threads per rank, but the timings (docs/DISTRIBUTED.md). --resume works with any N.");
   c->callback([o] {
     set_num_threads(o->threads);
     o->s.greedy = !o->no_greedy;

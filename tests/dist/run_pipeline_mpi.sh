@@ -25,10 +25,10 @@ run=(run "$root/configs/organism.toml" --out run --quiet --threads 1
      --set crosscoder.batchtopk.dict_size=768 --set crosscoder.batchtopk.tokens=20480 --set crosscoder.batchtopk.dead_tokens=10240)
 
 # same_run_folder A B: every file of run folder A is in B with the same bytes, but the timings
-# (stages.json, summary.txt, the throughput fields of the train logs, the steering runs' seconds and
-# rate); both hold the same files. Sets n (files compared).
+# (stages.json, summary.txt, the throughput fields of the train logs, the steering runs' seconds, rate
+# and tokens generated in this session); both hold the same files. Sets n (files compared).
 same_run_folder() {
-  local f timeless='s/"\(tokens_per_s\|seconds\|generation_tokens_per_s\)": *[^,}]*//g'
+  local f timeless='s/"\(tokens_per_s\|seconds\|generation_tokens_per_s\|generated_tokens_this_session\)": *[^,}]*//g'
   n=0
   while IFS= read -r f; do
     case $f in
@@ -57,17 +57,21 @@ done
 echo "ok: -np 2 wrote the one-process run folder ($n files compared)"
 
 echo "== 2. -np 3 redoes analysis, ablation, steering and geometry (uneven splits) to the same files"
-# Their records and outputs removed, the rerun redoes them (and the report) and skips the rest.
+# Their records and outputs removed, the rerun redoes them (and the report) and skips the rest; the
+# steering sweep is left as if killed after its first 3 runs, so -np 3 resumes it.
 cp -r np2 run
 python3 -c 'import json, sys
 p = sys.argv[1]; j = json.load(open(p))
-for s in ("analyze", "ablate", "steer", "geometry", "report"): del j[s]
+for s in ("analyze", "ablate", "geometry", "report"): del j[s]
+j["steer"] = {k: j["steer"][k] for k in ("fingerprint", "settings")} | {"state": "started"}
 json.dump(j, open(p, "w"))' run/stages.json
-rm -rf run/analysis run/ablation run/steer run/geometry run/report.html
+rm -rf run/analysis run/ablation run/geometry run/report.html run/steer/steer.json run/steer/steer.csv
+head -n 3 np2/steer/transcripts.jsonl > run/steer/transcripts.jsonl
 "${mpi[@]}" -np 3 "$bin" "${run[@]}" > np3.txt 2>&1
 [[ $(grep -c ": up to date" np3.txt) == 5 ]] || { echo "FAIL: the rerun did not skip exactly the 5 other stages" >&2; cat np3.txt >&2; exit 1; }
+grep -Eq "^\[run [0-9]+/[0-9]+\] steer: resum" np3.txt || { echo "FAIL: the steering sweep was not resumed" >&2; cat np3.txt >&2; exit 1; }
 same_run_folder one run
-echo "ok: -np 3 redid 5 stages and wrote the one-process files ($n compared)"
+echo "ok: -np 3 redid 4 stages, resumed the sweep, and wrote the one-process files ($n compared)"
 "${mpi[@]}" -np 2 "$bin" "${run[@]}" > again.txt 2>&1
 [[ $(grep -c ": up to date" again.txt) == 10 ]] || { echo "FAIL: a second rerun redid a stage" >&2; cat again.txt >&2; exit 1; }
 echo "ok: -np 2 rerun: 10 stages up to date"
