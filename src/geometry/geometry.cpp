@@ -255,6 +255,7 @@ void compute_all_reps(std::vector<ModelReps>& models, const GeometryOptions& opt
       [&](int64_t i) {
         ModelReps& m = models[size_t(i)];
         compute_reps(m, opt, words, bar);
+        if (dist::size() == 1) return std::string();  // computed in place: nothing to share
         dist::ByteWriter w;
         w.put_string(m.hook);
         w.put(m.d);
@@ -270,7 +271,7 @@ void compute_all_reps(std::vector<ModelReps>& models, const GeometryOptions& opt
         w.put_string(msg);
         all += w.bytes();
       });
-  if (dist::size() == 1) return;  // computed in place
+  if (dist::size() == 1) return;
   dist::broadcast(all);
   dist::ByteReader rd(all);
   for (ModelReps& m : models) {

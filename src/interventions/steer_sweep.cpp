@@ -294,7 +294,7 @@ Json contrasts_to_unsteered(const SteerSweepOptions& opt, const std::vector<Run>
 }  // namespace
 
 // One decode batch (runs of one prompt, each with its own alpha, seed and hook) → its transcript
-// lines, the tokens generated and the seconds taken, as a message for rank 0.
+// tokens generated, the seconds taken and one transcript line per run, as a message for rank 0.
 std::string decode_batch(Qwen2Model& model, const SteeringVector& sv, const std::vector<Run>& batch, const SteerSweepOptions& opt,
                          const std::vector<std::vector<int32_t>>& ids, const Tokenizer& tok, const Lexicon& lex,
                          const std::vector<SteerPrompt>& prompts) {
@@ -310,15 +310,11 @@ std::string decode_batch(Qwen2Model& model, const SteeringVector& sv, const std:
   const std::vector<GenerateResult> res = generate_batch(model, req, opt.max_new_tokens, model.config().eos_token_ids);
   const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   int64_t tokens = 0;
-  std::string lines;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    tokens += int64_t(res[i].tokens.size());
-    lines += transcript_line(batch[i], res[i], sec, tok, lex, prompts[batch[i].prompt]).dump() + "\n";
-  }
+  for (const GenerateResult& r : res) tokens += int64_t(r.tokens.size());
   dist::ByteWriter w;
   w.put(tokens);
   w.put(sec);
-  w.bytes() += lines;
+  for (size_t i = 0; i < batch.size(); ++i) w.put_string(transcript_line(batch[i], res[i], sec, tok, lex, prompts[batch[i].prompt]).dump());
   return std::move(w.bytes());
 }
 
@@ -365,16 +361,13 @@ std::string run_steer_sweep(const SteerSweepOptions& opt) {
         dist::ByteReader rd(msg);
         gen_tokens += rd.take<int64_t>();
         gen_seconds += rd.take<double>();
-        const std::string lines = msg.substr(sizeof(int64_t) + sizeof(double));
-        tout << lines;
+        for (const Run& r : batches[size_t(i)]) {
+          const std::string line = rd.take_string();
+          tout << line << "\n";
+          done[run_key(r.alpha, r.prompt, r.seed)] = Json::parse(line);
+        }
         tout.flush();
         if (!tout) fail(tpath, "", "write failed (disk full?)");
-        size_t at = 0;
-        for (const Run& r : batches[size_t(i)]) {
-          const size_t nl = lines.find('\n', at);
-          done[run_key(r.alpha, r.prompt, r.seed)] = Json::parse(lines.substr(at, nl - at));
-          at = nl + 1;
-        }
         bar.add(int64_t(batches[size_t(i)].size()));
         bar.note(std::to_string(int(double(gen_tokens) / std::max(gen_seconds, 1e-9))) + " tok/s");
       });
