@@ -5,14 +5,15 @@
 #                                    for scripts/fuzz.sh; nodejs/npm: the HF tokenizers test oracle and
 #                                    the report's charting library; chromium: the report's browser test)
 #                                    libopenmpi-dev + openmpi-bin: the MPI build and its mpirun tests (docs/DISTRIBUTED.md)
-#   scripts/install-deps.sh --bench  also python3-torch (the PyTorch peer in bench/)
+#                                    pybind11-dev + python3-dev: the Python module; python3-pytest + python3-torch:
+#                                    its tests (torch runs dictionary_learning's forward on an export)
+#   scripts/install-deps.sh --bench  the same (python3-torch is also the PyTorch peer in bench/)
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config git
       libopenblas-dev libdnnl-dev nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev
       libtomlplusplus-dev clang-14 libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy nodejs chromium
-      libopenmpi-dev openmpi-bin)
-if [[ "${1:-}" == "--bench" ]]; then pkgs+=(python3-torch python3-numpy); fi
+      libopenmpi-dev openmpi-bin pybind11-dev python3-dev python3-pytest python3-torch)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -18,5 +18,6 @@ void register_geometry(CLI::App& app);
 void register_report(CLI::App& app);
 void register_organism(CLI::App& app);
 void register_run(CLI::App& app);  // run and demo
+void register_interop(CLI::App& app);  // export and import
 
 }  // namespace cc::cli
