@@ -19,5 +19,6 @@ void register_report(CLI::App& app);
 void register_organism(CLI::App& app);
 void register_run(CLI::App& app);  // run and demo
 void register_interop(CLI::App& app);  // export and import
+void register_enrich(CLI::App& app);
 
 }  // namespace cc::cli

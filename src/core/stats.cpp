@@ -1,6 +1,7 @@
 #include "core/stats.hpp"
 
 #include <algorithm>
+#include <numeric>
 #include <cmath>
 #include <map>
 #include <random>
@@ -105,6 +106,20 @@ double wilcoxon_signed_rank_p(const std::vector<double>& d, int64_t exact_limit)
   const double var = nn * (nn + 1) * (2 * nn + 1) / 24 - tie_term / 48;
   const double z = (std::abs(double(w2) / 2 - mean) - 0.5) / std::sqrt(var);  // continuity correction
   return std::min(1.0, std::erfc(std::max(0.0, z) / std::sqrt(2.0)));
+}
+
+std::vector<double> benjamini_hochberg(const std::vector<double>& p) {
+  const size_t n = p.size();
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p[a] < p[b]; });
+  std::vector<double> q(n);
+  double running = 1.0;  // q_(i) = min over j >= i of p_(j) n / j, from the largest p down
+  for (size_t r = n; r-- > 0;) {
+    running = std::min(running, p[order[r]] * double(n) / double(r + 1));
+    q[order[r]] = running;
+  }
+  return q;
 }
 
 }  // namespace cc

@@ -31,4 +31,8 @@ double sign_test_p(int64_t positive, int64_t negative);
 // differences, the normal approximation with tie correction beyond. 1 when none is non-zero.
 double wilcoxon_signed_rank_p(const std::vector<double>& d, int64_t exact_limit = 60);
 
+// Benjamini-Hochberg adjusted p-values (q-values) of the tests p, in p's order: rejecting every test
+// with q <= α controls the false discovery rate at α for independent or positively dependent tests.
+std::vector<double> benjamini_hochberg(const std::vector<double>& p);
+
 }  // namespace cc

@@ -1,0 +1,111 @@
+#include "labels/enrich.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+#include "core/json_file.hpp"
+#include "labels/agreement.hpp"
+#include "model/config.hpp"
+#include "tokenizer/tokenizer.hpp"
+
+namespace cc {
+
+static int32_t start_token(const Tokenizer& tok, const std::string& model_dir) {
+  const int32_t eot = tok.token_to_id("<|endoftext|>");
+  if (eot >= 0) return eot;
+  const Qwen2Config c = load_qwen2_config(model_dir);
+  if (c.bos_token_id < 0) fail(model_dir, "bos_token_id", "is missing and the tokenizer has no <|endoftext|>", "a start token", "none");
+  return int32_t(c.bos_token_id);
+}
+
+static Json tag_json(const TagEnrichment& t) {
+  auto num = [](double x) { return std::isfinite(x) ? Json(x) : Json(nullptr); };
+  Json j = {{"share", t.share}, {"base_rate", t.base_rate}, {"ratio", t.ratio}, {"tested", t.tested}};
+  if (t.tested) j.update({{"p", num(t.p)}, {"q", num(t.q)}, {"permutations", t.permutations_run}});
+  return j;
+}
+
+// features.jsonl's lexicon category of every feature the analysis covered.
+static CategoryMap lexicon_categories(const std::string& analysis) {
+  CategoryMap m;
+  const std::string path = analysis + "/features.jsonl";
+  for_each_jsonl(path, [&](const Json& j, size_t line) {
+    if (!j.is_object() || !j.contains("feature") || !j["feature"].is_number_integer())
+      fail(path + ":" + std::to_string(line), "feature", "is missing or not an integer");
+    if (j.value("dead", false)) return;
+    m[j["feature"].get<int64_t>()] = j.contains("category") && j["category"].is_string() ? j["category"].get<std::string>() : "";
+  });
+  return m;
+}
+
+// labels.jsonl's categories ("none" or missing = no category).
+static CategoryMap label_categories(const std::string& path) {
+  CategoryMap m;
+  for_each_jsonl(path, [&](const Json& j, size_t line) {
+    if (!j.is_object() || !j.contains("feature") || !j["feature"].is_number_integer())
+      fail(path + ":" + std::to_string(line), "feature", "is missing or not an integer");
+    std::string c = j.contains("category") && j["category"].is_string() ? j["category"].get<std::string>() : "";
+    m[j["feature"].get<int64_t>()] = c == "none" ? "" : c;
+  });
+  return m;
+}
+
+static Json agreement_json(const CategoryMap& enrichment, const EnrichRunOptions& opt) {
+  Json j = Json::object();
+  CategoryMap lexicon, labels;
+  if (!opt.analysis.empty()) lexicon = lexicon_categories(opt.analysis);
+  if (!opt.labels.empty()) labels = label_categories(opt.labels);
+  if (!opt.analysis.empty()) j["lexicon_vs_enrichment"] = category_agreement(lexicon, enrichment).to_json();
+  if (!opt.labels.empty()) j["labels_vs_enrichment"] = category_agreement(labels, enrichment).to_json();
+  if (!opt.analysis.empty() && !opt.labels.empty()) j["lexicon_vs_labels"] = category_agreement(lexicon, labels).to_json();
+  return j;
+}
+
+std::string run_enrichment(const EnrichRunOptions& opt) {
+  CrosscoderParams p;
+  CrosscoderConfig c;
+  load_crosscoder(opt.crosscoder, p, c);
+  const auto tok = Tokenizer::load(opt.tokenizer.empty() ? opt.models.base : opt.tokenizer);
+  const TaggedTraces traces = load_tagged_traces(opt.sentences, *tok, opt.seq_len, start_token(*tok, opt.models.base), opt.max_traces);
+  const std::vector<FeatureMass> mass = sentence_feature_mass(traces, p, c, opt.models);
+  const auto res = tag_enrichment(traces.sentences, mass, opt.stats);
+  const auto& names = traces.sentences.tag_names;
+  std::ostringstream lines;
+  CategoryMap categories;  // tested features only: the others were not assessed
+  Json per_tag = Json::object(), per_category = Json::object();
+  for (size_t j = 0; j < res.size(); ++j) {
+    Json tags = Json::object();
+    bool tested = false;
+    for (size_t g = 0; g < names.size(); ++g) {
+      tags[names[g]] = tag_json(res[j][g]);
+      tested |= res[j][g].tested;
+      if (res[j][g].tested && res[j][g].q <= opt.fdr && res[j][g].ratio >= opt.min_ratio) per_tag[names[g]] = per_tag.value(names[g], 0) + 1;
+    }
+    const std::string cat = tested ? enriched_category(res[j], names, opt.fdr, opt.min_ratio) : "";
+    if (tested) {
+      categories[int64_t(j)] = cat;
+      if (!cat.empty()) per_category[cat] = per_category.value(cat, 0) + 1;
+    }
+    lines << Json({{"feature", j}, {"sentences", mass[j].sentence.size()}, {"tested", tested}, {"category", cat}, {"tags", tags}}).dump()
+          << "\n";
+  }
+  make_dirs(opt.out);
+  write_file_atomic(opt.out + "/enrichment.jsonl", lines.str());
+  Json tag_map = Json::object(), base = Json::object();
+  for (size_t g = 0; g < names.size(); ++g) {
+    tag_map[names[g]] = category_of_tag(names[g]).empty() ? Json(nullptr) : Json(category_of_tag(names[g]));
+    base[names[g]] = res.empty() ? 0.0 : res[0][g].base_rate;
+  }
+  const Json summary = {{"crosscoder", opt.crosscoder}, {"sentences_file", opt.sentences}, {"traces", traces.trace_ids.size()},
+                        {"sentences", traces.sentences.size()}, {"tags", names}, {"tag_to_category", tag_map},
+                        {"token_base_rate", base}, {"permutations", opt.stats.permutations}, {"stop_after", opt.stats.stop_after},
+                        {"min_sentences", opt.stats.min_sentences}, {"fdr", opt.fdr}, {"min_ratio", opt.min_ratio}, {"seed", opt.stats.seed},
+                        {"features_tested", categories.size()}, {"enriched_features_per_tag", per_tag},
+                        {"features_per_category", per_category}, {"agreement", agreement_json(categories, opt)}};
+  write_file_atomic(opt.out + "/enrichment.json", summary.dump(2) + "\n");
+  return opt.out + "/enrichment.json";
+}
+
+}  // namespace cc
