@@ -288,7 +288,7 @@
   const fs = section('features', 'Features');
   const dash = h('div', { id: 'dashboard', class: 'dashboard' });
   if (feats.length) {
-    const shown = ['feature', 'nrn', 'class', 'change_rank', 'category', 'freq', 'mean_act', 'max_act', 'ls_nu_eps', 'ls_nu_r', 'top', 'label'];
+    const shown = ['feature', 'nrn', 'class', 'change_rank', 'category', 'freq', 'mean_act', 'max_act', 'ls_nu_eps', 'ls_nu_r', 'top', 'label', 'label_category', 'label_score'];
     let sortKey = 'freq', sortDesc = true, page = 0, query = '', cls = '';
     const search = h('input', { type: 'search', placeholder: 'search: id, class, category, token, label', id: 'feature-search' });
     const clsSel = h('select', { id: 'class-filter' }, ['', 'base-only', 'shared', 'distilled-only', 'changed'].map((c) => h('option', { value: c }, c || 'all classes')));
@@ -344,6 +344,7 @@
     const det = (D.details || {})[f.feature] || {};
     const ex = (D.examples || {})[f.feature] || [];
     const kids = [h('h3', {}, `Feature ${f.feature}`, f.label ? ' — ' + f.label : ''),
+      f.label ? h('p', { class: 'info' }, `LLM label category: ${f.label_category || 'none'}; detection balanced accuracy: ${f.label_score == null ? '—' : fmt(f.label_score, 2)}`) : null,
       table(['NRN', 'class', 'category', 'frequency', 'mean act', 'max act', 'cos(d_A, d_B)', '|d_A|', '|d_B|'],
         [[fmt(f.nrn, 3), f.class, f.category || '—', fmt(f.freq, 5), f.mean_act, f.max_act, f.cos_ab, f.norm_a, f.norm_b]]),
       h('h4', {}, 'Latent Scaling'),
@@ -357,7 +358,7 @@
       table(lens, Array.from({ length: Math.max(...lens.map((k) => det[k].length)) }, (_, i) => lens.map((k) => JSON.stringify(det[k][i] ?? '')))));
     const histEl = h('div', { class: 'figure', 'data-figure': 'feature-histogram' });
     kids.push(h('h4', {}, 'Activation histogram'), histEl);
-    dash.replaceChildren(...kids);
+    dash.replaceChildren(...kids.filter((k) => k != null));
     dash.dataset.feature = String(f.feature);
     R.dashboard = { feature: f.feature, contexts: ex.length, histogram: false };
     const hs = summary.act_hist_log10 || { lo: -3, hi: 3, bins: 24 };

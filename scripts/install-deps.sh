@@ -13,7 +13,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libopenblas-dev libdnnl-dev nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev
       libtomlplusplus-dev clang-14 libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy nodejs chromium
-      libopenmpi-dev openmpi-bin pybind11-dev python3-dev python3-pytest python3-torch)
+      libopenmpi-dev openmpi-bin libcurl4-openssl-dev pybind11-dev python3-dev python3-pytest python3-torch)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -22,6 +22,7 @@
 #include "crosscoder/feature_shard.hpp"
 #include "crosscoder/step.hpp"
 #include "harvest/activation_store.hpp"
+#include "labels/label_prompt.hpp"
 #include "model/linear.hpp"
 #include "model/weights.hpp"
 #include "dist/bytes.hpp"
@@ -364,9 +365,11 @@ std::vector<FeatureRecord> gather_records(std::vector<FeatureRecord> mine) {
   return all;
 }
 
-// Optional labels from an LLM (or a person): {"feature": i, "label": "..."} per line.
-std::map<int64_t, std::string> read_labels(const std::string& path, int64_t F) {
-  std::map<int64_t, std::string> labels;
+// Optional labels from an LLM (or a person): {"feature": i, "label": "..."} per line, as
+// `crosscoder label` writes them with its "category" and "detection" score: the fields merged into
+// that feature's row (label, label_category, label_score = the detection's balanced accuracy).
+std::map<int64_t, Json> read_labels(const std::string& path, int64_t F) {
+  std::map<int64_t, Json> labels;
   if (path.empty()) return labels;
   for_each_jsonl(path, [&](const Json& j, size_t line) {
     const std::string at = path + ":" + std::to_string(line);
@@ -374,7 +377,11 @@ std::map<int64_t, std::string> read_labels(const std::string& path, int64_t F) {
       fail(at, "", "needs {\"feature\": integer, \"label\": string}");
     const int64_t id = j["feature"].get<int64_t>();
     if (id < 0 || id >= F) fail(at, "feature", "is out of range", "0.." + std::to_string(F - 1), std::to_string(id));
-    labels[id] = j["label"].get<std::string>();
+    Json fields = {{"label", j["label"]}};
+    if (j.contains("category") && j["category"].is_string()) fields["label_category"] = j["category"];
+    if (j.contains("detection") && j["detection"].is_object() && j["detection"].contains("balanced_accuracy"))
+      fields["label_score"] = j["detection"]["balanced_accuracy"];
+    labels[id] = fields;
   });
   return labels;
 }
@@ -408,14 +415,6 @@ std::vector<std::pair<int32_t, double>> top_tokens_of(const std::vector<Window>&
   std::vector<std::pair<int32_t, double>> out;
   for (size_t k = 0; k < std::min<size_t>(5, tc.size()); ++k) out.push_back({tc[k].second, double(tc[k].first) / double(n_top)});
   return out;
-}
-
-std::string labelling_prompt(int64_t j, const std::string& contexts) {
-  return "Below are text excerpts where one feature of a sparse dictionary over a language model's "
-         "activations fires most strongly; the token it fires on is marked <<like this>>.\n" + contexts +
-         "In a few words, what does the feature detect? If it marks a reasoning move (self-reflection, "
-         "verification, deduction, an alternative, a contrast), say which. Answer as JSON "
-         "{\"feature\": " + std::to_string(j) + ", \"label\": \"...\"}.";
 }
 
 // What the per-feature tables yield for the summary and categories.json.
@@ -460,7 +459,7 @@ std::pair<std::vector<double>, std::vector<int64_t>> change_masses(const std::ve
 
 // features.csv, features.jsonl, examples.jsonl and (when asked) the labelling prompts.
 TableStats write_feature_tables(const AnalyzeOptions& opt, int64_t N, const std::vector<FeatureRecord>& recs, const Lexicon& lex,
-                                const Tokenizer* tok, const std::map<int64_t, std::string>& labels) {
+                                const Tokenizer* tok, const std::map<int64_t, Json>& labels) {
   const int64_t F = int64_t(recs.size());
   TableStats t;
   t.category.assign(size_t(F), -1);
@@ -511,7 +510,7 @@ TableStats write_feature_tables(const AnalyzeOptions& opt, int64_t N, const std:
     const double br[2] = {denom > 0 ? a.sr[0] / denom : 0, denom > 0 ? a.sr[1] / denom : 0};
     const Json nu_e = be[1] != 0 ? Json(be[0] / be[1]) : Json(nullptr), nu_r = br[1] != 0 ? Json(br[0] / br[1]) : Json(nullptr);
     const std::string cat = category[size_t(j)] >= 0 ? lex.categories[size_t(category[size_t(j)])] : "";
-    const std::string label = labels.count(j) ? labels.at(j) : "";
+    const std::string label = labels.count(j) ? labels.at(j)["label"].get<std::string>() : "";
     const Json rank_json = rank > 0 ? Json(rank) : Json(nullptr);
     Json row = {{"feature", j}, {"norm_a", na}, {"norm_b", nb}, {"nrn", nrn_json}, {"class", cls}, {"cos_ab", cosab},
                 {"delta_norm", dnorm}, {"change_mass", change_mass[size_t(j)]}, {"change_rank", rank_json}, {"enc_norm", enc}, {"freq", double(a.count) / double(std::max<int64_t>(N, 1))},
@@ -519,7 +518,7 @@ TableStats write_feature_tables(const AnalyzeOptions& opt, int64_t N, const std:
                 {"category", cat}, {"category_share", category_share[size_t(j)]}, {"top_tokens", top_tokens},
                 {"ls_beta_eps", {be[0], be[1]}}, {"ls_beta_r", {br[0], br[1]}}, {"ls_nu_eps", nu_e}, {"ls_nu_r", nu_r},
                 {"act_hist", a.hist}};
-    if (labels.count(j)) row["label"] = label;
+    if (labels.count(j)) row.update(labels.at(j));
     for (int m = 0; m < 2; ++m) {
       if ((m == 0 ? opt.base_model : opt.distilled_model).empty()) continue;  // no logit lens
       Json pro = Json::array(), sup = Json::array();
@@ -541,14 +540,11 @@ TableStats write_feature_tables(const AnalyzeOptions& opt, int64_t N, const std:
         << category_share[size_t(j)] << "," << csv_escape(top_str) << "," << be[0] << "," << be[1] << "," << br[0] << ","
         << br[1] << "," << nu_e.dump() << "," << nu_r.dump() << "," << csv_escape(label) << "\n";
     if (!opt.export_prompts.empty() && !is_dead) {
-      std::string ctx;
+      std::vector<std::string> ctx;
       for (size_t e = 0; e < examples.size() && e < 10; ++e) {
-        ctx += "- ";
-        for (size_t k = 0; k < windows[e].tokens.size(); ++k) {
-          const std::string t = decode1(windows[e].tokens[k]);
-          ctx += int(k) == windows[e].center ? "<<" + t + ">>" : t;
-        }
-        ctx += "\n";
+        std::vector<std::string> texts;
+        for (int32_t t : windows[e].tokens) texts.push_back(decode1(t));
+        ctx.push_back(marked_context(texts, windows[e].center));
       }
       prompts << Json({{"feature", j}, {"nrn", nrn_json}, {"class", cls}, {"prompt", labelling_prompt(j, ctx)}}).dump() << "\n";
     }
@@ -619,7 +615,7 @@ void analyze_crosscoder(const AnalyzeOptions& opt) {
   std::unique_ptr<Tokenizer> tok;
   if (!tok_path.empty()) tok = Tokenizer::load(tok_path);
   const Lexicon lex = load_lexicon(opt.lexicon);
-  const std::map<int64_t, std::string> labels = read_labels(opt.labels, c.dict_size);
+  const std::map<int64_t, Json> labels = read_labels(opt.labels, c.dict_size);
   if (dist::root()) make_dirs(opt.out);  // only rank 0 writes
 
   s.d = c.d_in;

@@ -20,5 +20,6 @@ void register_organism(CLI::App& app);
 void register_run(CLI::App& app);  // run and demo
 void register_interop(CLI::App& app);  // export and import
 void register_enrich(CLI::App& app);
+void register_label(CLI::App& app);
 
 }  // namespace cc::cli

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   cc::cli::register_run(app);
   cc::cli::register_interop(app);
   cc::cli::register_enrich(app);
+  cc::cli::register_label(app);
   // With several ranks an error ends the whole job (MPI_Abort): the other ranks would otherwise
   // wait for this one in their next collective call forever.
   // (abort_job alone knows the job's size: inside dist::root_alone rank 0 runs as a job of one.)

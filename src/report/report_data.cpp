@@ -80,7 +80,7 @@ Json crosscoder_json(const std::string& dir) {
 
 const std::vector<std::string> kFeatureCols = {"feature", "nrn", "class", "category", "freq", "mean_act", "max_act", "dead",
                                                "cos_ab", "norm_a", "norm_b", "change_rank", "change_mass", "ls_nu_eps", "ls_nu_r",
-                                               "top", "label"};
+                                               "top", "label", "label_category", "label_score"};
 
 void add_analysis(Json& out, const std::string& dir, const ReportOptions& opt) {
   out["analysis"] = {{"dir", dir}, {"summary", read_json_file(dir + "/summary.json")}};
@@ -93,7 +93,7 @@ void add_analysis(Json& out, const std::string& dir, const ReportOptions& opt) {
     Json row = Json::array();
     for (const auto& c : kFeatureCols) {
       if (c == "top") row.push_back(top);
-      else if (c == "label") row.push_back(j.value("label", std::string()));
+      else if (c == "label" || c == "label_category") row.push_back(j.value(c, std::string()));
       else row.push_back(j.contains(c) ? r4(j[c]) : Json(nullptr));
     }
     rows.push_back(row);

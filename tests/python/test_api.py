@@ -13,20 +13,11 @@ import pytest
 
 import crosscoder as cc
 
-SRC = os.environ["CROSSCODER_SOURCE"]
-BIN = os.environ["CROSSCODER_BIN"]
-BASE = os.path.join(SRC, "organism", "base")
-DISTILLED = os.path.join(SRC, "organism", "distilled")
-sys.path.insert(0, os.path.join(SRC, "tests", "python"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_fixture import BASE, BIN, SRC, cli, train_small  # noqa: E402
 from safetensors_np import load as load_safetensors  # noqa: E402  (the numpy-only reader)
 
 TEXT = "Wait, let me check the sum again: 3 + 4 = 7."
-
-
-def cli(*args):
-    r = subprocess.run([BIN, *args], capture_output=True, text=True, errors="replace")
-    assert r.returncode == 0, r.stderr
-    return r.stdout
 
 
 @pytest.fixture(scope="session")
@@ -42,18 +33,7 @@ def tok():
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
     """A small store of the organism pair at layer 2 and one crosscoder of each architecture on it."""
-    root = tmp_path_factory.mktemp("trained")
-    store = str(root / "store")
-    cli("harvest", "--base", BASE, "--distilled", DISTILLED, "--corpus", os.path.join(SRC, "data/general_text/text@1"),
-        "--tokens", "6000", "--seq-len", "128", "--batch-seqs", "8", "--hook", "2", "--eval-fraction", "0.2",
-        "--store-dtype", "f32", "--out", store, "--quiet")
-    ckpts = {}
-    for arch in ("l1", "batchtopk"):
-        out = str(root / arch)
-        cli("train", "--acts", store, "--out", out, "--arch", arch, "--dict-size", "128", "--k", "8", "--batch-size", "256",
-            "--tokens", "60000", "--threshold-start", "20", "--quiet")
-        ckpts[arch] = out
-    return {"store": store, **ckpts}
+    return train_small(str(tmp_path_factory.mktemp("trained")))
 
 
 # --- engine ---------------------------------------------------------------------------------------
