@@ -52,7 +52,7 @@
   const thresholds = summary.thresholds || { base_only_below: 0.3, distilled_only_above: 0.7 };
 
   // ---------- header and summary ----------
-  const nav = ['calibration', 'summary', 'training', 'nrn', 'ablation', 'steering', 'geometry', 'features'];
+  const nav = ['calibration', 'summary', 'training', 'nrn', 'ablation', 'steering', 'geometry', 'enrichment', 'features'];
   app.append(h('header', {}, h('h1', {}, 'crosscoder report'),
     h('p', {}, 'Run: ', h('code', {}, D.run || '(explicit folders)')),
     h('nav', {}, nav.map((n) => h('a', { href: '#' + n }, n)))));
@@ -284,11 +284,27 @@
   } else geo.append(missing('a geometry run'));
   app.append(geo);
 
+  // ---------- sentence-tag enrichment ----------
+  const en = section('enrichment', 'Sentence-tag enrichment');
+  const E = D.enrichment;
+  if (E) {
+    en.append(h('p', { class: 'info' }, `${E.features_tested} features tested on ${E.sentences} tagged sentences of ${E.traces} R1-distill traces; ` +
+      `a (feature, tag) is enriched when its share of the feature's activation is at least ${E.min_ratio}× the tag's token share and the ` +
+      `within-trace permutation test survives Benjamini–Hochberg at ${E.fdr} (up to ${E.permutations} permutations).`));
+    en.append(table(['tag', 'token share', 'enriched features', 'category'], (E.tags || []).map((t) =>
+      [t, fmt(E.token_base_rate[t], 3), (E.enriched_features_per_tag || {})[t] || 0, E.tag_to_category[t] || '—'])));
+    const ag = Object.entries(E.agreement || {});
+    if (ag.length) en.append(h('h3', {}, 'Agreement between category methods'),
+      table(['methods', 'features assessed by both', 'same answer', 'Cohen κ', 'both gave a category', 'same category'],
+        ag.map(([k, a]) => [k.replace(/_/g, ' '), a.assessed, fmt(a.observed, 3), fmt(a.kappa, 3), a.both_labelled, fmt(a.labelled_match, 3)])));
+  } else en.append(missing('a sentence-tag enrichment run'));
+  app.append(en);
+
   // ---------- feature browser ----------
   const fs = section('features', 'Features');
   const dash = h('div', { id: 'dashboard', class: 'dashboard' });
   if (feats.length) {
-    const shown = ['feature', 'nrn', 'class', 'change_rank', 'category', 'freq', 'mean_act', 'max_act', 'ls_nu_eps', 'ls_nu_r', 'top', 'label', 'label_category', 'label_score'];
+    const shown = ['feature', 'nrn', 'class', 'change_rank', 'category', 'freq', 'mean_act', 'max_act', 'ls_nu_eps', 'ls_nu_r', 'top', 'label', 'label_category', 'label_score', 'enriched_category'];
     let sortKey = 'freq', sortDesc = true, page = 0, query = '', cls = '';
     const search = h('input', { type: 'search', placeholder: 'search: id, class, category, token, label', id: 'feature-search' });
     const clsSel = h('select', { id: 'class-filter' }, ['', 'base-only', 'shared', 'distilled-only', 'changed'].map((c) => h('option', { value: c }, c || 'all classes')));

@@ -39,7 +39,7 @@ TEST(Experiment, ShippedConfigsLoad) {
     const Experiment e = load_experiment(std::string(SOURCE_DIR) + "/configs/" + f + ".toml", {}, "/tmp/x");
     EXPECT_EQ(e.crosscoders.size(), 2u) << f;
     EXPECT_TRUE(fs::path(e.harvest.base_dir).is_absolute()) << f;
-    EXPECT_EQ(stage_names(e).size(), std::string(f) == "organism" ? 11u : 10u) << f;  // the demo runs the calibration too
+    EXPECT_EQ(stage_names(e).size(), std::string(f) == "organism" ? 12u : 11u) << f;  // the demo runs the calibration too
   }
   // configs/calibration.toml alone: no pair, one stage; the demo reads the same [calibration] table
   // through `file`, and --set overrides its keys.
@@ -61,7 +61,9 @@ TEST(Experiment, ShippedConfigsLoad) {
   EXPECT_TRUE(fs::is_directory(o.geometry.datasets));
   // Stages follow the file's order, not toml++'s alphabetical one.
   EXPECT_EQ(o.crosscoders[0].name, "l1");
-  EXPECT_EQ(stage_names(o), (std::vector<std::string>{"calibration", "harvest", "train-l1", "train-batchtopk", "spliced-loss-l1", "spliced-loss-batchtopk", "analyze", "ablate", "steer", "geometry", "report"}));
+  EXPECT_EQ(stage_names(o), (std::vector<std::string>{"calibration", "harvest", "train-l1", "train-batchtopk", "spliced-loss-l1", "spliced-loss-batchtopk", "analyze", "ablate", "steer", "geometry", "enrich", "report"}));
+  EXPECT_TRUE(fs::exists(o.enrich.sentences));
+  EXPECT_EQ(o.enrich.crosscoder, o.analyze.crosscoder);
   // Defaults the config leaves unset are resolved by the loader to real files (so that their stamps,
   // not null, enter the stage fingerprints): the lexicon, the steering problems, the report assets.
   const std::string lexicon = (fs::path(SOURCE_DIR) / "configs/reasoning_lexicon.toml").string();

@@ -31,7 +31,6 @@ void register_enrich(CLI::App& app) {
   s->add_option("--analysis", e.analysis, "Analysis folder whose lexicon categories to compare with (default: none)");
   s->add_option("--labels", e.labels, "labels.jsonl ({\"feature\", \"category\"}) to compare with (default: none)");
   s->add_option("--permutations", e.stats.permutations, "Most permutations per test (Monte Carlo p >= 1/(1+this))")->capture_default_str();
-  s->add_option("--stop-after", e.stats.stop_after, "Stop a test after this many permutations reach the observed share")->capture_default_str();
   s->add_option("--min-sentences", e.stats.min_sentences, "Test a feature only when active in this many sentences")->capture_default_str();
   s->add_option("--fdr", e.fdr, "Benjamini-Hochberg level for a significant (feature, tag)")->capture_default_str();
   s->add_option("--min-ratio", e.min_ratio, "A category needs its tag's activation share at least this times the tag's token share")

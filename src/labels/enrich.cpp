@@ -23,7 +23,7 @@ static int32_t start_token(const Tokenizer& tok, const std::string& model_dir) {
 static Json tag_json(const TagEnrichment& t) {
   auto num = [](double x) { return std::isfinite(x) ? Json(x) : Json(nullptr); };
   Json j = {{"share", t.share}, {"base_rate", t.base_rate}, {"ratio", t.ratio}, {"tested", t.tested}};
-  if (t.tested) j.update({{"p", num(t.p)}, {"q", num(t.q)}, {"permutations", t.permutations_run}});
+  if (t.tested) j.update({{"p", num(t.p)}, {"q", num(t.q)}});
   return j;
 }
 
@@ -100,7 +100,7 @@ std::string run_enrichment(const EnrichRunOptions& opt) {
   }
   const Json summary = {{"crosscoder", opt.crosscoder}, {"sentences_file", opt.sentences}, {"traces", traces.trace_ids.size()},
                         {"sentences", traces.sentences.size()}, {"tags", names}, {"tag_to_category", tag_map},
-                        {"token_base_rate", base}, {"permutations", opt.stats.permutations}, {"stop_after", opt.stats.stop_after},
+                        {"token_base_rate", base}, {"permutations", opt.stats.permutations},
                         {"min_sentences", opt.stats.min_sentences}, {"fdr", opt.fdr}, {"min_ratio", opt.min_ratio}, {"seed", opt.stats.seed},
                         {"features_tested", categories.size()}, {"enriched_features_per_tag", per_tag},
                         {"features_per_category", per_category}, {"agreement", agreement_json(categories, opt)}};

@@ -1,6 +1,9 @@
 #include "labels/enrichment.hpp"
 
+#include <cblas.h>
+
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <random>
 
@@ -34,10 +37,42 @@ static void add_tags(uint8_t mask, double mass, double* sums) {
   for (uint32_t m = mask; m; m &= m - 1) sums[std::countr_zero(m)] += mass;
 }
 
-// One feature against the permutations, every tag at once until each has stop_after exceedances.
-static std::vector<TagEnrichment> test_feature(const SentenceSet& s, const FeatureMass& f, const std::vector<double>& base,
-                                               const std::vector<uint8_t>& masks, const EnrichmentOptions& opt) {
-  const size_t G = s.tag_names.size(), S = s.size();
+// Per tested feature (columns of a block), how many permutations give each tag a sum of masses at
+// least the observed one. Sums are floats from one sgemm, the observed ones from the same product
+// with the identity permutation, so equal sets of sentences give equal sums; a tie counts against.
+static void count_exceedances(const SentenceSet& s, const std::vector<FeatureMass>& features, const std::vector<int64_t>& block,
+                              const std::vector<uint8_t>& masks, int64_t P, std::vector<std::array<int64_t, 8>>& hits) {
+  const int64_t S = int64_t(s.size()), G = int64_t(s.tag_names.size()), nb = int64_t(block.size());
+  std::vector<float> M(size_t(S * nb), 0.f);  // [S, nb]
+  for (int64_t c = 0; c < nb; ++c) {
+    const FeatureMass& f = features[size_t(block[size_t(c)])];
+    for (size_t i = 0; i < f.sentence.size(); ++i) M[size_t(f.sentence[i] * nb + c)] = f.mass[i];
+  }
+  constexpr int64_t kChunk = 64;  // permutations per product
+  std::vector<float> ind(size_t((kChunk + 1) * G * S)), sums(size_t((kChunk + 1) * G * nb));
+  auto fill = [&](int64_t row, const uint8_t* mask) {  // G indicator rows for one assignment of tags
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t i = 0; i < S; ++i) ind[size_t(((row * G) + g) * S + i)] = float((mask[i] >> g) & 1u);
+  };
+  fill(0, s.tags.data());
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(G), int(nb), int(S), 1.f, ind.data(), int(S), M.data(), int(nb), 0.f,
+              sums.data(), int(nb));
+  const std::vector<float> observed(sums.begin(), sums.begin() + G * nb);
+  for (int64_t p0 = 0; p0 < P; p0 += kChunk) {
+    const int64_t n = std::min(kChunk, P - p0);
+    for (int64_t k = 0; k < n; ++k) fill(k, masks.data() + size_t((p0 + k) * S));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n * G), int(nb), int(S), 1.f, ind.data(), int(S), M.data(), int(nb),
+                0.f, sums.data(), int(nb));
+    for (int64_t k = 0; k < n; ++k)
+      for (int64_t g = 0; g < G; ++g)
+        for (int64_t c = 0; c < nb; ++c)
+          hits[size_t(block[size_t(c)])][size_t(g)] += sums[size_t((k * G + g) * nb + c)] >= observed[size_t(g * nb + c)];
+  }
+}
+
+// Observed shares and ratios of one feature; which tags it is tested on.
+static std::vector<TagEnrichment> observe(const SentenceSet& s, const FeatureMass& f, const std::vector<double>& base, int64_t min_sentences) {
+  const size_t G = s.tag_names.size();
   std::vector<TagEnrichment> out(G);
   double total = 0, obs[8] = {0};
   for (size_t i = 0; i < f.sentence.size(); ++i) {
@@ -48,26 +83,7 @@ static std::vector<TagEnrichment> test_feature(const SentenceSet& s, const Featu
     out[g].base_rate = base[g];
     out[g].share = total > 0 ? obs[g] / total : 0;
     out[g].ratio = base[g] > 0 ? out[g].share / base[g] : 0;
-    out[g].tested = int64_t(f.sentence.size()) >= opt.min_sentences && base[g] > 0 && total > 0;
-  }
-  int64_t hits[8] = {0};
-  bool open[8];
-  for (size_t g = 0; g < G; ++g) open[g] = out[g].tested;
-  for (int64_t p = 0; p < opt.permutations && std::any_of(open, open + G, [](bool b) { return b; }); ++p) {
-    const uint8_t* m = masks.data() + size_t(p) * S;
-    double sums[8] = {0};
-    for (size_t i = 0; i < f.sentence.size(); ++i) add_tags(m[f.sentence[i]], f.mass[i], sums);
-    for (size_t g = 0; g < G; ++g) {
-      if (!open[g]) continue;
-      out[g].permutations_run = p + 1;
-      if (sums[g] >= obs[g] * (1 - 1e-12)) ++hits[g];  // ties count against the feature
-      if (hits[g] >= opt.stop_after) open[g] = false;
-    }
-  }
-  for (size_t g = 0; g < G; ++g) {
-    if (!out[g].tested) continue;
-    out[g].p = hits[g] >= opt.stop_after ? double(hits[g]) / double(out[g].permutations_run)
-                                         : double(1 + hits[g]) / double(1 + opt.permutations);
+    out[g].tested = int64_t(f.sentence.size()) >= min_sentences && base[g] > 0 && total > 0;
   }
   return out;
 }
@@ -76,7 +92,7 @@ std::vector<std::vector<TagEnrichment>> tag_enrichment(const SentenceSet& s, con
                                                        const EnrichmentOptions& opt) {
   const size_t G = s.tag_names.size();
   if (G == 0 || G > 8) fail("", "sentence tags", "must number 1 to 8", "1..8", std::to_string(G));
-  if (opt.permutations < 1 || opt.stop_after < 1) fail("", "permutations", "must be positive", ">= 1", std::to_string(opt.permutations));
+  if (opt.permutations < 1) fail("", "permutations", "must be positive", ">= 1", std::to_string(opt.permutations));
   std::vector<double> base(G, 0.0);
   double tokens = 0;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -86,9 +102,20 @@ std::vector<std::vector<TagEnrichment>> tag_enrichment(const SentenceSet& s, con
   for (auto& b : base) b = tokens > 0 ? b / tokens : 0;
   const std::vector<uint8_t> masks = permuted_masks(s, opt.permutations, opt.seed);
   std::vector<std::vector<TagEnrichment>> out(features.size());
-  parallel_for(int64_t(features.size()), 1, [&](int64_t b, int64_t e) {
-    for (int64_t j = b; j < e; ++j) out[size_t(j)] = test_feature(s, features[size_t(j)], base, masks, opt);
-  });
+  std::vector<int64_t> tested;
+  for (size_t j = 0; j < features.size(); ++j) {
+    out[j] = observe(s, features[j], base, opt.min_sentences);
+    if (std::any_of(out[j].begin(), out[j].end(), [](const TagEnrichment& t) { return t.tested; })) tested.push_back(int64_t(j));
+  }
+  std::vector<std::array<int64_t, 8>> hits(features.size(), std::array<int64_t, 8>{});
+  constexpr size_t kBlock = 1024;  // features per product: [sentences, 1024] floats
+  for (size_t b0 = 0; b0 < tested.size(); b0 += kBlock) {
+    const std::vector<int64_t> block(tested.begin() + long(b0), tested.begin() + long(std::min(tested.size(), b0 + kBlock)));
+    count_exceedances(s, features, block, masks, opt.permutations, hits);
+  }
+  for (size_t j = 0; j < features.size(); ++j)
+    for (size_t g = 0; g < G; ++g)
+      if (out[j][g].tested) out[j][g].p = double(1 + hits[j][g]) / double(1 + opt.permutations);
   std::vector<double> p;
   for (const auto& f : out)
     for (const auto& t : f)

@@ -8,8 +8,9 @@
 //   ratio_jg  = share_jg / base_g
 //   p_jg      = P(share ≥ observed) when the tag sets are permuted among the sentences of each trace
 //               (so a feature that simply fires more in some traces is not enriched by that), by
-//               Monte Carlo with Besag–Clifford sequential stopping (stop after `stop_after`
-//               exceedances: p = h / n; else p = (1 + exceedances) / (1 + permutations));
+//               Monte Carlo: (1 + permutations reaching the observed sum) / (1 + permutations). The
+//               permuted sums of every feature and tag are one product per block of permutations,
+//               [permutations × tags, sentences] 0/1 indicators times [sentences, features] masses;
 //   q_jg      = Benjamini–Hochberg over every tested (feature, tag).
 // A feature is tested only when it is active in at least min_sentences sentences.
 #pragma once
@@ -35,7 +36,6 @@ struct FeatureMass {
 
 struct EnrichmentOptions {
   int64_t permutations = 10000;
-  int64_t stop_after = 20;
   int64_t min_sentences = 5;
   uint64_t seed = 0;
 };
@@ -43,7 +43,6 @@ struct EnrichmentOptions {
 struct TagEnrichment {
   double share = 0, base_rate = 0, ratio = 0;
   double p = 1, q = 1;
-  int64_t permutations_run = 0;
   bool tested = false;
 };
 

@@ -104,23 +104,27 @@ TaggedTraces load_tagged_traces(const std::string& path, const Tokenizer& tok, i
   return t;
 }
 
-// One window's stream at the hook in both models: x [T, 2d] (row t: model A's d values, then B's).
-static std::vector<float> pair_stream(Qwen2Model& a, Qwen2Model& b, const std::vector<int32_t>& ids, int site) {
-  const int64_t d = a.config().hidden_size, T = int64_t(ids.size());
-  std::vector<float> xa, xb, x(size_t(T * 2 * d));
+// Windows [w0, w1)'s streams at the hook in both models, in one forward each: x [T, 2d] over their
+// tokens in order (row t: model A's d values, then B's).
+static std::vector<float> pair_stream(Qwen2Model& a, Qwen2Model& b, const TaggedTraces& t, size_t w0, size_t w1, int site) {
+  const int64_t d = a.config().hidden_size;
+  std::vector<SeqInput> batch;
+  for (size_t w = w0; w < w1; ++w) batch.push_back({t.windows[w], nullptr});
+  std::vector<float> xa, xb;
   for (auto [model, out] : {std::pair{&a, &xa}, std::pair{&b, &xb}}) {
     Hooks h;
     h.add(site, make_capture_hook(out));
-    SeqInput in{ids, nullptr};
     ForwardOptions fo;
     fo.logits = LogitsMode::None;
     fo.stop_at_site = site;
     fo.hooks = &h;
-    model->forward(std::span<const SeqInput>(&in, 1), fo);
+    model->forward(batch, fo);
   }
-  for (int64_t t = 0; t < T; ++t) {
-    std::copy_n(xa.data() + t * d, d, x.data() + t * 2 * d);
-    std::copy_n(xb.data() + t * d, d, x.data() + t * 2 * d + d);
+  const int64_t T = int64_t(xa.size()) / d;
+  std::vector<float> x(size_t(T * 2 * d));
+  for (int64_t r = 0; r < T; ++r) {
+    std::copy_n(xa.data() + r * d, d, x.data() + r * 2 * d);
+    std::copy_n(xb.data() + r * d, d, x.data() + r * 2 * d + d);
   }
   return x;
 }
@@ -138,25 +142,28 @@ std::vector<FeatureMass> sentence_feature_mass(const TaggedTraces& t, const Cros
   for (const auto& w : t.windows) total += int64_t(w.size());
   Progress bar("attribute", total, "tok", opt.progress);
   std::vector<float> f;
-  for (size_t w = 0; w < t.windows.size(); ++w) {
-    std::vector<float> x = pair_stream(*a, *b, t.windows[w], site);
-    const int64_t T = int64_t(t.windows[w].size());
+  for (size_t w0 = 0; w0 < t.windows.size(); w0 += size_t(opt.batch_windows)) {
+    const size_t w1 = std::min(t.windows.size(), w0 + size_t(opt.batch_windows));
+    std::vector<float> x = pair_stream(*a, *b, t, w0, w1, site);
+    const int64_t T = int64_t(x.size()) / (2 * p.d);
     crosscoder_scale_inputs(c, x.data(), T);
     crosscoder_encode(p, c, x.data(), T, f);
-    for (int64_t r = 0; r < T; ++r) {
-      const int32_t s = t.sentence[w][size_t(r)];
-      if (s < 0) continue;
-      for (int64_t j = 0; j < p.F; ++j)
-        if (f[size_t(r * p.F + j)] > 0) per_feature[size_t(j)][s] += f[size_t(r * p.F + j)];
-    }
+    int64_t r = 0;
+    for (size_t w = w0; w < w1; ++w)
+      for (const int32_t s : t.sentence[w]) {
+        const float* fr = f.data() + r++ * p.F;
+        if (s < 0) continue;
+        for (int64_t j = 0; j < p.F; ++j)
+          if (fr[j] > 0) per_feature[size_t(j)][s] += fr[j];
+      }
     bar.add(T);
   }
   std::vector<FeatureMass> out(size_t(p.F));
   for (int64_t j = 0; j < p.F; ++j) {
     std::vector<std::pair<int32_t, double>> v(per_feature[size_t(j)].begin(), per_feature[size_t(j)].end());
     std::sort(v.begin(), v.end());
-    for (const auto& [s, m] : v) {
-      out[size_t(j)].sentence.push_back(s);
+    for (const auto& [s2, m] : v) {
+      out[size_t(j)].sentence.push_back(s2);
       out[size_t(j)].mass.push_back(float(m));
     }
   }

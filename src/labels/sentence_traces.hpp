@@ -30,6 +30,7 @@ TaggedTraces load_tagged_traces(const std::string& path, const Tokenizer& tok, i
 struct AttributionOptions {
   std::string base, distilled;  // model directories
   ComputeMode mode = ComputeMode::BF16;
+  int64_t batch_windows = 8;  // windows per forward call
   bool progress = true;
 };
 

@@ -292,6 +292,29 @@ void read_geometry(const TomlSection& top, const std::string& path, Experiment& 
   ge.finish();
 }
 
+// [enrichment]: sentence-tag enrichment of the analysed crosscoder (off unless enabled).
+void read_enrichment(const TomlSection& top, Experiment& e, const Shared& sh) {
+  const TomlSection en = top.sub("enrichment");
+  e.enrich_on = en.flag("enabled", false);
+  EnrichRunOptions& r = e.enrich;
+  r.crosscoder = e.analyze.crosscoder;
+  r.analysis = e.analyze.out;
+  r.models.base = e.harvest.base_dir;
+  r.models.distilled = e.harvest.distilled_dir;
+  r.models.mode = sh.mode;
+  r.tokenizer = e.harvest.tokenizer;
+  r.out = e.out + "/enrichment";
+  r.sentences = en.path("sentences", resource_path("data/reasoning_traces/thought_anchors_sentence_labels.jsonl"));
+  r.stats.permutations = en.integer("permutations", r.stats.permutations);
+  r.stats.min_sentences = en.integer("min_sentences", r.stats.min_sentences);
+  r.stats.seed = uint64_t(en.integer("seed", int64_t(r.stats.seed)));
+  r.fdr = en.number("fdr", r.fdr);
+  r.min_ratio = en.number("min_ratio", r.min_ratio);
+  r.seq_len = en.integer("seq_len", r.seq_len);
+  r.max_traces = en.integer("max_traces", r.max_traces);
+  en.finish();
+}
+
 // The settings of a [calibration] table (calibration/calibration.hpp).
 void read_calibration_table(const TomlSection& cal, Experiment& e, const Shared& sh) {
   CalibrationOptions& c = e.calibration;
@@ -410,6 +433,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   read_ablation(top, e, sh);
   read_steering(top, path, e, sh);
   read_geometry(top, path, e, sh);
+  read_enrichment(top, e, sh);
   read_report(top, e);
   top.finish();
   return e;

@@ -16,6 +16,7 @@
 #include "interventions/ablation.hpp"
 #include "interventions/spliced_loss.hpp"
 #include "interventions/steer_sweep.hpp"
+#include "labels/enrich.hpp"
 #include "report/report.hpp"
 
 namespace cc {
@@ -44,6 +45,8 @@ struct Experiment {
   SteerSweepOptions steer;
   std::vector<std::string> steer_features;  // tried in order: the first that resolves is steered
   GeometryOptions geometry;
+  bool enrich_on = false;           // [enrichment] enabled: sentence-tag enrichment of the analysed crosscoder
+  EnrichRunOptions enrich;
   ReportOptions report;
   bool pair_on = true;              // false: a calibration-only config (no [models]): only the calibration stage runs
   bool calibration_on = false;      // [calibration] present

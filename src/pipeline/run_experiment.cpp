@@ -227,6 +227,25 @@ void add_geometry_stage(const Experiment& e, std::vector<Stage>& st) {
   }
 }
 
+// enrich: sentence-tag enrichment of the analysed crosscoder, compared with the analysis's lexicon
+// categories → enrichment/.
+void add_enrich_stage(const Experiment& e, std::vector<Stage>& st) {
+  if (!e.enrich_on) return;
+  const EnrichRunOptions& r = e.enrich;
+  Json s = {{"crosscoder", r.crosscoder}, {"sentences", r.sentences}, {"sentences_stamp", file_stamp(r.sentences)},
+            {"permutations", r.stats.permutations}, {"min_sentences", r.stats.min_sentences},
+            {"seed", r.stats.seed}, {"fdr", r.fdr}, {"min_ratio", r.min_ratio}, {"seq_len", r.seq_len}, {"max_traces", r.max_traces},
+            {"compute", mode_name(r.models.mode)}, {"models", models_json(e.harvest)}};
+  st.push_back({"enrich", s, {"analyze"}, r.out,
+                [&e](bool) {
+                  EnrichRunOptions r = e.enrich;
+                  r.models.progress = e.progress;
+                  run_enrichment(r);
+                  return std::string();
+                },
+                nullptr});
+}
+
 // report: everything above → report.html.
 void add_report_stage(const Experiment& e, std::vector<Stage>& st) {
   const ReportOptions& r = e.report;
@@ -293,6 +312,7 @@ std::vector<Stage> plan(const Experiment& e) {
   add_ablate_stage(e, st);
   add_steer_stage(e, st);
   add_geometry_stage(e, st);
+  add_enrich_stage(e, st);
   add_report_stage(e, st);
   return st;
 }

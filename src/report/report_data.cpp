@@ -3,6 +3,7 @@
 // contexts are trimmed and their token strings interned in one table, numbers are rounded.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <filesystem>
 #include <unordered_map>
 
@@ -23,7 +24,7 @@ Json r4(const Json& v) { return v.is_number() ? Json(round_to(v.get<double>(), 1
 
 struct Found {
   std::vector<std::string> crosscoders;
-  std::string analysis, ablation, steer, geometry, store, calibration;
+  std::string analysis, ablation, steer, geometry, store, calibration, enrichment;
 };
 
 Found discover(const ReportOptions& opt) {
@@ -42,6 +43,7 @@ Found discover(const ReportOptions& opt) {
       if (f.geometry.empty() && has("geometry.json")) f.geometry = d.string();
       if (f.store.empty() && has("manifest.json")) f.store = d.string();
       if (f.calibration.empty() && has("calibration.json")) f.calibration = d.string();
+      if (f.enrichment.empty() && has("enrichment.json") && has("enrichment.jsonl")) f.enrichment = d.string();
     }
   }
   if (!opt.crosscoder.empty()) f.crosscoders = {opt.crosscoder};
@@ -80,9 +82,21 @@ Json crosscoder_json(const std::string& dir) {
 
 const std::vector<std::string> kFeatureCols = {"feature", "nrn", "class", "category", "freq", "mean_act", "max_act", "dead",
                                                "cos_ab", "norm_a", "norm_b", "change_rank", "change_mass", "ls_nu_eps", "ls_nu_r",
-                                               "top", "label", "label_category", "label_score"};
+                                               "top", "label", "label_category", "label_score", "enriched_category"};
 
-void add_analysis(Json& out, const std::string& dir, const ReportOptions& opt) {
+// feature → its category by sentence-tag enrichment, for the features the enrichment tested.
+std::map<int64_t, std::string> enriched_categories(const std::string& dir) {
+  std::map<int64_t, std::string> m;
+  if (dir.empty()) return m;
+  const std::string path = dir + "/enrichment.jsonl";
+  for_each_jsonl(path, [&](const Json& j, size_t line) {
+    const std::string at = path + ":" + std::to_string(line);
+    if (j.value("tested", false)) m[json_get<int64_t>(j, "feature", at)] = json_get<std::string>(j, "category", at);
+  });
+  return m;
+}
+
+void add_analysis(Json& out, const std::string& dir, const ReportOptions& opt, const std::map<int64_t, std::string>& enriched) {
   out["analysis"] = {{"dir", dir}, {"summary", read_json_file(dir + "/summary.json")}};
   if (fs::exists(dir + "/categories.json")) out["analysis"]["categories"] = read_json_file(dir + "/categories.json");
   Json rows = Json::array(), details = Json::object();
@@ -94,6 +108,10 @@ void add_analysis(Json& out, const std::string& dir, const ReportOptions& opt) {
     for (const auto& c : kFeatureCols) {
       if (c == "top") row.push_back(top);
       else if (c == "label" || c == "label_category") row.push_back(j.value(c, std::string()));
+      else if (c == "enriched_category") {
+        const auto it = enriched.find(j.value("feature", int64_t(-1)));
+        row.push_back(it == enriched.end() ? Json(nullptr) : Json(it->second.empty() ? "none" : it->second));
+      }
       else row.push_back(j.contains(c) ? r4(j[c]) : Json(nullptr));
     }
     rows.push_back(row);
@@ -204,7 +222,8 @@ Json collect_report_data(const ReportOptions& opt) {
   });
   if (!f.calibration.empty())
     out["calibration"] = read_calibration_json(f.calibration + "/calibration.json");
-  if (!f.analysis.empty()) add_analysis(out, f.analysis, opt);
+  if (!f.enrichment.empty()) out["enrichment"] = read_json_file(f.enrichment + "/enrichment.json");
+  if (!f.analysis.empty()) add_analysis(out, f.analysis, opt, enriched_categories(f.enrichment));
   if (!f.ablation.empty()) out["ablation"] = reading_json(f.ablation + "/ablation.json", [&] { return ablation_json(f.ablation); });
   if (!f.steer.empty()) out["steer"] = reading_json(f.steer + "/steer.json", [&] { return steer_json(f.steer, opt.transcript_chars); });
   if (!f.geometry.empty()) reading_json(f.geometry + "/geometry.json", [&] {

@@ -17,7 +17,7 @@ dist_test_setup "$1" "$2"
 cd "$work"
 mpi[1]=600
 run=(run "$root/configs/organism.toml" --out run --quiet --threads 1
-     --set calibration.enabled=false
+     --set calibration.enabled=false --set enrichment.enabled=false
      --set ablation.sequences=8 --set ablation.seq_len=64 --set ablation.positions=6 --set ablation.rank_positions=24 --set "ablation.k=[5, 20]"
      --set steering.problems=2 --set steering.max_new_tokens=12 --set geometry.bootstrap=20
      --set harvest.tokens=20000 --set analysis.tokens=10000 --set spliced_loss.sequences=4

@@ -31,7 +31,7 @@ def finite(x):
 
 
 stages = load("stages.json") or {}
-for name in ["calibration", "harvest", "train-l1", "train-batchtopk", "spliced-loss-l1", "spliced-loss-batchtopk", "analyze", "ablate", "steer", "geometry", "report"]:
+for name in ["calibration", "harvest", "train-l1", "train-batchtopk", "spliced-loss-l1", "spliced-loss-batchtopk", "analyze", "ablate", "steer", "geometry", "enrich", "report"]:
     check(stages.get(name, {}).get("state") == "done", f"stage {name} is not done: {stages.get(name)}")
 
 m = load("store/manifest.json")
@@ -115,4 +115,13 @@ check("report:" in summary and "crosscoder l1" in summary, "summary.txt lacks th
 if problems:
     print("check_run: FAILED\n  " + "\n  ".join(problems))
     sys.exit(1)
+e = load("enrichment/enrichment.json")
+if e is not None:
+    check(e["features_tested"] > 0 and e["sentences"] > 0, f"enrichment tested nothing: {e['features_tested']} features")
+    check("lexicon_vs_enrichment" in e["agreement"], "enrichment has no agreement with the lexicon")
+    rows = [json.loads(l) for l in open(os.path.join(run, "enrichment/enrichment.jsonl"))]
+    for r in rows:
+        for tag, t in r["tags"].items():
+            if t["tested"]:
+                check(0 < t["p"] <= 1 and t["p"] <= t["q"] <= 1, f"enrichment feature {r['feature']} {tag}: p {t['p']} q {t['q']}")
 print(f"check_run: {run}: all stages done and well-formed")

@@ -22,7 +22,7 @@ small=(--quiet --set harvest.tokens=30000 --set harvest.shard_tokens=8192 --set 
        --set 'steering.alphas=[0,8]' --set 'geometry.tasks=["antonym","country-capital"]' --set geometry.bootstrap=50
        --set calibration.tokens=20000 --set calibration.sequences=32 --set calibration.crosscoder.l1.dict_size=256
        --set calibration.crosscoder.l1.tokens=40000 --set calibration.crosscoder.batchtopk.dict_size=256
-       --set calibration.crosscoder.batchtopk.tokens=40000)
+       --set calibration.crosscoder.batchtopk.tokens=40000 --set enrichment.max_traces=8 --set enrichment.permutations=500)
 
 echo "== 1. a reduced demo"
 "$bin" demo --out "$work/run" "${small[@]}" > "$work/first.txt"
@@ -35,7 +35,7 @@ echo "== 2. a re-run redoes nothing"
 cp "$work/run/stages.json" "$work/stages-before.json"
 "$bin" demo --out "$work/run" "${small[@]}" 2> "$work/second.err" > /dev/null
 n_skipped=$(grep -c "up to date" "$work/second.err" || true)
-[[ $n_skipped == 11 ]] || { cat "$work/second.err"; echo "expected 11 skipped stages, got $n_skipped"; exit 1; }
+[[ $n_skipped == 12 ]] || { cat "$work/second.err"; echo "expected 12 skipped stages, got $n_skipped"; exit 1; }
 cmp "$work/run/stages.json" "$work/stages-before.json" || { echo "stages.json changed on a no-op re-run"; exit 1; }
 
 echo "== 3. killed inside a stage, then re-run"

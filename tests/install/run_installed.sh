@@ -18,6 +18,7 @@ small=(--quiet --set harvest.tokens=12000 --set harvest.shard_tokens=4096 --set 
        --set analysis.tokens=6000 --set spliced_loss.sequences=4 --set ablation.sequences=8 --set ablation.positions=4 --set ablation.rank_positions=20
        --set 'ablation.k=[20]' --set steering.problems=1 --set steering.samples=0 --set steering.max_new_tokens=8
        --set 'steering.alphas=[0,8]' --set 'geometry.tasks=["antonym"]' --set geometry.bootstrap=20
+       --set enrichment.max_traces=4 --set enrichment.permutations=200
        --set calibration.enabled=false)  # the calibration has its own test (Calibration.EndToEnd)
 
 # Runs the installed binary $1 (whose share folder is $2) from an empty folder and checks that every
@@ -27,7 +28,7 @@ check_installed() {
   mkdir -p "$work/$name-cwd"
   (cd "$work/$name-cwd" && env -u CROSSCODER_HOME "$bin" demo --out run "${small[@]}" > summary.txt)
   local run=$work/$name-cwd/run
-  for f in summary.txt report.html store/manifest.json analysis/features.csv ablation/ablation.json steer/steer.json geometry/geometry.json; do
+  for f in summary.txt report.html store/manifest.json analysis/features.csv ablation/ablation.json steer/steer.json geometry/geometry.json enrichment/enrichment.json; do
     [[ -s "$run/$f" ]] || { echo "$name: $run/$f is missing"; exit 1; }
   done
   python3 - "$run/stages.json" "$share" "$name" <<'PY'
@@ -38,7 +39,8 @@ paths = {"lexicon": s["lexicon"], "base model": s["models"]["base"],
          "problems file": stages["steer"]["settings"]["problems_file"],
          "report assets": stages["report"]["settings"]["assets"],
          "corpus": stages["harvest"]["settings"]["corpora"][0]["spec"],
-         "word pairs": stages["geometry"]["settings"]["datasets"]}
+         "word pairs": stages["geometry"]["settings"]["datasets"],
+         "tagged sentences": stages["enrich"]["settings"]["sentences"]}
 bad = {k: v for k, v in paths.items() if not v.startswith(share + "/")}
 if bad:
     sys.exit(f"{name}: resources not taken from {share}: {bad}")
