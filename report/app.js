@@ -291,8 +291,9 @@
     en.append(h('p', { class: 'info' }, `${E.features_tested} features tested on ${E.sentences} tagged sentences of ${E.traces} R1-distill traces; ` +
       `a (feature, tag) is enriched when its share of the feature's activation is at least ${E.min_ratio}× the tag's token share and the ` +
       `within-trace permutation test survives Benjamini–Hochberg at ${E.fdr} (up to ${E.permutations} permutations).`));
-    en.append(table(['tag', 'token share', 'enriched features', 'category'], (E.tags || []).map((t) =>
-      [t, fmt(E.token_base_rate[t], 3), (E.enriched_features_per_tag || {})[t] || 0, E.tag_to_category[t] || '—'])));
+    const nullTags = (E.null || {}).enriched_features_per_tag || {};
+    en.append(table(['tag', 'token share', 'enriched features', 'enriched, tags shuffled (null)', 'category'], (E.tags || []).map((t) =>
+      [t, fmt(E.token_base_rate[t], 3), (E.enriched_features_per_tag || {})[t] || 0, nullTags[t] || 0, E.tag_to_category[t] || '—'])));
     const ag = Object.entries(E.agreement || {});
     if (ag.length) en.append(h('h3', {}, 'Agreement between category methods'),
       table(['methods', 'features assessed by both', 'same answer', 'Cohen κ', 'both gave a category', 'same category'],

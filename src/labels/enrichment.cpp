@@ -128,6 +128,13 @@ std::vector<std::vector<TagEnrichment>> tag_enrichment(const SentenceSet& s, con
   return out;
 }
 
+SentenceSet with_shuffled_tags(const SentenceSet& s, uint64_t seed) {
+  SentenceSet out = s;
+  std::mt19937_64 rng(seed);
+  for (size_t i = out.tags.size(); i > 1; --i) std::swap(out.tags[i - 1], out.tags[rng() % i]);
+  return out;
+}
+
 std::string category_of_tag(const std::string& tag) {
   if (tag == "uncertainty_management") return "self-reflection";
   if (tag == "self_checking") return "verification";

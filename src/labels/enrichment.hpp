@@ -50,6 +50,11 @@ struct TagEnrichment {
 std::vector<std::vector<TagEnrichment>> tag_enrichment(const SentenceSet& s, const std::vector<FeatureMass>& features,
                                                        const EnrichmentOptions& opt);
 
+// The null control: the same sentences with their tag sets shuffled across the whole set (traces
+// ignored), which leaves every feature's masses and every tag's frequency as they are and breaks any
+// tie between a tag and what the sentence says. Enrichment found there is the method's false alarm.
+SentenceSet with_shuffled_tags(const SentenceSet& s, uint64_t seed);
+
 // The paper's five categories from the tags (docs/ANALYSIS.md): uncertainty_management →
 // self-reflection, self_checking → verification, result_consolidation → deductive, plan_generation →
 // alternative; other tags map to none ("" returned).

@@ -119,6 +119,8 @@ e = load("enrichment/enrichment.json")
 if e is not None:
     check(e["features_tested"] > 0 and e["sentences"] > 0, f"enrichment tested nothing: {e['features_tested']} features")
     check("lexicon_vs_enrichment" in e["agreement"], "enrichment has no agreement with the lexicon")
+    found, false_alarms = sum(e["enriched_features_per_tag"].values()), sum(e["null"]["enriched_features_per_tag"].values())
+    check(false_alarms <= max(2, found // 20), f"enrichment's shuffled-tag null finds {false_alarms} enriched pairs against {found}")
     rows = [json.loads(l) for l in open(os.path.join(run, "enrichment/enrichment.jsonl"))]
     for r in rows:
         for tag, t in r["tags"].items():
