@@ -12,7 +12,8 @@ import sys
 
 bin_, run, config, sets = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 files = ["stages.json", "store/manifest.json", "analysis/summary.json", "analysis/categories.json",
-         "ablation/ablation.json", "steer/steer.json", "geometry/geometry.json", "calibration/calibration.json"]
+         "ablation/ablation.json", "steer/steer.json", "geometry/geometry.json", "calibration/calibration.json",
+         "enrichment/enrichment.json"]
 for cc in ["l1", "batchtopk"]:
     files += [f"crosscoder-{cc}/config.json", f"crosscoder-{cc}/eval.json", f"crosscoder-{cc}/spliced_loss.json"]
 readers = {
