@@ -24,9 +24,9 @@ void register_label(CLI::App& app) {
   auto* s = app.add_subcommand("label", "Label features with an LLM (remote or local) and score each label by detection");
   s->add_option("--analysis", l.analysis, "Analysis folder (features.jsonl, examples.jsonl, summary.json)")->required();
   s->add_option("--out", l.out, "Output folder (labels.jsonl, cache.jsonl, failed.jsonl, usage.json); a rerun resumes")->required();
-  auto* ep = s->add_option("--endpoint", o->http.endpoint, "OpenAI-compatible base URL, e.g. https://api.openai.com/v1 or http://127.0.0.1:8080/v1");
-  s->add_option("--model", o->http.model, "Model name for --endpoint, e.g. gpt-4o-mini");
-  auto* loc = s->add_option("--local", o->local.model_dir, "Label with this local Qwen2-family instruct model instead (no network)");
+  auto* ep = s->add_option("--endpoint", o->http.endpoint, "OpenAI-compatible base URL, e.g. https://api.openai.com/v1 or http://127.0.0.1:8080/v1 (default: none; give it or --local)");
+  s->add_option("--model", o->http.model, "Model name for --endpoint, e.g. gpt-4o-mini (default: none; required with --endpoint)");
+  auto* loc = s->add_option("--local", o->local.model_dir, "Label with this local Qwen2-family instruct model instead, no network (default: none)");
   ep->excludes(loc);
   s->add_option("--api-key-env", o->http.api_key_env, "Environment variable holding the API key (never written anywhere)")->capture_default_str();
   s->add_option("--timeout", o->http.timeout_s, "Seconds per request")->capture_default_str();
@@ -34,8 +34,8 @@ void register_label(CLI::App& app) {
   s->add_option("--backoff", o->http.backoff_s, "First retry wait in seconds, doubled each time (or the server's Retry-After)")->capture_default_str();
   s->add_option("--concurrency", o->http.concurrency, "Requests in flight at once (--endpoint)")->capture_default_str();
   s->add_option("--feature", l.features, "Only these features (repeatable; default: every alive feature passing the filters)");
-  s->add_option("--class", l.classes, "Only these NRN classes: base-only, shared, distilled-only, changed (repeatable)");
-  s->add_option("--category", l.categories, "Only features with these lexicon categories (repeatable)");
+  s->add_option("--class", l.classes, "Only these NRN classes: base-only, shared, distilled-only, changed (repeatable; default: all)");
+  s->add_option("--category", l.categories, "Only features with these lexicon categories (repeatable; default: all)");
   s->add_option("--nrn-min", l.nrn_min, "Only features with NRN at least this")->capture_default_str();
   s->add_option("--nrn-max", l.nrn_max, "Only features with NRN at most this")->capture_default_str();
   s->add_option("--limit", l.limit, "At most this many features, in feature order (0 = all)")->capture_default_str();
