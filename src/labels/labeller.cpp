@@ -300,23 +300,27 @@ LabelRunStats run_labelling(const LabelOptions& opt, ChatBackend& backend) {
   std::atomic<int64_t> ok{0}, bad{0};
   Progress bar("label", int64_t(todo.size()), "feat", o.progress);
   std::mutex bar_mu;
-  std::exception_ptr error;
+  std::exception_ptr error;        // the first failure that ends the run (written under bar_mu)
+  std::atomic<bool> stopping{false};  // read by every worker between features
   auto worker = [&] {
-    for (size_t i; (i = next++) < todo.size() && !error;) {
+    for (size_t i; !stopping && (i = next++) < todo.size();) {
       const int64_t j = todo[i];
-      Outcome r;
-      try {
-        static const Examples none;
-        r = label_one(j, examples.count(j) ? examples.at(j) : none, pool, oracle.get(), chat, usage, o, backend.describe());
-      } catch (const ChatFailure& e) {
-        r.failure = e.what;
+      try {  // nothing may escape a worker thread: a write error ends the run as any other error
+        Outcome r;
+        try {
+          static const Examples none;
+          r = label_one(j, examples.count(j) ? examples.at(j) : none, pool, oracle.get(), chat, usage, o, backend.describe());
+        } catch (const ChatFailure& e) {
+          r.failure = e.what;
+        }
+        if (r.failure.empty()) labels.append(r.line), ++ok;
+        else failed.append({{"feature", j}, {"error", r.failure}}), ++bad;
       } catch (...) {
         std::lock_guard lock(bar_mu);
-        error = std::current_exception();
+        if (!error) error = std::current_exception();
+        stopping = true;
         return;
       }
-      if (r.failure.empty()) labels.append(r.line), ++ok;
-      else failed.append({{"feature", j}, {"error", r.failure}}), ++bad;
       std::lock_guard lock(bar_mu);
       bar.add(1);
     }
