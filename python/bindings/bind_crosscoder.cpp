@@ -92,15 +92,6 @@ static py::array_t<double> nrn(const Crosscoder& cc) {
   return to_numpy(std::move(out), {py::ssize_t(cc.p.F)});
 }
 
-// W_enc as stored on disk, [2, d, F] (in memory it is kept transposed, [F, 2d]).
-static py::array_t<float> w_enc(const Crosscoder& cc) {
-  const int64_t F = cc.p.F, D2 = 2 * cc.p.d;
-  std::vector<float> w(size_t(F * D2));
-  for (int64_t f = 0; f < F; ++f)
-    for (int64_t k = 0; k < D2; ++k) w[size_t(k * F + f)] = cc.p.W_encT[size_t(f * D2 + k)];
-  return to_numpy(std::move(w), {2, py::ssize_t(cc.p.d), py::ssize_t(F)});
-}
-
 // A read-only view of one parameter, kept alive by the Crosscoder object.
 static py::array view(const std::vector<float>& v, std::vector<py::ssize_t> shape, py::handle owner) {
   py::array a(py::dtype::of<float>(), shape, v.data(), owner);
@@ -124,7 +115,7 @@ void bind_crosscoder(py::module_& m) {
       .def("decode", &decode, "features"_a, "unscale"_a = false,
            "Reconstruction [n, 2, d] in the crosscoder's scaled units (unscale=True divides by the norm factors)")
       .def("nrn", &nrn, "||d_B|| / (||d_A|| + ||d_B||) per feature (NaN where both decoders are zero)")
-      .def_property_readonly("W_enc", &w_enc)
+      .def_property_readonly("W_enc", [](const Crosscoder& cc) { return to_numpy(encoder_weight_2dF(cc.p), {2, py::ssize_t(cc.p.d), py::ssize_t(cc.p.F)}); })
       .def_property_readonly("W_dec", [](py::object self) {
         const auto& cc = self.cast<const Crosscoder&>();
         return view(cc.p.W_dec, {py::ssize_t(cc.p.F), 2, py::ssize_t(cc.p.d)}, self);

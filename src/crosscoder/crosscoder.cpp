@@ -139,6 +139,14 @@ void decoder_norms(const CrosscoderParams& p, std::vector<float>& out) {
     }
 }
 
+std::vector<float> encoder_weight_2dF(const CrosscoderParams& p) {
+  const int64_t F = p.F, D2 = 2 * p.d;
+  std::vector<float> w(size_t(F * D2));
+  for (int64_t f = 0; f < F; ++f)
+    for (int64_t k = 0; k < D2; ++k) w[size_t(k * F + f)] = p.W_encT[size_t(f * D2 + k)];
+  return w;
+}
+
 void save_crosscoder(const std::string& dir, const CrosscoderParams& p, const CrosscoderConfig& c) {
   save_crosscoder(dir, p, c, FeatureShard::whole_dictionary(p.F));
 }

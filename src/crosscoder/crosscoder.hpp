@@ -86,6 +86,10 @@ void crosscoder_scale_inputs(const CrosscoderConfig& c, float* x, int64_t B);
 // none (nullopt): it writes nothing to either model, so it belongs to no NRN class and no pool.
 std::optional<double> decoder_nrn(double norm_a, double norm_b);
 
+// W_enc in its on-disk layout [2, d, F] (in memory it is kept transposed, W_encT [F, 2d]): for
+// exports and Python, which hand the encoder out as the reference implementation names it.
+std::vector<float> encoder_weight_2dF(const CrosscoderParams& p);
+
 // ||W_dec[f, m, :]|| for m = 0, 1: out [F, 2].
 void decoder_norms(const CrosscoderParams& p, std::vector<float>& out);
 

@@ -21,13 +21,11 @@ void export_dictionary_learning(const std::string& checkpoint_dir, const std::st
   CrosscoderConfig c;
   load_crosscoder(checkpoint_dir, p, c);
   const int64_t d = p.d, F = p.F;
-  std::vector<float> enc(size_t(2 * d * F)), dec(size_t(2 * F * d));
+  const std::vector<float> enc = encoder_weight_2dF(p);  // [2, d, F], its encoder.weight as is
+  std::vector<float> dec(size_t(2 * F * d));             // [2, F, d] from our [F, 2, d]
   for (int64_t f = 0; f < F; ++f)
     for (int64_t m = 0; m < 2; ++m)
-      for (int64_t i = 0; i < d; ++i) {
-        enc[size_t((m * d + i) * F + f)] = p.W_encT[size_t(f * 2 * d + m * d + i)];  // [2, d, F]
-        dec[size_t((m * F + f) * d + i)] = p.W_dec[size_t((f * 2 + m) * d + i)];     // [2, F, d]
-      }
+      for (int64_t i = 0; i < d; ++i) dec[size_t((m * F + f) * d + i)] = p.W_dec[size_t((f * 2 + m) * d + i)];
   const int64_t code_norm = kCodeNormCrosscoder;
   const int32_t k = int32_t(c.k);
   const bool topk = c.architecture == Arch::BatchTopK;

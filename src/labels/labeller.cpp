@@ -129,7 +129,7 @@ class JsonlLog {
     }
     if (bad) write_file_atomic(path_, kept);
   }
-  const std::vector<Json>& lines() const { return lines_; }
+  const std::vector<Json>& lines() const { return lines_; }  // read it only when no append is running
   void append(const Json& j) {
     std::lock_guard lock(mu_);
     const std::string s = j.dump() + "\n";
@@ -139,6 +139,7 @@ class JsonlLog {
       fail(path_, "", "could not be appended to", "a writable file", std::strerror(errno));
     }
     ::close(fd);
+    lines_.push_back(j);  // what the file now holds, without reading it again
   }
 
  private:
@@ -334,7 +335,7 @@ LabelRunStats run_labelling(const LabelOptions& opt, ChatBackend& backend) {
   stats.failed = bad;
   stats.requests = usage.requests;
   stats.cache_hits = usage.hits;
-  write_usage(o, JsonlLog(o.out + "/labels.jsonl").lines(), stats);
+  write_usage(o, labels.lines(), stats);
   return stats;
 }
 
