@@ -190,14 +190,14 @@
           x: { field: 'k', type: 'quantitative', scale: { type: 'log' }, title: 'k (%)' },
           y: { field: 'mean', type: 'quantitative', title: lp ? 'Δ log p' : 'Δ logit' },
           color: { field: 'model', type: 'nominal' },
-          strokeDash: { field: 'condition', type: 'nominal', scale: { domain: ['top', 'random', 'shared'], range: [[1, 0], [6, 3], [2, 2]] } },
+          strokeDash: { field: 'condition', type: 'nominal', scale: { domain: ['top', 'random', 'shared', 'other'], range: [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]] } },
           tooltip: [{ field: 'condition' }, { field: 'model' }, { field: 'k' }, { field: 'mean', format: '.3f' }, { field: 'n' }, { field: 'features' }] } },
         { mark: 'errorbar', encoding: {
           x: { field: 'k', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' },
           color: { field: 'model', type: 'nominal' }, detail: { field: 'condition' } } },
       ] },
     }, vals.length, lp
-      ? 'Mean and 95% bootstrap interval over sequences of held-out documents. Solid: the top features; dashed: random active features and dotted: shared-band features, each control chosen to remove as much activity as the top set (Σ f·‖d‖ within 10%) and disjoint from it.'
+      ? 'Mean and 95% bootstrap interval over sequences of held-out documents. Solid: the top features' + (D.ablation.categories_from && D.ablation.categories_from !== 'none' ? ' (from the NRN > ' + D.ablation.nrn_above + ' features that ' + D.ablation.categories_from + ' puts in the category)' : '') + '; dashed: random active features and dotted: shared-band features' + (D.ablation.categories_from && D.ablation.categories_from !== 'none' ? ', dash-dot: NRN > ' + D.ablation.nrn_above + ' features of other or no category' : '') + ', each control chosen to remove as much activity as the top set (Σ f·‖d‖ within 10%) and disjoint from it.'
       : 'Mean ± standard error over each category\'s evaluation positions. Solid: the top features; dashed: as many random NRN > 0.5 features; dotted: as many of the most frequent shared features (controls).'));
     if (D.ablation.headline && D.ablation.headline.length) {
       const iv = (s) => s.mean.toFixed(2) + ' [' + (s.ci95[0] == null ? '?' : s.ci95[0].toFixed(2)) + ', ' + (s.ci95[1] == null ? '?' : s.ci95[1].toFixed(2)) + ']';
@@ -207,9 +207,9 @@
           iv(x.distilled_minus_base), x.distilled_minus_base.significant ? 'significant' : 'not significant'])));
     }
     const cats = D.ablation.categories || {};
-    abl.append(table(['category', 'targets', 'positions found', 'evaluated', 'ranking positions'],
+    abl.append(table(['category', 'targets', 'positions found', 'evaluated', 'ranking positions', 'pool (category source: ' + (D.ablation.categories_from || 'none') + ')'],
       Object.entries(cats).map(([k, c]) => [k, (c.targets || []).map((t) => JSON.stringify(t)).join(' '), c.candidates, c.evaluated,
-        c.ranking_on_evaluation_positions ? 'evaluation positions' : c.ranking_positions])));
+        c.ranking_on_evaluation_positions ? 'evaluation positions' : c.ranking_positions, c.pool_size === undefined ? D.ablation.pool_size : c.pool_size])));
   } else abl.append(missing('an ablation experiment'));
   app.append(abl);
 

@@ -252,6 +252,69 @@ TEST(Ablation, PairedEffectHoldsZeroWhenTargetAndControlRemoveTheSame) {
   EXPECT_EQ(found, experiments);
 }
 
+// --categories-from: a category's top sets come only from the NRN pool's features the source puts in
+// it; the "other" control comes from the rest of the pool and removes as much; a category the source
+// leaves empty is skipped; a missing source file or option is refused naming it.
+TEST(Ablation, CategorySetsComeFromTheNamedSource) {
+  AblationFixture fx;
+  std::vector<float> norms;
+  decoder_norms(fx.p, norms);
+  auto nrn = [&](int64_t i) { return decoder_nrn(norms[size_t(2 * i)], norms[size_t(2 * i + 1)]).value_or(0.0); };
+  std::set<int64_t> reflect;  // every other pool feature is "reflect"; the rest "none"; none is "deduce"
+  {
+    std::ofstream labels(fx.pair.dir / "labels.jsonl");
+    int64_t pool_seen = 0;
+    for (int64_t i = 0; i < 64; ++i) {
+      const bool in = nrn(i) > 0.5 && pool_seen++ % 2 == 0;
+      if (in) reflect.insert(i);
+      labels << Json({{"feature", i}, {"label", "x"}, {"category", in ? "reflect" : "none"}}).dump() << "\n";
+    }
+  }
+  ASSERT_GE(reflect.size(), 4u);
+  AblateOptions o = fx.options();
+  o.categories_from = CategorySource::Labels;
+  o.labels = fx.pair.dir / "labels.jsonl";
+  const Json r = read_json_file(run_ablation(o));
+  EXPECT_EQ(r["categories_from"], "labels");
+  ASSERT_TRUE(r["categories"].contains("reflect"));
+  EXPECT_FALSE(r["categories"].contains("deduce"));  // the source puts no feature in it
+  EXPECT_NE(r["warnings"].dump().find("deduce: " + o.labels + " puts no NRN"), std::string::npos) << r["warnings"].dump();
+  EXPECT_EQ(r["categories"]["reflect"]["pool_size"].get<size_t>(), reflect.size());
+  int other_matched = 0;
+  std::set<std::string> conditions;
+  for (const Json& cell : r["results"]) {
+    conditions.insert(cell["condition"].get<std::string>());
+    for (int64_t i : cell["features"]) {
+      if (cell["condition"] == "top") {
+        EXPECT_TRUE(reflect.count(i)) << "top feature " << i << " is not in the source's set";
+      } else if (cell["condition"] == "other") {
+        EXPECT_FALSE(reflect.count(i)) << i;
+        EXPECT_GT(nrn(i), 0.5) << i;
+      }
+    }
+    if (cell["condition"] == "top") {
+      const size_t want = std::max<size_t>(1, size_t(std::llround(cell["k"].get<double>() / 100.0 * double(reflect.size()))));
+      EXPECT_EQ(cell["n_features"].get<size_t>(), want);
+    }
+    if (cell["condition"] == "other" && cell["matched"].get<bool>() && cell["target_removed"].get<double>() > 0) {
+      EXPECT_NEAR(cell["removed"].get<double>() / cell["target_removed"].get<double>(), 1.0, 0.1 + 1e-12);
+      ++other_matched;
+    }
+  }
+  EXPECT_EQ(conditions, (std::set<std::string>{"top", "random", "shared", "other"}));
+  EXPECT_GT(other_matched, 0);
+  bool other_headline = false;
+  for (const Json& h : r["headline"]) other_headline |= h["control"] == "other";
+  EXPECT_TRUE(other_headline);
+
+  o.labels = fx.pair.dir / "missing.jsonl";
+  test::expect_error([&] { run_ablation(o); }, {"missing.jsonl"});
+  o.labels.clear();
+  test::expect_error([&] { run_ablation(o); }, {"--categories-from labels", "--labels"});
+  o.categories_from = CategorySource::Enrichment;
+  test::expect_error([&] { run_ablation(o); }, {"--enrichment"});
+}
+
 TEST(Ablation, UnknownCategoriesAndMismatchedCrosscodersAreRefused) {
   AblationFixture fx;
   AblateOptions o = fx.options();

@@ -1,5 +1,6 @@
 // Experiment TOML loading (strict keys, --set, path resolution) and the stage record behind
 // `crosscoder run`'s resumption. The end-to-end behaviour is tests/e2e/run_demo.sh.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -61,7 +62,7 @@ TEST(Experiment, ShippedConfigsLoad) {
   EXPECT_TRUE(fs::is_directory(o.geometry.datasets));
   // Stages follow the file's order, not toml++'s alphabetical one.
   EXPECT_EQ(o.crosscoders[0].name, "l1");
-  EXPECT_EQ(stage_names(o), (std::vector<std::string>{"calibration", "harvest", "train-l1", "train-batchtopk", "spliced-loss-l1", "spliced-loss-batchtopk", "analyze", "ablate", "steer", "geometry", "enrich", "report"}));
+  EXPECT_EQ(stage_names(o), (std::vector<std::string>{"calibration", "harvest", "train-l1", "train-batchtopk", "spliced-loss-l1", "spliced-loss-batchtopk", "analyze", "enrich", "ablate", "steer", "geometry", "report"}));
   EXPECT_TRUE(fs::exists(o.enrich.sentences));
   EXPECT_EQ(o.enrich.crosscoder, o.analyze.crosscoder);
   // Defaults the config leaves unset are resolved by the loader to real files (so that their stamps,
@@ -114,6 +115,27 @@ TEST(Experiment, OverridesUseTomlSyntax) {
   expect_error([&] { load_experiment(f, {"harvest.tokens"}, d / "run"); }, {"x.toml", "--set harvest.tokens", "KEY=VALUE"});
   expect_error([&] { load_experiment(f, {"harvest.tokens.x=1"}, d / "run"); }, {"not a table"});
   expect_error([&] { load_experiment(f, {"harvest.tokens=many"}, d / "run"); }, {"harvest.tokens", "not an integer"});
+}
+
+// [ablation] categories_from: the ablate stage then reads the enrichment stage's folder (and depends
+// on it) or a labels file; a source that cannot be there is refused when the file is read.
+TEST(Experiment, AblationCategorySourcesAreWiredOrRefused) {
+  TempDir d;
+  const std::string f = write(d, "x.toml", kMinimal);
+  const Experiment none = load_experiment(f, {}, d / "run");
+  EXPECT_EQ(none.ablate.categories_from, CategorySource::None);
+  const Experiment en = load_experiment(f, {"enrichment.enabled=true", "ablation.categories_from='enrichment'"}, d / "run");
+  EXPECT_EQ(en.ablate.categories_from, CategorySource::Enrichment);
+  EXPECT_EQ(en.ablate.enrichment, en.enrich.out);
+  const std::vector<std::string> names = stage_names(en);
+  const auto at = [&](const char* s) { return std::find(names.begin(), names.end(), s) - names.begin(); };
+  EXPECT_LT(at("enrich"), at("ablate"));  // a stage runs after the ones it reads
+  const Experiment lb = load_experiment(f, {"ablation.categories_from='labels'", "ablation.labels='l/labels.jsonl'"}, d / "run");
+  EXPECT_EQ(lb.ablate.labels, d / "l/labels.jsonl");
+  expect_error([&] { load_experiment(f, {"ablation.categories_from='enrichment'"}, d / "run"); },
+               {"x.toml", "ablation.categories_from", "[enrichment] stage is off"});
+  expect_error([&] { load_experiment(f, {"ablation.categories_from='labels'"}, d / "run"); }, {"x.toml", "ablation.labels", "required"});
+  expect_error([&] { load_experiment(f, {"ablation.categories_from='llm'"}, d / "run"); }, {"x.toml", "ablation.categories_from", "llm"});
 }
 
 TEST(Experiment, BadFilesAreRefusedNamingFileAndKey) {

@@ -13,6 +13,7 @@ void register_ablate(CLI::App& app) {
   struct Opts {
     AblateOptions a;
     PairCli pair;
+    std::string categories_from = "none";
   };
   auto o = std::make_shared<Opts>();
   AblateOptions& a = o->a;
@@ -23,6 +24,14 @@ void register_ablate(CLI::App& app) {
   s->add_option("--analysis", a.analysis, "Analysis directory: take the shared NRN range from its summary.json (default: the shared range [0.3, 0.7])");
   s->add_option("--lexicon", a.lexicon, "Categories and their target tokens (default: configs/reasoning_lexicon.toml)");
   s->add_option("--category", a.categories, "Only these categories (repeatable; default: all with a target)");
+  s->add_option("--categories-from", o->categories_from,
+                 "Which features a category's top sets come from: none (every NRN pool feature, ranked by firing frequency at the "
+                 "category's positions), lexicon (--analysis), enrichment (--enrichment) or labels (--labels): the pool's features "
+                 "that method puts in the category, with an extra 'other' control from the rest of the pool")
+      ->check(CLI::IsMember({"none", "lexicon", "enrichment", "labels"}))
+      ->capture_default_str();
+  s->add_option("--enrichment", a.enrichment, "`crosscoder enrich` output folder (for --categories-from enrichment)");
+  s->add_option("--labels", a.labels, "`crosscoder label` labels.jsonl (for --categories-from labels)");
   s->add_option("--k", a.ks, "Top-k percentages of the NRN pool to ablate")->delimiter(',')->capture_default_str();
   s->add_option("--sequences", a.sequences, "Packed sequences searched for target positions")->capture_default_str();
   s->add_option("--positions", a.positions, "Evaluation positions per category")->capture_default_str();
@@ -36,6 +45,7 @@ void register_ablate(CLI::App& app) {
             "the same files as one process writes with the same threads per rank (docs/DISTRIBUTED.md).");
   s->callback([o] {
     apply_pair_options(o->a, o->pair);
+    o->a.categories_from = parse_category_source(o->categories_from, "--categories-from");
     if (o->a.lexicon.empty()) o->a.lexicon = default_lexicon();
     const std::string path = run_ablation(o->a);
     if (dist::root())  // under mpirun rank 0 wrote the results

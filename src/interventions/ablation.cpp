@@ -64,6 +64,8 @@ struct Category {
   std::vector<Position> eval, rank;
   bool rank_is_eval = false;  // too few positions to hold some out for ranking
   std::vector<int64_t> fired;  // [F] firings on the ranking positions
+  std::vector<int64_t> pool;   // the features its top sets come from (NRN > nrn_above, in its set if any)
+  std::vector<int64_t> other;  // with a category source: the rest of the NRN > nrn_above pool
 };
 
 // Features of one evaluation prefix, sparse by row, plus both models' raw streams at the hook.
@@ -304,6 +306,58 @@ Pools nrn_pools(const std::vector<float>& norms, const AblateOptions& opt, std::
   return out;
 }
 
+// The file a category source is read from.
+std::string category_file(const AblateOptions& opt) {
+  switch (opt.categories_from) {
+    case CategorySource::Lexicon: return opt.analysis + "/features.jsonl";
+    case CategorySource::Enrichment: return opt.enrichment + "/enrichment.jsonl";
+    case CategorySource::Labels: return opt.labels;
+    case CategorySource::None: break;
+  }
+  return "";
+}
+
+CategoryMap read_category_source(const AblateOptions& opt) {
+  switch (opt.categories_from) {
+    case CategorySource::Lexicon:
+      if (opt.analysis.empty()) fail("", "--categories-from lexicon", "needs --analysis (its features.jsonl holds the categories)");
+      return lexicon_categories(opt.analysis);
+    case CategorySource::Enrichment:
+      if (opt.enrichment.empty()) fail("", "--categories-from enrichment", "needs --enrichment (a `crosscoder enrich` folder)");
+      return enrichment_categories(opt.enrichment);
+    case CategorySource::Labels:
+      if (opt.labels.empty()) fail("", "--categories-from labels", "needs --labels (a `crosscoder label` labels.jsonl)");
+      return labelled_categories(opt.labels);
+    case CategorySource::None: break;
+  }
+  return {};
+}
+
+// Each category's pool: the whole NRN pool, or with a category source the pool's features that
+// source puts in the category (the rest are its "other" control's candidates). A category whose
+// pool is empty is dropped with a warning.
+void assign_category_pools(std::vector<Category>& cats, const Pools& pools, const AblateOptions& opt, std::vector<std::string>& warnings) {
+  const CategoryMap source = read_category_source(opt);
+  for (Category& cat : cats) {
+    cat.pool.clear();
+    cat.other.clear();
+    for (int64_t i : pools.pool) {
+      const auto it = source.find(i);
+      const bool in = opt.categories_from == CategorySource::None || (it != source.end() && it->second == cat.name);
+      (in ? cat.pool : cat.other).push_back(i);
+    }
+  }
+  std::erase_if(cats, [&](const Category& cat) {
+    if (!cat.pool.empty()) return false;
+    warnings.push_back(cat.name + ": " + category_file(opt) + " puts no NRN > " + std::to_string(opt.nrn_above) +
+                       " feature in this category; category skipped");
+    return true;
+  });
+  if (cats.empty())
+    fail(category_file(opt), "categories", "puts no NRN > " + std::to_string(opt.nrn_above) + " feature in any ablated category",
+         "", "", "label more features, or use another --categories-from");
+}
+
 struct Cond {
   double k;
   std::string name;  // none (the baseline), top, random, shared
@@ -341,10 +395,13 @@ std::vector<int64_t> match_removal(const std::vector<int64_t>& candidates, const
   return out;
 }
 
-// For each k, in model m: the top k% of the pool by firing frequency on the category's ranking
-// positions; a shared-band control (most frequent first) and a random control (features active at
-// the evaluation positions, in a seeded random order) chosen to remove as much as the top set does
-// in this model (Σ f·||d_m|| within ±10%), the three sets disjoint.
+// For each k, in model m: the top k% of the category's pool by firing frequency on its ranking
+// positions; a shared-band control (most frequent first), a random control (features active at the
+// evaluation positions, in a seeded random order) and, with a category source, an "other" control
+// (the pool's features of other or no category, most frequent first), each chosen to remove as much
+// as the top set does in this model (Σ f·||d_m|| within ±10%), all sets disjoint.
+int64_t conditions_per_k(const AblateOptions& opt) { return opt.categories_from == CategorySource::None ? 3 : 4; }
+
 std::vector<Cond> conditions(const Category& cat, size_t ci, int m, const Pools& pools, const std::vector<double>& r,
                              const AblateOptions& opt) {
   constexpr double kTol = 0.10;
@@ -352,14 +409,14 @@ std::vector<Cond> conditions(const Category& cat, size_t ci, int m, const Pools&
     std::stable_sort(v.begin(), v.end(), [&](int64_t a, int64_t b) { return cat.fired[size_t(a)] > cat.fired[size_t(b)]; });
     return v;
   };
-  const std::vector<int64_t> pool_ranked = by_freq(pools.pool), shared_ranked = by_freq(pools.shared);
+  const std::vector<int64_t> pool_ranked = by_freq(cat.pool), shared_ranked = by_freq(pools.shared), other_ranked = by_freq(cat.other);
   std::vector<int64_t> active;
   for (size_t i = 0; i < r.size(); ++i)
     if (r[i] > 0) active.push_back(int64_t(i));
   std::vector<Cond> conds = {{0, "none", {}}};
   for (size_t ki = 0; ki < opt.ks.size(); ++ki) {
     const double k = opt.ks[ki];
-    const size_t n = std::max<size_t>(1, size_t(std::llround(k / 100.0 * double(pools.pool.size()))));
+    const size_t n = std::max<size_t>(1, size_t(std::llround(k / 100.0 * double(cat.pool.size()))));
     Cond top{k, "top", std::vector<int64_t>(pool_ranked.begin(), pool_ranked.begin() + long(std::min(n, pool_ranked.size())))};
     for (int64_t i : top.features) top.removed += r[size_t(i)];
     top.target_removed = top.removed;
@@ -373,13 +430,17 @@ std::vector<Cond> conditions(const Category& cat, size_t ci, int m, const Pools&
     std::shuffle(rnd.begin(), rnd.end(), r2);
     Cond random{k, "random", {}};
     random.features = match_removal(rnd, r, top.removed, kTol, taken, random.removed);
-    for (Cond* c : {&shared, &random}) {
+    for (int64_t i : random.features) taken[size_t(i)] = 1;
+    Cond other{k, "other", {}};
+    other.features = match_removal(other_ranked, r, top.removed, kTol, taken, other.removed);
+    for (Cond* c : {&shared, &random, &other}) {
       c->target_removed = top.removed;
       c->matched = !(top.removed > 0) || std::abs(c->removed - top.removed) <= kTol * top.removed;
     }
     conds.push_back(std::move(top));
     conds.push_back(std::move(random));
     conds.push_back(std::move(shared));
+    if (opt.categories_from != CategorySource::None) conds.push_back(std::move(other));
   }
   return conds;
 }
@@ -545,7 +606,7 @@ Json headline(const std::vector<Cell>& cells, uint64_t seed) {
   Json out = Json::array();
   for (const Cell& top : cells) {
     if (top.condition != "top" || top.model != 0) continue;
-    for (const char* control : {"shared", "random"}) {
+    for (const char* control : {"shared", "random", "other"}) {
       const Cell* t[2] = {&top, at(top.category, top.k, 1, "top")};
       const Cell* ctl[2] = {at(top.category, top.k, 0, control), at(top.category, top.k, 1, control)};
       if (!t[1] || !ctl[0] || !ctl[1]) continue;
@@ -582,6 +643,7 @@ std::string write_ablation(const AblateOptions& opt, const CrosscoderConfig& c, 
   for (const Category& cat : cats)
     cat_json[cat.name] = {{"targets", cat.target_texts}, {"target_ids", cat.target_ids}, {"candidates", cat.candidates},
                           {"evaluated", cat.eval.size()}, {"ranking_positions", cat.rank_is_eval ? 0 : cat.rank.size()},
+                          {"pool_size", cat.pool.size()}, {"other_size", cat.other.size()},
                           {"ranking_on_evaluation_positions", cat.rank_is_eval}};
   Json corpora = Json::array();
   for (const auto& s : opt.corpora) corpora.push_back(s.text());
@@ -589,9 +651,15 @@ std::string write_ablation(const AblateOptions& opt, const CrosscoderConfig& c, 
       {"crosscoder", opt.crosscoder}, {"base", opt.base}, {"distilled", opt.distilled}, {"hook", c.hook},
       {"corpora", corpora}, {"sequences", opt.sequences}, {"seq_len", opt.seq_len}, {"seed", opt.seed},
       {"ks", opt.ks}, {"nrn_above", opt.nrn_above}, {"shared_range", {band.first, band.second}},
-      {"pool_size", pools.pool.size()}, {"shared_size", pools.shared.size()}, {"categories", cat_json},
-      {"method", "controls matched to the top set on removed activity (sum f*||d_m|| over the evaluation positions, per model, "
-                 "within 10%), disjoint; intervals: 95% bootstrap over packed sequences (2000 resamples)"},
+      {"pool_size", pools.pool.size()}, {"shared_size", pools.shared.size()},
+      {"categories_from", category_source_name(opt.categories_from)}, {"categories_file", category_file(opt)}, {"categories", cat_json},
+      {"method", std::string("top sets: the top k% of each category's pool (") +
+                     (opt.categories_from == CategorySource::None
+                          ? "every NRN > nrn_above feature"
+                          : "the NRN > nrn_above features " + std::string(category_source_name(opt.categories_from)) + " puts in it") +
+                     ") by firing frequency on held-out ranking positions; controls matched to the top set on removed activity "
+                     "(sum f*||d_m|| over the evaluation positions, per model, within 10%), disjoint; intervals: 95% bootstrap over "
+                     "packed sequences (2000 resamples)"},
       {"headline", headline(cells, opt.seed)},
       {"baseline_logit", baseline_json}, {"positions", positions_json}, {"results", results}, {"warnings", warnings}};
   const std::string path = opt.out + "/ablation.json";
@@ -620,6 +688,10 @@ std::string run_ablation(const AblateOptions& opt) {
   const Lexicon lex = load_lexicon(opt.lexicon);
   std::vector<Category> cats = plan_categories(opt, lex, opt.lexicon, pair.tokenizer(), warnings);
   const int64_t F = c.dict_size;
+  std::vector<float> norms;
+  decoder_norms(p, norms);
+  const Pools pools = nrn_pools(norms, opt, band, warnings);
+  assign_category_pools(cats, pools, opt, warnings);
 
   std::vector<PackedSequence> seqs;
   for (int64_t i = 0; i < opt.sequences; ++i) seqs.push_back(pair.packer().next());
@@ -635,13 +707,10 @@ std::string run_ablation(const AblateOptions& opt) {
         for (const Position& q : *v) need[size_t(q.seq)] = std::max<int64_t>(need[size_t(q.seq)], q.pos + 1);
     for (int64_t n : need) phase2_rows += n;
     for (const Category& cat : cats)
-      for (auto& [s, n] : eval_lengths(cat)) phase3_rows += n * 2 * int64_t(1 + 3 * opt.ks.size());
+      for (auto& [s, n] : eval_lengths(cat)) phase3_rows += n * 2 * int64_t(1 + conditions_per_k(opt) * opt.ks.size());
   }
   Progress bar("ablate", 2 * phase2_rows + phase3_rows, "tok", opt.progress && dist::root());
   const std::vector<Prefix> prefix = encode_prefixes(pair, p, c, cats, seqs, opt, bar);
-  std::vector<float> norms;
-  decoder_norms(p, norms);
-  const Pools pools = nrn_pools(norms, opt, band, warnings);
 
   std::vector<std::vector<Cond>> conds(2 * cats.size());  // [category · 2 + model]
   for (size_t ci = 0; ci < cats.size(); ++ci)

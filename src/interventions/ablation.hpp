@@ -9,6 +9,7 @@
 #include "core/stats.hpp"
 #include "crosscoder/crosscoder.hpp"
 #include "data/corpus.hpp"
+#include "labels/category_sets.hpp"
 #include "model/weights.hpp"
 
 namespace cc {
@@ -20,6 +21,13 @@ struct AblateOptions {
   std::string analysis;   // optional: take the shared-class NRN range from its summary.json
   std::vector<CorpusSpec> corpora;
   std::vector<std::string> categories;                   // empty: every category with a target token
+  // Which features count for a category. None: the whole NRN > nrn_above pool, ranked by firing
+  // frequency at the category's positions (the paper's recipe). Otherwise only the pool's features
+  // one method assigned to the category (lexicon: analysis's features.jsonl; enrichment: the
+  // enrichment folder; labels: labels.jsonl), and an "other" control from the rest of the pool.
+  CategorySource categories_from = CategorySource::None;
+  std::string enrichment;  // categories_from enrichment: `crosscoder enrich`'s output folder
+  std::string labels;      // categories_from labels: `crosscoder label`'s labels.jsonl
   std::vector<double> ks = {0.5, 1, 2, 5, 10, 20};       // top k% of the NRN > nrn_above features
   int64_t sequences = 256, seq_len = 512;                // packed token sequences searched for positions
   int positions = 100;                                   // evaluation positions per category

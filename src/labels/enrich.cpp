@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/json_file.hpp"
 #include "labels/agreement.hpp"
+#include "labels/category_sets.hpp"
 #include "model/config.hpp"
 #include "tokenizer/tokenizer.hpp"
 
@@ -27,36 +28,11 @@ static Json tag_json(const TagEnrichment& t) {
   return j;
 }
 
-// features.jsonl's lexicon category of every feature the analysis covered.
-static CategoryMap lexicon_categories(const std::string& analysis) {
-  CategoryMap m;
-  const std::string path = analysis + "/features.jsonl";
-  for_each_jsonl(path, [&](const Json& j, size_t line) {
-    if (!j.is_object() || !j.contains("feature") || !j["feature"].is_number_integer())
-      fail(path + ":" + std::to_string(line), "feature", "is missing or not an integer");
-    if (j.value("dead", false)) return;
-    m[j["feature"].get<int64_t>()] = j.contains("category") && j["category"].is_string() ? j["category"].get<std::string>() : "";
-  });
-  return m;
-}
-
-// labels.jsonl's categories ("none" or missing = no category).
-static CategoryMap label_categories(const std::string& path) {
-  CategoryMap m;
-  for_each_jsonl(path, [&](const Json& j, size_t line) {
-    if (!j.is_object() || !j.contains("feature") || !j["feature"].is_number_integer())
-      fail(path + ":" + std::to_string(line), "feature", "is missing or not an integer");
-    std::string c = j.contains("category") && j["category"].is_string() ? j["category"].get<std::string>() : "";
-    m[j["feature"].get<int64_t>()] = c == "none" ? "" : c;
-  });
-  return m;
-}
-
 static Json agreement_json(const CategoryMap& enrichment, const EnrichRunOptions& opt) {
   Json j = Json::object();
   CategoryMap lexicon, labels;
   if (!opt.analysis.empty()) lexicon = lexicon_categories(opt.analysis);
-  if (!opt.labels.empty()) labels = label_categories(opt.labels);
+  if (!opt.labels.empty()) labels = labelled_categories(opt.labels);
   if (!opt.analysis.empty()) j["lexicon_vs_enrichment"] = category_agreement(lexicon, enrichment).to_json();
   if (!opt.labels.empty()) j["labels_vs_enrichment"] = category_agreement(labels, enrichment).to_json();
   if (!opt.analysis.empty() && !opt.labels.empty()) j["lexicon_vs_labels"] = category_agreement(lexicon, labels).to_json();

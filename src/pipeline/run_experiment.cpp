@@ -172,8 +172,15 @@ void add_ablate_stage(const Experiment& e, std::vector<Stage>& st) {
               {"seq_len", b.seq_len}, {"positions", b.positions}, {"rank_positions", b.rank_positions}, {"nrn_above", b.nrn_above},
               {"seed", b.seed}, {"eval_fraction", b.eval_fraction}, {"held_out_list", b.held_out_list},
               {"held_out_stamp", file_stamp(b.held_out_list)}, {"batch_tokens", b.batch_tokens}, {"compute", mode_name(b.mode)}, {"models", models_json(h)},
-              {"lexicon", b.lexicon}, {"lexicon_stamp", file_stamp(b.lexicon)}};
-    st.push_back({"ablate", s, {"analyze"}, b.out,
+              {"lexicon", b.lexicon}, {"lexicon_stamp", file_stamp(b.lexicon)},
+              {"categories_from", category_source_name(b.categories_from)}};
+    std::vector<std::string> deps = {"analyze"};
+    if (b.categories_from == CategorySource::Enrichment) deps.push_back("enrich");
+    if (b.categories_from == CategorySource::Labels) {
+      s["labels"] = b.labels;
+      s["labels_stamp"] = file_stamp(b.labels);
+    }
+    st.push_back({"ablate", s, deps, b.out,
                   [&e](bool) {
                     AblateOptions b = e.ablate;
                     b.progress = e.progress;
@@ -309,10 +316,10 @@ std::vector<Stage> plan(const Experiment& e) {
   add_train_stages(e, st);
   add_spliced_loss_stages(e, st);
   add_analyze_stage(e, st);
+  add_enrich_stage(e, st);  // before ablate, which can take its categories from it
   add_ablate_stage(e, st);
   add_steer_stage(e, st);
   add_geometry_stage(e, st);
-  add_enrich_stage(e, st);
   add_report_stage(e, st);
   return st;
 }

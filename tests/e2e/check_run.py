@@ -86,7 +86,7 @@ a = load("ablation/ablation.json")
 if a:
     check(len(a["results"]) > 0, "ablation has no results")
     for r in a["results"]:
-        check(r["condition"] in ("top", "random", "shared") and r["model"] in ("base", "distilled"), f"odd ablation cell {r}")
+        check(r["condition"] in ("top", "random", "shared", "other") and r["model"] in ("base", "distilled"), f"odd ablation cell {r}")
         check(r["n_positions"] > 0 and finite(r["mean_delta_logit"]), f"ablation cell without data {r['category']} {r['k']}")
     for cat, ps in a["positions"].items():
         check(all(p["held_out"] for p in ps), f"ablation category {cat} evaluates a position outside the held-out documents")
