@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "core/atomic_file.hpp"
+#include "device/device.hpp"
 #include "dist/comm.hpp"
 #include "pipeline/experiment.hpp"
 #include "pipeline/resources.hpp"
@@ -15,7 +16,7 @@ namespace cc::cli {
 
 namespace {
 struct RunOpts {
-  std::string config, out, until;
+  std::string config, out, until, device;
   std::vector<std::string> sets;
   bool force = false, quiet = false, list = false;
   int threads = -1;
@@ -28,10 +29,15 @@ void add_common(CLI::App* c, RunOpts& o) {
   c->add_flag("--list", o.list, "List the stages and whether each is up to date, then exit");
   c->add_flag("--quiet", o.quiet, "No progress bars inside the stages (stage lines are still printed)");
   c->add_option("--threads", o.threads, "Threads (default: [run].threads of the config; 0 = all cores)");
+  c->add_option("--device", o.device, "cpu or cuda: where the crosscoders train (docs/GPU.md) (default: [run].device of the config, cpu)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
 }
 
 void execute(const RunOpts& o) {
-  Experiment e = load_experiment(o.config, o.sets, o.out);
+  std::vector<std::string> sets = o.sets;
+  if (!o.device.empty()) sets.push_back("run.device=\"" + o.device + "\"");
+  Experiment e = load_experiment(o.config, sets, o.out);
+  require_device(e.device, "--device");  // before any stage starts
   if (o.threads >= 0) e.threads = o.threads;
   e.progress = !o.quiet;
   if (o.list) {

@@ -14,7 +14,7 @@ void register_train(CLI::App& app) {
     TrainOptions t;
     int threads = 0;
     bool quiet = false, no_shuffle = false;
-    std::string arch = "l1";
+    std::string arch = "l1", device = "cpu";
   };
   auto o = std::make_shared<Opts>();
   CrosscoderConfig& c = o->cfg;
@@ -41,6 +41,10 @@ void register_train(CLI::App& app) {
   s->add_option("--buffer-rows", o->t.buffer_rows, "Shuffle buffer rows (memory: rows x 2 x d x 4 bytes)")->capture_default_str();
   s->add_option("--init", o->t.init, "Start from this checkpoint's weights (default: the random init)");
   s->add_flag("--resume", o->t.resume, "Continue a killed run in --out");
+  s->add_option("--device", o->device, "cpu, or cuda (a build with -DCROSSCODER_CUDA=ON and a GPU: each step's products on the GPU; "
+                                       "docs/GPU.md)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   s->add_flag("--no-shuffle", o->no_shuffle, "Read the store in order");
   s->add_flag("--quiet", o->quiet, "No progress bar");
   s->add_option("--threads", o->threads, "Threads (0 = all cores)")->capture_default_str();
@@ -49,6 +53,7 @@ void register_train(CLI::App& app) {
     o->t.shuffle = !o->no_shuffle;
     o->cfg.architecture = arch_from_name(o->arch, "--arch");
     o->t.progress = !o->quiet;
+    o->t.device = parse_device(o->device, "--device");
     TrainSummary r = train_crosscoder(o->cfg, o->t);
     if (!dist::root()) return;  // rank 0 of a feature-parallel run reports
     std::printf("trained %lld steps (%.0f tok/s); on %lld %s rows: FVU base %.3f distilled %.3f, L0 %.1f, never active %.1f%% "

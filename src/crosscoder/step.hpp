@@ -62,6 +62,9 @@ StepResult crosscoder_step_dense(const CrosscoderParams& p, const CrosscoderConf
                                  CrosscoderParams& grads);
 StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderConfig& c, const StepInput& in,
                                   CrosscoderParams& grads);
+// The dense step on the GPU (step_cuda.cpp; a build with -DCROSSCODER_CUDA=ON and a GPU): the
+// whole dictionary only; elsewhere it fails with one line naming what is missing.
+StepResult crosscoder_step_cuda(const CrosscoderParams& p, const CrosscoderConfig& c, const StepInput& in, CrosscoderParams& grads);
 
 // Inference: features of x [B, 2d] (L1: ReLU; BatchTopK: ReLU kept where score > threshold).
 void crosscoder_encode(const CrosscoderParams& p, const CrosscoderConfig& c, const float* x, int64_t B, std::vector<float>& f);

@@ -193,6 +193,9 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
   // Rank 0 writes the files; every rank reads the store and, on --resume, its slice of the state.
   const FeatureShard shard = FeatureShard::of_this_rank(c.dict_size);
   const bool writer = dist::root();
+  require_device(opt.device, "--device");
+  if (opt.device == Device::Cuda && dist::size() > 1)
+    fail("", "--device cuda", "trains in one process; it does not split the dictionary across mpirun ranks");
   if (writer) {
     make_dirs(opt.out);
     // A killed run may have left a temporary file behind; the files under final names are whole.
@@ -256,7 +259,7 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
                  "at step " + std::to_string(st.step), "training stopped; the last checkpoint in " + opt.out + " is intact");
     for (int64_t j = 0; j < shard.size(); ++j) dead[size_t(j)] = st.tokens - st.last_fired[size_t(j)] > c.dead_tokens;
     StepInput in{x.data(), B, l1_at(c, st.step, steps), &dead, &ws, &shard};
-    StepResult r = crosscoder_step_sparse(p, c, in, g);
+    StepResult r = opt.device == Device::Cuda ? crosscoder_step_cuda(p, c, in, g) : crosscoder_step_sparse(p, c, in, g);
     if (!std::isfinite(r.loss))
       fail(opt.out, "loss", "is not finite at step " + std::to_string(st.step), "", std::to_string(r.loss),
            "training stopped; the last checkpoint is intact (try a lower --lr)");

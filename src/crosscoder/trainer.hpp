@@ -7,6 +7,7 @@
 
 #include "crosscoder/crosscoder.hpp"
 #include "crosscoder/evaluate.hpp"
+#include "device/device.hpp"
 
 namespace cc {
 
@@ -22,6 +23,7 @@ struct TrainOptions {
   int64_t max_steps = -1;        // --steps: stop early (the schedule still follows num_tokens)
   int64_t eval_rows = 65536;     // held-out rows measured after training (OUT/eval.json); -1 = all
   bool progress = true;
+  Device device = Device::Cpu;   // cuda: each step's products on the GPU (crosscoder_step_cuda; one process)
 };
 
 struct TrainSummary {

@@ -100,6 +100,7 @@ void read_run(const TomlSection& top, const std::string& path, const std::string
   (void)run.str("out", "");
   e.out = fs::absolute(e.out).lexically_normal().string();
   e.threads = int(run.integer("threads", 0));
+  e.device = parse_device(run.choice("device", "cpu", {"cpu", "cuda"}), run.where("device"));
   sh.mode = mode_of(run, "dtype");
   sh.lexicon = run.path("lexicon", default_lexicon());
   run.finish();
@@ -147,6 +148,7 @@ void read_crosscoders(const TomlSection& top, const std::string& path, Experimen
     NamedCrosscoder n = crosscoder_from(s, name);
     n.train.acts = e.store.out;
     n.train.out = e.out + "/crosscoder-" + name;
+    n.train.device = e.device;
     e.crosscoders.push_back(std::move(n));
   }
   if (e.crosscoders.empty()) fail(path, "crosscoder", "defines no crosscoder", "a [crosscoder.NAME] table, e.g. [crosscoder.l1]");

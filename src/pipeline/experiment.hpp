@@ -31,6 +31,7 @@ struct Experiment {
   std::string file;                 // the TOML file
   std::string out;                  // run folder
   int threads = 0;
+  Device device = Device::Cpu;  // [run] device: where the crosscoders train (the other stages run on the CPU)
   bool progress = true;             // progress bars inside the stages
   HarvestConfig harvest;            // models, hook, corpora, packing
   StoreOptions store;

@@ -155,8 +155,10 @@ void ablation_lines(std::ostringstream& o, const Experiment& e) {
     return fmt("%+.2f", num(s, "mean")) + " [" + (c[0].is_number() ? fmt("%+.2f", c[0].get<double>()) : "?") + ", " +
            (c[1].is_number() ? fmt("%+.2f", c[1].get<double>()) : "?") + "]";
   };
+  const std::string source = a.value("categories_from", std::string("none"));
   o << "  ablation, top " << fmt("%g", kmax) << "% of NRN>" << fmt("%g", e.ablate.nrn_above)
-    << " features minus a matched control (Δ log p(target); 95% bootstrap over sequences):\n";
+    << " features" << (source == "none" ? std::string() : " that " + source + " puts in each category")
+    << " minus a matched control (Δ log p(target); 95% bootstrap over sequences):\n";
   for (const Json& h : a["headline"]) {
     if (num(h, "k") != kmax) continue;
     const Json& dmb = h["distilled_minus_base"];
@@ -209,6 +211,30 @@ void geometry_lines(std::ostringstream& o, const Experiment& e) {
     o << "; paired across tasks: sign test p = " << fmt("%.3f", ps) << ", Wilcoxon p = " << fmt("%.3f", pw)
       << (std::max(ps, pw) < 0.05 ? " (significant at 0.05)" : std::min(ps, pw) < 0.05 ? " (the two tests disagree at 0.05)" : " (not significant at 0.05)");
   o << "\n";
+  });
+}
+
+// enrichment.json: what was tested, the enriched pairs against the shuffled-tag null, the categories
+// it gives, and its agreement with the lexicon (and labels, when given).
+void enrichment_lines(std::ostringstream& o, const Experiment& e) {
+  const std::string ep = e.enrich.out + "/enrichment.json";
+  if (!e.enrich_on || !fs::exists(ep)) return;
+  reading_json(ep, [&] {
+    const Json j = read_json_file(ep);
+    auto total = [](const Json& per) {
+      int64_t n = 0;
+      for (const auto& [k, v] : per.items()) n += v.get<int64_t>();
+      return n;
+    };
+    const Json null = j.value("null", Json::object());
+    o << "  enrichment: " << j.value("features_tested", 0) << " features tested on " << j.value("sentences", 0) << " tagged sentences; "
+      << total(j.value("enriched_features_per_tag", Json::object())) << " enriched (feature, tag) pairs at FDR " << fmt("%g", num(j, "fdr"))
+      << " vs " << total(null.value("enriched_features_per_tag", Json::object())) << " with the tags shuffled; categories:";
+    for (const auto& [k, v] : j.value("features_per_category", Json::object()).items()) o << " " << k << " " << v.get<int64_t>();
+    for (const auto& [k, a] : j.value("agreement", Json::object()).items())
+      o << "; " << k << " kappa " << (a.contains("kappa") && a["kappa"].is_number() ? fmt("%.3f", a["kappa"].get<double>()) : "n/a") << " over "
+        << a.value("assessed", 0) << " features";
+    o << "\n";
   });
 }
 
@@ -266,6 +292,7 @@ std::string run_summary(const Experiment& e, const std::vector<StageOutcome>& st
   ablation_lines(o, e);
   steer_lines(o, e);
   geometry_lines(o, e);
+  enrichment_lines(o, e);
   if (fs::exists(e.report.out)) o << "  report: " << e.report.out << " (one self-contained file; open it in a browser)\n";
   return o.str();
 }

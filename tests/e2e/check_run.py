@@ -112,13 +112,11 @@ check(os.path.getsize(os.path.join(run, "report.html")) > 500_000 if os.path.exi
 summary = open(os.path.join(run, "summary.txt")).read() if os.path.exists(os.path.join(run, "summary.txt")) else ""
 check("report:" in summary and "crosscoder l1" in summary, "summary.txt lacks the report or crosscoder lines")
 
-if problems:
-    print("check_run: FAILED\n  " + "\n  ".join(problems))
-    sys.exit(1)
 e = load("enrichment/enrichment.json")
 if e is not None:
     check(e["features_tested"] > 0 and e["sentences"] > 0, f"enrichment tested nothing: {e['features_tested']} features")
     check("lexicon_vs_enrichment" in e["agreement"], "enrichment has no agreement with the lexicon")
+    check("  enrichment: " in summary, "summary.txt lacks the enrichment line")
     found, false_alarms = sum(e["enriched_features_per_tag"].values()), sum(e["null"]["enriched_features_per_tag"].values())
     check(false_alarms <= max(2, found // 20), f"enrichment's shuffled-tag null finds {false_alarms} enriched pairs against {found}")
     rows = [json.loads(l) for l in open(os.path.join(run, "enrichment/enrichment.jsonl"))]
@@ -126,4 +124,8 @@ if e is not None:
         for tag, t in r["tags"].items():
             if t["tested"]:
                 check(0 < t["p"] <= 1 and t["p"] <= t["q"] <= 1, f"enrichment feature {r['feature']} {tag}: p {t['p']} q {t['q']}")
+
+if problems:
+    print("check_run: FAILED\n  " + "\n  ".join(problems))
+    sys.exit(1)
 print(f"check_run: {run}: all stages done and well-formed")
