@@ -186,6 +186,9 @@ void initial_params(CrosscoderParams& p, const CrosscoderConfig& c, const TrainO
 }  // namespace
 
 TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
+  require_device(opt.device, "--device");
+  if (opt.device == Device::Cuda && dist::size() > 1)
+    fail("", "--device cuda", "trains in one process; it does not split the dictionary across mpirun ranks");
   StoreStream stream(opt.acts, 8192, /*train_only=*/true);
   const ActivationStore& store = stream.store();
   adopt_store(c, store, opt);
@@ -193,9 +196,6 @@ TrainSummary train_crosscoder(CrosscoderConfig c, const TrainOptions& opt) {
   // Rank 0 writes the files; every rank reads the store and, on --resume, its slice of the state.
   const FeatureShard shard = FeatureShard::of_this_rank(c.dict_size);
   const bool writer = dist::root();
-  require_device(opt.device, "--device");
-  if (opt.device == Device::Cuda && dist::size() > 1)
-    fail("", "--device cuda", "trains in one process; it does not split the dictionary across mpirun ranks");
   if (writer) {
     make_dirs(opt.out);
     // A killed run may have left a temporary file behind; the files under final names are whole.

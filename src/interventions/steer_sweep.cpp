@@ -17,6 +17,7 @@
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/json_file.hpp"
+#include "core/jsonl_log.hpp"
 #include "core/progress.hpp"
 #include "core/stats.hpp"
 #include "data/answer.hpp"
@@ -89,29 +90,12 @@ struct Stat {
 // Reads the finished runs; a torn last line (the process died mid-write) is dropped.
 std::map<std::string, Json> read_transcripts(const std::string& path) {
   std::map<std::string, Json> done;
-  if (!fs::exists(path)) return done;
-  const std::string t = read_file(path);
-  std::string kept;
-  size_t b = 0, line = 0;
-  while (b < t.size()) {
-    size_t e = t.find('\n', b);
-    const bool last = e == std::string::npos;
-    if (last) e = t.size();
-    ++line;
-    const std::string s = t.substr(b, e - b);
-    b = e + 1;
-    if (s.empty()) continue;
-    Json j;
-    try {
-      j = parse_json(s, path + ":" + std::to_string(line));
-    } catch (const Error&) {
-      if (last) break;  // torn write
-      throw;
-    }
-    done[run_key(j.at("alpha").get<double>(), j.at("prompt").get<size_t>(), j.at("seed").get<int>())] = j;
-    kept += s + "\n";
+  const JsonlLog log(path);
+  for (size_t i = 0; i < log.lines().size(); ++i) {
+    const Json& j = log.lines()[i];
+    const std::string at = path + ":" + std::to_string(i + 1);
+    done[run_key(json_get<double>(j, "alpha", at), size_t(json_get<int64_t>(j, "prompt", at)), int(json_get<int64_t>(j, "seed", at)))] = j;
   }
-  if (kept.size() != t.size()) write_file_atomic(path, kept);
   return done;
 }
 

@@ -17,6 +17,7 @@
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/json_file.hpp"
+#include "core/jsonl_log.hpp"
 #include "core/progress.hpp"
 #include "crosscoder/crosscoder.hpp"
 #include "crosscoder/step.hpp"
@@ -107,47 +108,6 @@ uint64_t fnv1a(const std::string& s) {
   return h;
 }
 
-// A JSONL file appended line by line (written, flushed and fsynced under a lock); on open, a torn
-// last line (a killed run) is dropped and the file rewritten atomically without it.
-class JsonlLog {
- public:
-  explicit JsonlLog(std::string path) : path_(std::move(path)) {
-    if (!std::filesystem::exists(path_)) return;
-    std::ifstream in(path_);
-    std::string line, kept;
-    size_t n = 0, bad = 0;
-    while (std::getline(in, line)) {
-      ++n;
-      Json j = Json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.is_object()) {
-        ++bad;
-        continue;
-      }
-      if (bad) fail(path_ + ":" + std::to_string(n - 1), "", "is not JSON and is not the last line", "a torn last line at most", "a bad line inside");
-      lines_.push_back(j);
-      kept += line + "\n";
-    }
-    if (bad) write_file_atomic(path_, kept);
-  }
-  const std::vector<Json>& lines() const { return lines_; }  // read it only when no append is running
-  void append(const Json& j) {
-    std::lock_guard lock(mu_);
-    const std::string s = j.dump() + "\n";
-    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd < 0 || ::write(fd, s.data(), s.size()) != ssize_t(s.size()) || ::fsync(fd) != 0) {
-      if (fd >= 0) ::close(fd);
-      fail(path_, "", "could not be appended to", "a writable file", std::strerror(errno));
-    }
-    ::close(fd);
-    lines_.push_back(j);  // what the file now holds, without reading it again
-  }
-
- private:
-  std::string path_;
-  std::vector<Json> lines_;
-  std::mutex mu_;
-};
-
 struct Usage {
   std::atomic<int64_t> requests{0}, hits{0};
 };
@@ -156,8 +116,11 @@ struct Usage {
 class CachedChat {
  public:
   CachedChat(ChatBackend& b, const std::string& dir) : b_(b), log_(dir + "/cache.jsonl") {
+    // A line without a string key and content (edited by hand, another tool's) is no answer: that
+    // prompt is asked again.
     for (const Json& j : log_.lines())
-      if (j.contains("key") && j["key"].is_string()) cache_[j["key"].get<std::string>()] = j;
+      if (j.contains("key") && j["key"].is_string() && j.contains("content") && j["content"].is_string())
+        cache_[j["key"].get<std::string>()] = j;
   }
   // (reply, prompt tokens, completion tokens, from cache)
   std::tuple<std::string, int64_t, int64_t, bool> ask(const ChatRequest& r, Usage& u) {

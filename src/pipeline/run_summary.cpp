@@ -1,6 +1,7 @@
 #include "pipeline/run_summary.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -150,15 +151,25 @@ void ablation_lines(std::ostringstream& o, const Experiment& e) {
   }
   // Δ log p of the target token, top set minus a control matched on removed activity, with 95%
   // bootstrap intervals over sequences; then that effect in the distilled model minus the base's.
+  // Two decimals, or four when the effect is that small (so that "significant" never reads +0.00).
   auto ci = [](const Json& s) {
     const Json& c = s["ci95"];
-    return fmt("%+.2f", num(s, "mean")) + " [" + (c[0].is_number() ? fmt("%+.2f", c[0].get<double>()) : "?") + ", " +
-           (c[1].is_number() ? fmt("%+.2f", c[1].get<double>()) : "?") + "]";
+    double scale = std::abs(num(s, "mean"));
+    for (const Json& e : c)
+      if (e.is_number()) scale = std::max(scale, std::abs(e.get<double>()));
+    const char* f = scale < 0.05 ? "%+.4f" : "%+.2f";
+    return fmt(f, num(s, "mean")) + " [" + (c[0].is_number() ? fmt(f, c[0].get<double>()) : "?") + ", " +
+           (c[1].is_number() ? fmt(f, c[1].get<double>()) : "?") + "]";
   };
   const std::string source = a.value("categories_from", std::string("none"));
   o << "  ablation, top " << fmt("%g", kmax) << "% of NRN>" << fmt("%g", e.ablate.nrn_above)
     << " features" << (source == "none" ? std::string() : " that " + source + " puts in each category")
-    << " minus a matched control (Δ log p(target); 95% bootstrap over sequences):\n";
+    << " minus a matched control (Δ log p(target); 95% bootstrap over sequences";
+  int64_t comparisons = 0;
+  for (const Json& h : a["headline"]) comparisons += num(h, "k") == kmax;
+  // Each row is its own 95% interval, uncorrected: about 1 in 20 excludes 0 by chance alone.
+  o << "; " << comparisons << " comparisons, each interval uncorrected for multiplicity: about " << fmt("%.1f", 0.05 * double(comparisons))
+    << " would exclude 0 by chance):\n";
   for (const Json& h : a["headline"]) {
     if (num(h, "k") != kmax) continue;
     const Json& dmb = h["distilled_minus_base"];
@@ -226,12 +237,14 @@ void enrichment_lines(std::ostringstream& o, const Experiment& e) {
       for (const auto& [k, v] : per.items()) n += v.get<int64_t>();
       return n;
     };
-    const Json null = j.value("null", Json::object());
+    // Named copies: a range-for over .items() of a temporary would iterate a destroyed object.
+    const Json null = j.value("null", Json::object()), per_category = j.value("features_per_category", Json::object()),
+               agreement = j.value("agreement", Json::object());
     o << "  enrichment: " << j.value("features_tested", 0) << " features tested on " << j.value("sentences", 0) << " tagged sentences; "
       << total(j.value("enriched_features_per_tag", Json::object())) << " enriched (feature, tag) pairs at FDR " << fmt("%g", num(j, "fdr"))
       << " vs " << total(null.value("enriched_features_per_tag", Json::object())) << " with the tags shuffled; categories:";
-    for (const auto& [k, v] : j.value("features_per_category", Json::object()).items()) o << " " << k << " " << v.get<int64_t>();
-    for (const auto& [k, a] : j.value("agreement", Json::object()).items())
+    for (const auto& [k, v] : per_category.items()) o << " " << k << " " << v.get<int64_t>();
+    for (const auto& [k, a] : agreement.items())
       o << "; " << k << " kappa " << (a.contains("kappa") && a["kappa"].is_number() ? fmt("%.3f", a["kappa"].get<double>()) : "n/a") << " over "
         << a.value("assessed", 0) << " features";
     o << "\n";
