@@ -36,6 +36,8 @@ TEST(BlasEnvironment, ChangesKeepWhatTheUserSet) {
   EXPECT_EQ(blas_environment_changes(true, true, "Prescott", "SkylakeX"), Changes{});
   EXPECT_EQ(blas_environment_changes(true, false, "SkylakeX", "SkylakeX"), Changes{});
   EXPECT_EQ(blas_environment_changes(true, false, "Prescott", "Haswell"), (Changes{{"OPENBLAS_CORETYPE", "Haswell"}}));
+  EXPECT_EQ(malloc_environment_changes(false), (Changes{{"GLIBC_TUNABLES", "glibc.malloc.hugetlb=1"}}));
+  EXPECT_EQ(malloc_environment_changes(true), Changes{});  // the user's tunables are kept
 }
 
 // The binary reports the core it runs in --version: with the environment clean it runs what the

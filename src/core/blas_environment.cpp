@@ -7,7 +7,12 @@
 //   whose sgemm ran at 31-41 GFLOP/s against 190 with "SkylakeX" forced (docs/PERFORMANCE.md). So
 //   where the CPU has AVX-512 (or AVX2 + FMA) and the loaded core is narrower, the binary asks for
 //   the wider one. A core the user set in OPENBLAS_CORETYPE is kept, whatever it is.
-// Both are read from the environment when the library loads, so the binary sets them and re-executes
+// And one glibc default: buffers above 32 MB (a forward pass's logits, the crosscoder's features) are
+// fresh mmaps in 4 KB pages, and in this project's VMs every first touch is a costly fault (121k of
+// them in the demo's 5-second spliced-loss stage). glibc.malloc.hugetlb=1 makes malloc ask for
+// transparent huge pages (madvise mode, Debian's default): 121k faults became 9.5k and the stage
+// 4.8 s → 4.0 s (docs/PERFORMANCE.md). GLIBC_TUNABLES the user set is kept.
+// All are read from the environment when the libraries load, so the binary sets them and re-executes
 // itself once. The kernel set changes how a GEMM rounds, not what it computes: results move by float
 // rounding, as they already do between machines.
 #include "core/blas_environment.hpp"
@@ -57,10 +62,15 @@ std::vector<std::pair<std::string, std::string>> blas_environment_changes(bool t
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> malloc_environment_changes(bool tunables_set) {
+  if (tunables_set) return {};
+  return {{"GLIBC_TUNABLES", "glibc.malloc.hugetlb=1"}};
+}
+
 void reexec_with_blas_environment(char** argv) {
-  const auto changes = blas_environment_changes(std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr,
-                                                std::getenv("OPENBLAS_CORETYPE") != nullptr, blas_core_name(),
-                                                blas_core_for_this_cpu());
+  auto changes = blas_environment_changes(std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr,
+                                          std::getenv("OPENBLAS_CORETYPE") != nullptr, blas_core_name(), blas_core_for_this_cpu());
+  for (auto& c : malloc_environment_changes(std::getenv("GLIBC_TUNABLES") != nullptr)) changes.push_back(c);
   if (changes.empty()) return;
   for (const auto& [name, value] : changes) setenv(name.c_str(), value.c_str(), 1);
   execv("/proc/self/exe", argv);

@@ -24,7 +24,10 @@ std::vector<std::pair<std::string, std::string>> blas_environment_changes(bool t
                                                                           const std::string& loaded,
                                                                           const std::string& wanted);
 
-// Sets blas_environment_changes for this process and CPU and re-executes the binary (argv kept) so
+// glibc's malloc tunables to set: huge pages for large buffers, unless the user set GLIBC_TUNABLES.
+std::vector<std::pair<std::string, std::string>> malloc_environment_changes(bool tunables_set);
+
+// Sets blas_environment_changes and malloc_environment_changes for this process and CPU and re-executes the binary (argv kept) so
 // that OpenBLAS loads with them; returns when nothing needs to change or the re-exec fails (the run
 // then goes on with OpenBLAS's defaults).
 void reexec_with_blas_environment(char** argv);
