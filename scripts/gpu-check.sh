@@ -3,8 +3,9 @@
 # GPU benchmark, and write the log and the numbers to OUT (docs/GPU.md). Sized to finish in about
 # six minutes on one H200 with 16 cores, so that one rerun fits a 15-minute loan.
 #   scripts/gpu-check.sh OUT
-# Needs the Debian packages of scripts/install-deps.sh and nvcc + cuBLAS (CUDA 13); it installs
-# nothing itself (the GPU machines here reach no network).
+# Needs nvcc + cuBLAS (CUDA 13), CMake and ninja on that machine. The libraries come from the
+# system when it has them, or from .gpu-deps/ (scripts/gpu-deps.sh, run beforehand on Debian, then
+# carried): unpacked into /tmp/ccdeps, never into /. The build leaves out MPI, Python and libcurl.
 set -uo pipefail
 out=${1:?usage: scripts/gpu-check.sh OUT}
 mkdir -p "$out"
@@ -13,8 +14,20 @@ cd "$(dirname "$0")/.."
 nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 { date; nvidia-smi; "$nvcc" --version; git log --oneline -1 2>/dev/null; } > "$out/machine.txt" 2>&1
 start=$SECONDS
-cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCROSSCODER_CUDA=ON -DCROSSCODER_PYTHON=OFF \
-  -DCMAKE_CUDA_COMPILER="$nvcc" > "$out/configure.log" 2>&1 || { echo "gpu-check: configure failed ($out/configure.log)"; exit 1; }
+extra=()
+if compgen -G ".gpu-deps/*.deb" > /dev/null; then
+  root=/tmp/ccdeps
+  rm -rf "$root" && mkdir -p "$root"
+  for f in .gpu-deps/*.deb; do dpkg-deb -x "$f" "$root" 2>/dev/null || { mkdir -p /tmp/ccdeb && (cd /tmp/ccdeb && ar x "$OLDPWD/$f" && tar -xf data.tar.* -C "$root" && rm -f data.tar.* control.tar.* debian-binary); }; done
+  lib=$root/usr/lib/x86_64-linux-gnu
+  export PKG_CONFIG_SYSROOT_DIR=$root PKG_CONFIG_LIBDIR=$lib/pkgconfig:$lib/openblas-pthread/pkgconfig:$root/usr/share/pkgconfig
+  export LD_LIBRARY_PATH=$lib:$lib/openblas-pthread${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  extra+=(-DCMAKE_PREFIX_PATH="$root/usr" -DCMAKE_BUILD_RPATH="$lib;$lib/openblas-pthread")
+  echo "gpu-check: libraries from .gpu-deps unpacked into $root"
+fi
+cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCROSSCODER_CUDA=ON -DCROSSCODER_PYTHON=OFF -DCROSSCODER_MPI=OFF \
+  -DCROSSCODER_CURL=OFF -DCROSSCODER_ONEDNN=OFF -DCMAKE_CUDA_COMPILER="$nvcc" "${extra[@]}" > "$out/configure.log" 2>&1 ||
+  { echo "gpu-check: configure failed ($out/configure.log)"; tail -30 "$out/configure.log"; exit 1; }
 cmake --build build-cuda -j "$(nproc)" --target crosscoder crosscoder_gpu_tests crosscoder_tests bench_cuda_train \
   > "$out/build.log" 2>&1 || { echo "gpu-check: build failed ($out/build.log)"; tail -30 "$out/build.log"; exit 1; }
 echo "gpu-check: built in $((SECONDS - start)) s"

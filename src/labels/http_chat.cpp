@@ -3,6 +3,10 @@
 // response_format. 429, 5xx, timeouts, dropped connections and malformed bodies are retried with
 // exponential backoff (or the server's Retry-After); other 4xx end the run, since every request
 // would fail the same way. The API key lives only in this process's memory and the request header.
+#include "core/error.hpp"
+#include "labels/chat_backend.hpp"
+
+#ifdef CROSSCODER_CURL
 #include <curl/curl.h>
 
 #include <atomic>
@@ -13,9 +17,6 @@
 #include <optional>
 #include <random>
 #include <thread>
-
-#include "core/error.hpp"
-#include "labels/chat_backend.hpp"
 
 namespace cc {
 
@@ -151,3 +152,14 @@ class HttpChat : public ChatBackend {
 std::unique_ptr<ChatBackend> make_http_backend(const HttpChatOptions& o) { return std::make_unique<HttpChat>(o); }
 
 }  // namespace cc
+#else  // a build configured with -DCROSSCODER_CURL=OFF (no libcurl)
+
+namespace cc {
+
+std::unique_ptr<ChatBackend> make_http_backend(const HttpChatOptions&) {
+  fail("", "--endpoint", "is not available: this binary was built without libcurl (-DCROSSCODER_CURL=OFF)", "", "",
+       "rebuild with libcurl4-openssl-dev installed, or label with --local DIR");
+}
+
+}  // namespace cc
+#endif
