@@ -14,6 +14,7 @@
 
 #include "core/error.hpp"
 #include "cuda/cuda_step.hpp"
+#include "cuda/radix_select.hpp"
 
 namespace cc::cuda {
 namespace {
@@ -203,15 +204,12 @@ double batch_topk(float* f, const float* norms, int64_t B, int64_t F, int64_t k)
   if (active == 0) return 0.0;
   // The high 16 bits of the K-th largest score (or of the smallest, when at most K are active).
   const unsigned long long want = std::min<unsigned long long>(K, active);
-  unsigned long long above = 0;
-  int hb = 65535;
-  for (; hb > 0 && above + h[size_t(hb)] < want; --hb) above += h[size_t(hb)];
+  const auto [hb, above_bin] = radix_walk(h, want, 0);
   hist.zero();
-  histogram<<<blocks(n), kThreads>>>(bits.p, n, 2, unsigned(hb), hist.p);
+  histogram<<<blocks(n), kThreads>>>(bits.p, n, 2, hb, hist.p);
   hist.down(h.data());
-  int lb = 65535;
-  for (; lb > 0 && above + h[size_t(lb)] < want; --lb) above += h[size_t(lb)];
-  const unsigned thr = (unsigned(hb) << 16) | unsigned(lb);
+  const auto [lb, above] = radix_walk(h, want, above_bin);
+  const unsigned thr = (hb << 16) | lb;
   float thr_f;
   std::memcpy(&thr_f, &thr, sizeof thr_f);
   if (active <= K) return double(thr_f);  // everything is kept; thr is the smallest score
