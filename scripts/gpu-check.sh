@@ -25,17 +25,17 @@ if compgen -G ".gpu-deps/*.deb" > /dev/null; then
   extra+=(-DCMAKE_PREFIX_PATH="$root/usr" -DCMAKE_BUILD_RPATH="$lib;$lib/openblas-pthread")
   echo "gpu-check: libraries from .gpu-deps unpacked into $root"
 fi
-cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCROSSCODER_CUDA=ON -DCROSSCODER_PYTHON=OFF -DCROSSCODER_MPI=OFF \
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCROSSCODER_CUDA=ON -DCROSSCODER_PYTHON=OFF -DCROSSCODER_MPI=OFF \
   -DCROSSCODER_CURL=OFF -DCROSSCODER_ONEDNN=OFF -DCMAKE_CUDA_COMPILER="$nvcc" "${extra[@]}" > "$out/configure.log" 2>&1 ||
   { echo "gpu-check: configure failed ($out/configure.log)"; tail -30 "$out/configure.log"; exit 1; }
-cmake --build build-cuda -j "$(nproc)" --target crosscoder crosscoder_gpu_tests crosscoder_tests bench_cuda_train \
+cmake --build build-gpu -j "$(nproc)" --target crosscoder crosscoder_gpu_tests crosscoder_tests bench_cuda_train \
   > "$out/build.log" 2>&1 || { echo "gpu-check: build failed ($out/build.log)"; tail -30 "$out/build.log"; exit 1; }
 echo "gpu-check: built in $((SECONDS - start)) s"
 rc=0
-(cd build-cuda && ctest -L gpu --output-on-failure --timeout 300) > "$out/gpu-tests.log" 2>&1 || rc=1
-(cd build-cuda && ctest -R '^Device\.' --output-on-failure) >> "$out/gpu-tests.log" 2>&1 || rc=1
+(cd build-gpu && ctest -L gpu --output-on-failure --timeout 300) > "$out/gpu-tests.log" 2>&1 || rc=1
+(cd build-gpu && ctest -R '^Device\.' --output-on-failure) >> "$out/gpu-tests.log" 2>&1 || rc=1
 tail -5 "$out/gpu-tests.log"
-timeout 240 build-cuda/bench/bench_cuda_train > "$out/bench_cuda_train.jsonl" 2> "$out/bench_cuda_train.err" || rc=1
+timeout 240 build-gpu/bench/bench_cuda_train > "$out/bench_cuda_train.jsonl" 2> "$out/bench_cuda_train.err" || rc=1
 cat "$out/bench_cuda_train.jsonl" "$out/bench_cuda_train.err"
 echo "gpu-check: done in $((SECONDS - start)) s, rc $rc; files in $out"
 exit $rc

@@ -153,16 +153,8 @@ TriggerProbe probe_triggers(const CrosscoderParams& p, const CrosscoderConfig& c
     ++out.sequences;
     const std::span<const int32_t> tokens(q.tokens.data(), size_t(at.back() + 1));
     std::vector<float> x[2];
-    for (int m = 0; m < 2; ++m) {
-      Hooks h;
-      h.add(site, make_capture_hook(&x[m]));
-      ForwardOptions fo;
-      fo.logits = LogitsMode::None;
-      fo.stop_at_site = site;
-      fo.hooks = &h;
-      const SeqInput in{tokens, nullptr};
-      (m == 0 ? pair->base_model() : pair->distilled_model()).forward(std::span<const SeqInput>(&in, 1), fo);
-    }
+    const SeqInput in{tokens, nullptr};
+    for (int m = 0; m < 2; ++m) (m == 0 ? pair->base_model() : pair->distilled_model()).stream_at(std::span<const SeqInput>(&in, 1), site, x[m]);
     // The pair's features at the trigger rows.
     std::vector<float> X(at.size() * size_t(D2)), f;
     for (size_t k = 0; k < at.size(); ++k)

@@ -81,6 +81,13 @@ void crosscoder_scale_inputs(const CrosscoderConfig& c, float* x, int64_t B) {
       for (int64_t i = 0; i < d; ++i) x[(b * 2 + m) * d + i] *= s[m];
 }
 
+void crosscoder_pair_rows(const float* a, const float* b, int64_t rows, int64_t d, float* X) {
+  for (int64_t r = 0; r < rows; ++r) {
+    std::copy_n(a + r * d, d, X + r * 2 * d);
+    std::copy_n(b + r * d, d, X + r * 2 * d + d);
+  }
+}
+
 void CrosscoderParams::resize(int64_t d_, int64_t F_) {
   d = d_;
   F = F_;

@@ -81,6 +81,9 @@ void crosscoder_init(CrosscoderParams& p, int64_t d, int64_t F, double dec_norm,
 // The crosscoder's input units: x [B, 2d] of raw residuals scaled in place by the store's norm
 // factors, x[b, m, :] *= s_m (s_m = sqrt(d) / mean ||x_m||, docs/CROSSCODER.md).
 void crosscoder_scale_inputs(const CrosscoderConfig& c, float* x, int64_t B);
+// The crosscoder's input rows from the two models' streams: X[r] = (a[r], b[r]), X [rows, 2d] from
+// a, b [rows, d] (raw units; scale them with crosscoder_scale_inputs).
+void crosscoder_pair_rows(const float* a, const float* b, int64_t rows, int64_t d, float* X);
 
 // NRN = ||d_B|| / (||d_A|| + ||d_B||) of one feature. A feature whose two decoders are both zero has
 // none (nullopt): it writes nothing to either model, so it belongs to no NRN class and no pool.

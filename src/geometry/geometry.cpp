@@ -91,13 +91,7 @@ void compute_reps(ModelReps& m, const GeometryOptions& opt, const std::vector<st
     if (group.empty()) break;
     std::vector<SeqInput> in;
     for (size_t w : group) in.push_back({ids[w], nullptr});
-    Hooks h;
-    h.add(site, [&](HookContext& c) { x.assign(c.x, c.x + c.rows * c.d); });
-    ForwardOptions fo;
-    fo.logits = LogitsMode::None;
-    fo.stop_at_site = site;
-    fo.hooks = &h;
-    model->forward(in, fo);
+    model->stream_at(in, site, x);
     int64_t r = 0;
     for (size_t w : group) {
       r += int64_t(ids[w].size());

@@ -184,16 +184,6 @@ ActivationBatch PairHarvester::run(const std::vector<PackedSequence>& seqs) {
   std::vector<SeqInput> in;
   for (const auto& s : seqs) in.push_back({s.tokens, nullptr});
   const int64_t T = int64_t(seqs.size()) * cfg_.pack.seq_len;
-  auto to_hook = [&](Qwen2Model& m, std::vector<float>& into) {
-    into.resize(size_t(T * d_));
-    Hooks h;
-    h.add(site_, [&](HookContext& c) { std::copy(c.x, c.x + c.rows * c.d, into.begin()); });
-    ForwardOptions fo;
-    fo.logits = LogitsMode::None;
-    fo.stop_at_site = site_;  // nothing past the hook is computed
-    fo.hooks = &h;
-    m.forward(in, fo);
-  };
   // A model that overflows (BF16 weights, an odd prompt) must not put NaN into a store that
   // training reads days later: stop here naming the model, the hook and the token.
   auto check = [&](const std::vector<float>& x, const std::string& dir) {
@@ -209,9 +199,9 @@ ActivationBatch PairHarvester::run(const std::vector<PackedSequence>& seqs) {
          "finite activations", non_finite_name(DType::F32, x.data(), i),
          "the model overflows on this input; --dtype f32 computes in full precision");
   };
-  to_hook(*a_, xa_);
+  a_->stream_at(in, site_, xa_);
   check(xa_, cfg_.base_dir);
-  to_hook(*b_, xb_);
+  b_->stream_at(in, site_, xb_);
   check(xb_, cfg_.distilled_dir);
   ActivationBatch out;
   out.d = d_;

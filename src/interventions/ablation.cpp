@@ -235,27 +235,15 @@ std::vector<Prefix> encode_prefixes(PairHarvester& pair, const CrosscoderParams&
     if (group.empty()) break;
     std::vector<SeqInput> in;
     for (size_t s : group) in.push_back({std::span<const int32_t>(seqs[s].tokens.data(), size_t(need[s])), nullptr});
-    std::vector<int32_t> seen[2];
     for (int m = 0; m < 2; ++m) {
-      Hooks h;
-      h.add(site, [&, m](HookContext& ctx) {
-        xs[m].assign(ctx.x, ctx.x + ctx.rows * ctx.d);
-        for (const RowInfo& r : ctx.info) seen[m].push_back(r.token);
-      });
-      ForwardOptions fo;
-      fo.logits = LogitsMode::None;
-      fo.stop_at_site = site;
-      fo.hooks = &h;
-      (m == 0 ? pair.base_model() : pair.distilled_model()).forward(in, fo);
+      (m == 0 ? pair.base_model() : pair.distilled_model()).stream_at(in, site, xs[m]);
       bar.add(T);
     }
-    if (seen[0] != seen[1]) fail("", "ablation", "the two models were fed different tokens (internal error)");
     int64_t r0 = 0;
     for (size_t s : group) {
       const int64_t n = need[s];
       X.resize(size_t(n * D2));
-      for (int64_t r = 0; r < n; ++r)
-        for (int m = 0; m < 2; ++m) std::copy_n(xs[m].begin() + (r0 + r) * d, d, X.begin() + r * D2 + m * d);
+      crosscoder_pair_rows(xs[0].data() + r0 * d, xs[1].data() + r0 * d, n, d, X.data());
       crosscoder_scale_inputs(c, X.data(), n);
       crosscoder_encode(p, c, X.data(), n, f);
       for (float v : f)

@@ -101,8 +101,7 @@ void reconstruct(const CrosscoderParams& p, const CrosscoderConfig& c, const std
   std::vector<float>& Xh = buf.Xh;
   X.resize(size_t(T * D2));
   Xh.resize(size_t(T * D2));
-  for (int64_t r = 0; r < T; ++r)
-    for (int m = 0; m < 2; ++m) std::copy_n(x[m].begin() + r * d, d, X.begin() + r * D2 + m * d);
+  crosscoder_pair_rows(x[0].data(), x[1].data(), T, d, X.data());
   crosscoder_scale_inputs(c, X.data(), T);
   crosscoder_encode(p, c, X.data(), T, f);
   crosscoder_decode(p, f.data(), T, Xh.data());

@@ -111,21 +111,11 @@ static std::vector<float> pair_stream(Qwen2Model& a, Qwen2Model& b, const Tagged
   std::vector<SeqInput> batch;
   for (size_t w = w0; w < w1; ++w) batch.push_back({t.windows[w], nullptr});
   std::vector<float> xa, xb;
-  for (auto [model, out] : {std::pair{&a, &xa}, std::pair{&b, &xb}}) {
-    Hooks h;
-    h.add(site, make_capture_hook(out));
-    ForwardOptions fo;
-    fo.logits = LogitsMode::None;
-    fo.stop_at_site = site;
-    fo.hooks = &h;
-    model->forward(batch, fo);
-  }
+  a.stream_at(batch, site, xa);
+  b.stream_at(batch, site, xb);
   const int64_t T = int64_t(xa.size()) / d;
   std::vector<float> x(size_t(T * 2 * d));
-  for (int64_t r = 0; r < T; ++r) {
-    std::copy_n(xa.data() + r * d, d, x.data() + r * 2 * d);
-    std::copy_n(xb.data() + r * d, d, x.data() + r * 2 * d + d);
-  }
+  crosscoder_pair_rows(xa.data(), xb.data(), T, d, x.data());
   return x;
 }
 

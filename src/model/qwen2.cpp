@@ -22,6 +22,17 @@ ForwardOutput Qwen2Model::forward(std::span<const SeqInput> batch, const Forward
   return out;
 }
 
+void Qwen2Model::stream_at(std::span<const SeqInput> batch, int site, std::vector<float>& out) {
+  out.clear();
+  Hooks h;
+  h.add(site, make_capture_hook(&out));
+  ForwardOptions fo;
+  fo.logits = LogitsMode::None;
+  fo.stop_at_site = site;
+  fo.hooks = &h;
+  forward(batch, fo);
+}
+
 void Qwen2Model::forward(std::span<const SeqInput> batch, const ForwardOptions& opt, ForwardOutput& out) {
   const Qwen2Config& c = w_->config;
   const int64_t d = c.hidden_size, L = c.num_hidden_layers;

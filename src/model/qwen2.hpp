@@ -47,6 +47,9 @@ class Qwen2Model {
   ForwardOutput forward(std::span<const SeqInput> batch, const ForwardOptions& opt = {});
   // The same into `out`, reusing its logits' memory (rows × vocab floats, 64 MiB and more per call).
   void forward(std::span<const SeqInput> batch, const ForwardOptions& opt, ForwardOutput& out);
+  // The residual stream at hook `site` for every row of the batch, [T, d] in row order, into `out`
+  // (replaced): a forward pass that stops there, computing nothing past the hook.
+  void stream_at(std::span<const SeqInput> batch, int site, std::vector<float>& out);
 
  private:
   void attention_block(int layer, std::span<const SeqInput> batch, int64_t T);
