@@ -22,8 +22,8 @@ struct Run {
   std::string out;
 };
 
-Run sh(const std::string& args) {
-  const std::string cmd = std::string(CROSSCODER_BIN) + " " + args + " 2>&1";
+Run sh(const std::string& args, const std::string& cwd = "") {
+  const std::string cmd = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + std::string(CROSSCODER_BIN) + " " + args + " 2>&1";
   Run r{0, ""};
   FILE* p = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf;
@@ -78,6 +78,18 @@ TEST(Cli, GenerateNumSamplesDecodesTogetherAndEqualsSeparateRuns) {
     EXPECT_EQ(alone.out.substr(0, alone.out.find('\n')), ids) << "sample " << i + 1;
   }
   EXPECT_NE(sh(base + " --num-samples 17").rc, 0);
+}
+
+// The loader never looks in the folder the binary is started from: a file there named like a library
+// it needs (a truncated download, say) changes nothing. CMake's default build RPATH for an
+// installable target ends in an empty entry, which means exactly that folder.
+TEST(Cli, RunsFromAFolderHoldingFilesNamedLikeItsLibraries) {
+  TempDir d;
+  for (const char* lib : {"libtomlplusplus.so.3", "libopenblas.so.0", "libpcre2-8.so.0", "libutf8proc.so.2"})
+    std::ofstream(d / lib) << "not a library\n";
+  const auto r = sh("--version", d.str());
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("crosscoder.cpp"), std::string::npos) << r.out;
 }
 
 TEST(Cli, BadInputGivesOneLineErrorAndNonZeroExit) {

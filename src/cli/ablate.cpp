@@ -30,8 +30,8 @@ void register_ablate(CLI::App& app) {
                  "that method puts in the category, with an extra 'other' control from the rest of the pool")
       ->check(CLI::IsMember({"none", "lexicon", "enrichment", "labels"}))
       ->capture_default_str();
-  s->add_option("--enrichment", a.enrichment, "`crosscoder enrich` output folder (for --categories-from enrichment)");
-  s->add_option("--labels", a.labels, "`crosscoder label` labels.jsonl (for --categories-from labels)");
+  s->add_option("--enrichment", a.enrichment, "`crosscoder enrich` output folder (for --categories-from enrichment) (default: none)");
+  s->add_option("--labels", a.labels, "`crosscoder label` labels.jsonl (for --categories-from labels) (default: none)");
   s->add_option("--k", a.ks, "Top-k percentages of the NRN pool to ablate")->delimiter(',')->capture_default_str();
   s->add_option("--sequences", a.sequences, "Packed sequences searched for target positions")->capture_default_str();
   s->add_option("--positions", a.positions, "Evaluation positions per category")->capture_default_str();
