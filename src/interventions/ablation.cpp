@@ -348,7 +348,7 @@ void assign_category_pools(std::vector<Category>& cats, const Pools& pools, cons
 
 struct Cond {
   double k;
-  std::string name;  // none (the baseline), top, random, shared
+  std::string name;  // none (the baseline), top, random, shared, other (with a category source)
   std::vector<int64_t> features;
   double removed = 0, target_removed = 0;
   bool matched = true;

@@ -237,7 +237,6 @@ void read_ablation(const TomlSection& top, Experiment& e, const Shared& sh) {
   b.nrn_above = ab.number("nrn_above", b.nrn_above);
   b.categories_from = parse_category_source(ab.choice("categories_from", "none", {"none", "lexicon", "enrichment", "labels"}),
                                             ab.where("categories_from"));
-  b.enrichment = e.out + "/enrichment";  // the [enrichment] stage's folder
   b.labels = ab.path("labels", "");
   if (e.ablate_on && b.categories_from == CategorySource::Labels && b.labels.empty())
     fail(ab.file(), ab.where("labels"), "is required with categories_from = \"labels\" (a `crosscoder label` labels.jsonl)");
@@ -442,6 +441,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   read_steering(top, path, e, sh);
   read_geometry(top, path, e, sh);
   read_enrichment(top, e, sh);
+  e.ablate.enrichment = e.enrich.out;  // categories_from = "enrichment" reads that stage's output
   if (e.ablate_on && e.ablate.categories_from == CategorySource::Enrichment && !e.enrich_on)
     fail(path, "ablation.categories_from", "is \"enrichment\" but the [enrichment] stage is off", "", "",
          "set enrichment.enabled = true");
