@@ -72,15 +72,9 @@ inline std::vector<PackedSequence> pack_sequences(const std::string& tokenizer, 
 
 // One model's residual stream at `site` for one sequence, from the embeddings up: [T, d].
 inline std::vector<float> stream_at(Qwen2Model& model, int site, std::span<const int32_t> tokens) {
-  SeqInput in{tokens, nullptr};
+  const SeqInput in{tokens, nullptr};
   std::vector<float> x;
-  Hooks h;
-  h.add(site, make_capture_hook(&x));
-  ForwardOptions fo;
-  fo.logits = LogitsMode::None;
-  fo.stop_at_site = site;
-  fo.hooks = &h;
-  model.forward(std::span<const SeqInput>(&in, 1), fo);
+  model.stream_at(std::span<const SeqInput>(&in, 1), site, x);
   return x;
 }
 

@@ -10,43 +10,14 @@
 #include "crosscoder/step.hpp"
 #include "crosscoder/step_common.hpp"
 #include "crosscoder/trainer.hpp"
+#include "step_fixture.hpp"
 #include "test_util.hpp"
 
 namespace cc {
 namespace {
 
-struct Instance {
-  CrosscoderConfig c;
-  CrosscoderParams p;
-  std::vector<float> x;
-  std::vector<uint8_t> dead;
-  Instance(const std::string& arch, int64_t d = 6, int64_t F = 40, int64_t B = 12, uint64_t seed = 3) {
-    c.architecture = arch_from_name(arch, "test");
-    c.d_in = d;
-    c.dict_size = F;
-    c.k = 4;
-    crosscoder_init(p, d, F, 0.3, seed);
-    std::mt19937 r{uint32_t(seed)};
-    std::normal_distribution<float> n(0.f, 1.f);
-    for (auto& v : p.b_enc) v = 0.05f * n(r);
-    for (auto& v : p.b_dec) v = 0.1f * n(r);
-    for (auto& v : p.W_encT) v += 0.1f * n(r);  // break the tied init so encoder != decoder
-    x.resize(size_t(B * 2 * d));
-    for (auto& v : x) v = n(r);
-    dead.assign(size_t(F), 0);
-    for (int64_t j = 0; j < F; j += 3) dead[size_t(j)] = 1;  // exercise the auxiliary loss
-  }
-  StepInput input() const { return {x.data(), int64_t(x.size()) / (2 * c.d_in), 0.7, &dead}; }
-};
-
-double max_rel(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 1e-12;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, double(std::abs(a[i] - b[i])));
-    den = std::max(den, double(std::abs(b[i])));
-  }
-  return num / den;
-}
+using Instance = test::StepInstance;
+using test::max_rel;
 
 class Arch : public ::testing::TestWithParam<std::string> {};
 

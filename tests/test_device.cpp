@@ -23,7 +23,7 @@ TEST(Device, CudaWithoutTheBackendOrAGpuIsRefusedInOneLine) {
     g.resize(4, 8);
     std::vector<float> x(16, 1.f);
     test::expect_error([&] { crosscoder_step_cuda(p, c, {x.data(), 2, 0.1}, g); }, {"--device cuda", "-DCROSSCODER_CUDA=ON"});
-  } else if (describe_device(Device::Cuda).find("unavailable") != std::string::npos) {
+  } else if (!device_unavailable(Device::Cuda).empty()) {
     test::expect_error([] { require_device(Device::Cuda, "--device"); }, {"--device cuda", "no usable GPU"});
   } else {
     GTEST_SKIP() << "a GPU is present: " << describe_device(Device::Cuda);

@@ -18,10 +18,11 @@ const char* device_name(Device d) { return d == Device::Cuda ? "cuda" : "cpu"; }
 #ifdef CROSSCODER_CUDA
 bool cuda_built() { return true; }
 
+std::string device_unavailable(Device d) { return d == Device::Cpu ? "" : cuda::status().error; }
+
 void require_device(Device d, const std::string& what) {
-  if (d == Device::Cpu) return;
-  const cuda::Status s = cuda::status();
-  if (s.devices == 0) fail("", what + " cuda", "finds no usable GPU", "a CUDA device and driver", s.error);
+  const std::string why = device_unavailable(d);
+  if (!why.empty()) fail("", what + " cuda", "finds no usable GPU", "a CUDA device and driver", why);
 }
 
 std::string describe_device(Device d) {
@@ -33,6 +34,8 @@ std::string describe_device(Device d) {
 }
 #else
 bool cuda_built() { return false; }
+
+std::string device_unavailable(Device d) { return d == Device::Cpu ? "" : "this binary was built without the CUDA backend"; }
 
 void require_device(Device d, const std::string& what) {
   if (d == Device::Cpu) return;

@@ -15,6 +15,10 @@ const char* device_name(Device d);
 // Whether this binary was built with the CUDA backend.
 bool cuda_built();
 
+// Why `d` cannot run here ("" when it can): this build lacks the CUDA backend, or the CUDA runtime's
+// own reason (no device, driver too old, ...).
+std::string device_unavailable(Device d);
+
 // Returns when `d` can run here; otherwise fails naming `what`: a build without CUDA (and the
 // option that adds it), or the CUDA runtime's own reason (no device, driver too old, ...).
 void require_device(Device d, const std::string& what);

@@ -5,10 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 
 #include "crosscoder/step.hpp"
 #include "device/device.hpp"
+#include "step_fixture.hpp"
 
 namespace cc {
 namespace {
@@ -16,42 +16,12 @@ namespace {
 #define REQUIRE_GPU()                                                                      \
   do {                                                                                     \
     if (!cuda_built()) GTEST_SKIP() << "built without CUDA (-DCROSSCODER_CUDA=ON)";        \
-    if (describe_device(Device::Cuda).find("unavailable") != std::string::npos)            \
-      GTEST_SKIP() << describe_device(Device::Cuda);                                       \
+    if (!device_unavailable(Device::Cuda).empty())                                         \
+      GTEST_SKIP() << device_unavailable(Device::Cuda);                                    \
   } while (0)
 
-struct Instance {
-  CrosscoderConfig c;
-  CrosscoderParams p;
-  std::vector<float> x;
-  std::vector<uint8_t> dead;
-  Instance(Arch arch, int64_t d, int64_t F, int64_t B, uint64_t seed) {
-    c.architecture = arch;
-    c.d_in = d;
-    c.dict_size = F;
-    c.k = 8;
-    crosscoder_init(p, d, F, 0.3, seed);
-    std::mt19937 r{uint32_t(seed)};
-    std::normal_distribution<float> n(0.f, 1.f);
-    for (auto& v : p.b_enc) v = 0.05f * n(r);
-    for (auto& v : p.b_dec) v = 0.1f * n(r);
-    for (auto& v : p.W_encT) v += 0.1f * n(r);
-    x.resize(size_t(B * 2 * d));
-    for (auto& v : x) v = n(r);
-    dead.assign(size_t(F), 0);
-    for (int64_t j = 0; j < F; j += 3) dead[size_t(j)] = 1;
-  }
-  StepInput input() const { return {x.data(), int64_t(x.size()) / (2 * c.d_in), 0.7, &dead}; }
-};
-
-double max_rel(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 1e-12;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, double(std::abs(a[i] - b[i])));
-    den = std::max(den, double(std::abs(b[i])));
-  }
-  return num / den;
-}
+using Instance = test::StepInstance;
+using test::max_rel;
 
 void expect_equal_steps(const Instance& I) {
   CrosscoderParams gc, gd;
@@ -74,12 +44,12 @@ void expect_equal_steps(const Instance& I) {
 
 TEST(CudaStep, L1EqualsTheDenseReference) {
   REQUIRE_GPU();
-  expect_equal_steps(Instance(Arch::L1, 64, 1024, 256, 3));
+  expect_equal_steps(Instance("l1", 64, 1024, 256, 3, 8));
 }
 
 TEST(CudaStep, BatchTopKEqualsTheDenseReference) {
   REQUIRE_GPU();
-  const Instance I(Arch::BatchTopK, 64, 1024, 256, 5);
+  const Instance I("batchtopk", 64, 1024, 256, 5, 8);
   expect_equal_steps(I);
 }
 
@@ -87,7 +57,7 @@ TEST(CudaStep, BatchTopKEqualsTheDenseReference) {
 // row-major order, as on the CPU, which needs the GPU's tie-breaking to be exact.
 TEST(CudaStep, BatchTopKBreaksTiesInIndexOrder) {
   REQUIRE_GPU();
-  Instance I(Arch::BatchTopK, 16, 128, 32, 7);
+  Instance I("batchtopk", 16, 128, 32, 7, 8);
   std::fill(I.p.W_encT.begin(), I.p.W_encT.end(), 0.f);
   std::fill(I.p.b_enc.begin(), I.p.b_enc.end(), 0.5f);
   for (int64_t j = 0; j < I.c.dict_size; ++j)
