@@ -1,4 +1,10 @@
-// Forward-pass invariants: KV cache = recomputation, ragged batch = each alone, hooks and early stop.
+// Forward-pass invariants: KV cache = recomputation, ragged batch = each alone, hooks and early stop,
+// a batch's attention = each sequence's alone.
+#include <cmath>
+#include <cstring>
+
+#include "core/parallel.hpp"
+#include "model/layers.hpp"
 #include "model/qwen2.hpp"
 #include "reference/naive_qwen2.hpp"
 #include "test_util.hpp"
@@ -175,6 +181,49 @@ TEST(Forward, BadTokenIdAndFullCache) {
   std::vector<int32_t> t = {1, 2, 3, 4, 5};
   SeqInput in{t, &cache};
   test::expect_error([&] { model->forward(std::span<const SeqInput>(&in, 1)); }, {"KV cache", "full"});
+}
+
+}  // namespace
+}  // namespace cc
+
+namespace cc {
+namespace {
+
+// One pool call for a batch's attention, split by score count, must give each sequence exactly what
+// it gets alone: sequences of the direct path (<= 4 rows), of the blocked path (300 rows: two
+// query blocks), with and without a cache prefix. Outputs start as NaN so a unit left out shows.
+TEST(Attention, BatchEqualsEachSequenceAloneBitForBit) {
+  set_num_threads(2);
+  const int64_t nh = 8, nkv = 2, hd = 16, qd = nh * hd, kvd = nkv * hd;
+  struct Case {
+    int64_t Tq, past;
+  };
+  const std::vector<Case> cases = {{3, 0}, {300, 0}, {1, 40}, {7, 0}, {4, 9}, {20, 300}};
+  std::mt19937_64 r(5);
+  std::normal_distribution<float> n01;
+  std::vector<std::vector<float>> q, k, v, batch_out, alone_out;
+  for (const Case& c : cases) {
+    auto fill = [&](int64_t n) {
+      std::vector<float> x(static_cast<size_t>(n));
+      for (float& e : x) e = n01(r);
+      return x;
+    };
+    q.push_back(fill(c.Tq * qd));
+    k.push_back(fill((c.past + c.Tq) * kvd));
+    v.push_back(fill((c.past + c.Tq) * kvd));
+    batch_out.emplace_back(size_t(c.Tq * qd), NAN);
+    alone_out.emplace_back(size_t(c.Tq * qd), NAN);
+  }
+  std::vector<AttentionSeq> seqs;
+  for (size_t i = 0; i < cases.size(); ++i)
+    seqs.push_back({batch_out[i].data(), q[i].data(), k[i].data(), v[i].data(), cases[i].Tq, cases[i].past});
+  attention_forward_batch(seqs, {qd, qd, kvd, nh, nkv, hd});
+  for (size_t i = 0; i < cases.size(); ++i) {
+    attention_forward(alone_out[i].data(), qd, q[i].data(), qd, k[i].data(), v[i].data(), kvd, cases[i].Tq, cases[i].past, nh,
+                      nkv, hd);
+    for (float x : alone_out[i]) ASSERT_TRUE(std::isfinite(x)) << "sequence " << i;
+    EXPECT_EQ(0, std::memcmp(batch_out[i].data(), alone_out[i].data(), batch_out[i].size() * sizeof(float))) << "sequence " << i;
+  }
 }
 
 }  // namespace

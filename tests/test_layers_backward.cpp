@@ -107,7 +107,7 @@ TEST(LayersBackward, CausalGroupedQueryAttention) {
        g = rnd(size_t(T * nh * hd), 16);
   std::vector<float> y(q.size()), dq(q.size()), dk(k.size()), dv(v.size()), scratch;
   auto loss = [&] {
-    attention_forward(y.data(), nh * hd, q.data(), nh * hd, k.data(), v.data(), nkv * hd, T, 0, nh, nkv, hd, scratch);
+    attention_forward(y.data(), nh * hd, q.data(), nh * hd, k.data(), v.data(), nkv * hd, T, 0, nh, nkv, hd);
     return dot(y, g);
   };
   attention_backward(dq.data(), dk.data(), dv.data(), g.data(), q.data(), k.data(), v.data(), T, nh, nkv, hd, scratch);

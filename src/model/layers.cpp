@@ -69,35 +69,36 @@ namespace {
 // row cost more in OpenBLAS's call and thread overhead than the arithmetic (perf: 30% of a batched
 // decode step). Same math: scores, causal softmax, weighted sum of values.
 constexpr int64_t kDirectAttentionRows = 4;
+// Query rows per block of the sgemm path: bounds a unit's scratch at block × keys floats.
+constexpr int64_t kAttentionBlock = 256;
+// Score entries a thread should get before a batch's attention is split over threads: waking a
+// sleeping worker costs tens of µs, about what 4096 scores × 2 products of a 64-wide head take.
+constexpr int64_t kScoresPerThread = 4096;
 
-void attention_direct(float* out, int64_t ldo, const float* q, int64_t ldq, const float* k, const float* v, int64_t ldkv,
-                      int64_t Tq, int64_t past, int64_t n_heads, int64_t group, int64_t hd, float scale,
-                      std::vector<float>& scratch) {
-  scratch.resize(size_t(past + Tq));
-  float* S = scratch.data();
-  for (int64_t i = 0; i < Tq; ++i) {
-    const int64_t visible = past + i + 1;
-    for (int64_t h = 0; h < n_heads; ++h) {
-      const float* qh = q + i * ldq + h * hd;
-      const int64_t off = (h / group) * hd;
-      float mx = -INFINITY;
-      for (int64_t j = 0; j < visible; ++j) {
-        S[j] = scale * dot_f32(qh, k + j * ldkv + off, hd);
-        mx = std::max(mx, S[j]);
-      }
-      float sum = 0.f;
-      for (int64_t j = 0; j < visible; ++j) {
-        S[j] = std::exp(S[j] - mx);
-        sum += S[j];
-      }
-      const float inv = 1.f / sum;
-      float* o = out + i * ldo + h * hd;
-      std::fill(o, o + hd, 0.f);
-      for (int64_t j = 0; j < visible; ++j) {
-        const float p = S[j] * inv;
-        const float* vj = v + j * ldkv + off;
-        for (int64_t c = 0; c < hd; ++c) o[c] += p * vj[c];
-      }
+// One head over nq query rows at positions first..first+nq-1, each against its causal prefix, as
+// loops. S holds first+nq floats.
+void attention_direct_head(float* out, int64_t ldo, const float* q, int64_t ldq, const float* k, const float* v,
+                           int64_t ldkv, int64_t nq, int64_t first, int64_t hd, float scale, float* S) {
+  for (int64_t i = 0; i < nq; ++i) {
+    const int64_t visible = first + i + 1;
+    const float* qi = q + i * ldq;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < visible; ++j) {
+      S[j] = scale * dot_f32(qi, k + j * ldkv, hd);
+      mx = std::max(mx, S[j]);
+    }
+    float sum = 0.f;
+    for (int64_t j = 0; j < visible; ++j) {
+      S[j] = std::exp(S[j] - mx);
+      sum += S[j];
+    }
+    const float inv = 1.f / sum;
+    float* o = out + i * ldo;
+    std::fill(o, o + hd, 0.f);
+    for (int64_t j = 0; j < visible; ++j) {
+      const float p = S[j] * inv;
+      const float* vj = v + j * ldkv;
+      for (int64_t c = 0; c < hd; ++c) o[c] += p * vj[c];
     }
   }
 }
@@ -126,34 +127,76 @@ void attention_block_head(float* out, int64_t ldo, const float* q, int64_t ldq, 
               0.f, out, int(ldo));
 }
 
+// One unit of a batch's attention: head h of sequence s over query rows q0..q0+nq-1.
+struct AttentionUnit {
+  int64_t s, h, q0, nq;
+  int64_t keys(const AttentionSeq& a) const { return a.past + q0 + nq; }  // visible to the unit's last query
+};
+
+// Units in (sequence, head, block) order. A sequence of a few rows is one unit per head (the direct
+// loops); a longer one a unit per head and query block (two sgemm calls each).
+std::vector<AttentionUnit> attention_units(std::span<const AttentionSeq> seqs, int64_t n_heads) {
+  std::vector<AttentionUnit> units;
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    const int64_t Tq = seqs[s].Tq;
+    const int64_t block = Tq <= kDirectAttentionRows ? Tq : kAttentionBlock;
+    for (int64_t h = 0; h < n_heads; ++h)
+      for (int64_t q0 = 0; q0 < Tq; q0 += block) units.push_back({int64_t(s), h, q0, std::min(block, Tq - q0)});
+  }
+  return units;
+}
+
+// cut[p]..cut[p+1] is part p of `parts` runs of consecutive units with near-equal score counts
+// (the causal blocks and the sequences differ in size, so equal unit counts would not balance).
+std::vector<size_t> balanced_cuts(std::span<const AttentionSeq> seqs, const std::vector<AttentionUnit>& units,
+                                  int64_t& parts) {
+  std::vector<int64_t> prefix(units.size() + 1, 0);
+  for (size_t u = 0; u < units.size(); ++u) prefix[u + 1] = prefix[u] + units[u].nq * units[u].keys(seqs[size_t(units[u].s)]);
+  const int64_t total = prefix.back();
+  parts = std::clamp<int64_t>(total / kScoresPerThread, 1, std::min<int64_t>(num_threads(), int64_t(units.size())));
+  std::vector<size_t> cut(size_t(parts) + 1, units.size());
+  cut[0] = 0;
+  for (int64_t p = 1; p < parts; ++p)
+    cut[size_t(p)] = size_t(std::lower_bound(prefix.begin(), prefix.end(), total * p / parts) - prefix.begin());
+  return cut;
+}
+
 }  // namespace
 
-void attention_forward(float* out, int64_t ldo, const float* q, int64_t ldq, const float* k, const float* v,
-                       int64_t ldkv, int64_t Tq, int64_t past, int64_t n_heads, int64_t n_kv, int64_t hd,
-                       std::vector<float>& scratch) {
-  const int64_t group = n_heads / n_kv;
-  const int64_t block = 256;  // query rows per block bounds scratch at block × keys floats
-  const float scale = 1.f / std::sqrt(float(hd));
-  if (Tq <= kDirectAttentionRows) {
-    attention_direct(out, ldo, q, ldq, k, v, ldkv, Tq, past, n_heads, group, hd, scale, scratch);
-    return;
-  }
-  // One unit per (head, query block), spread over our pool with OpenBLAS single-threaded inside: the
-  // products are small (256 × keys × hd), and OpenBLAS's own threading of each one cost more than
-  // the arithmetic (it wakes its worker per call). Head-major order gives each thread whole heads,
-  // so the causal blocks' unequal sizes balance.
-  const int64_t blocks = (Tq + block - 1) / block;
-  parallel_for_blas(n_heads * blocks, 1, [&](int64_t u0, int64_t u1) {
-    thread_local std::vector<float> S_buf;
-    for (int64_t u = u0; u < u1; ++u) {
-      const int64_t h = u / blocks, q0 = (u % blocks) * block;
-      const int64_t nq = std::min(block, Tq - q0);
-      const int64_t nk = past + q0 + nq;  // keys visible to the last query of the block
-      S_buf.resize(size_t(nq * nk));
-      attention_block_head(out + q0 * ldo + h * hd, ldo, q + q0 * ldq + h * hd, ldq, k + (h / group) * hd,
-                           v + (h / group) * hd, ldkv, nq, nk, past + q0, hd, scale, S_buf.data());
+void attention_forward_batch(std::span<const AttentionSeq> seqs, const AttentionShape& sh) {
+  const int64_t group = sh.n_heads / sh.n_kv;
+  const float scale = 1.f / std::sqrt(float(sh.hd));
+  const std::vector<AttentionUnit> units = attention_units(seqs, sh.n_heads);
+  int64_t parts = 0;
+  const std::vector<size_t> cut = balanced_cuts(seqs, units, parts);
+  // OpenBLAS single-threaded inside: the products are small (256 × keys × hd), and its own
+  // threading of each cost more than the arithmetic. One pool call for the whole batch: a call
+  // per sequence woke the workers hundreds of times per layer for batches of short sequences.
+  parallel_for_blas(parts, 1, [&](int64_t p0, int64_t p1) {
+    thread_local std::vector<float> S;
+    for (size_t u = cut[size_t(p0)]; u < cut[size_t(p1)]; ++u) {
+      const AttentionUnit& un = units[u];
+      const AttentionSeq& a = seqs[size_t(un.s)];
+      float* out = a.out + un.q0 * sh.ldo + un.h * sh.hd;
+      const float* q = a.q + un.q0 * sh.ldq + un.h * sh.hd;
+      const int64_t off = (un.h / group) * sh.hd;
+      const int64_t nk = un.keys(a);
+      if (a.Tq <= kDirectAttentionRows) {
+        S.resize(size_t(nk));
+        attention_direct_head(out, sh.ldo, q, sh.ldq, a.k + off, a.v + off, sh.ldkv, un.nq, a.past + un.q0, sh.hd, scale, S.data());
+      } else {
+        S.resize(size_t(un.nq * nk));
+        attention_block_head(out, sh.ldo, q, sh.ldq, a.k + off, a.v + off, sh.ldkv, un.nq, nk, a.past + un.q0, sh.hd, scale,
+                             S.data());
+      }
     }
   });
+}
+
+void attention_forward(float* out, int64_t ldo, const float* q, int64_t ldq, const float* k, const float* v, int64_t ldkv,
+                       int64_t Tq, int64_t past, int64_t n_heads, int64_t n_kv, int64_t hd) {
+  const AttentionSeq one{out, q, k, v, Tq, past};
+  attention_forward_batch({&one, 1}, {ldo, ldq, ldkv, n_heads, n_kv, hd});
 }
 
 }  // namespace cc

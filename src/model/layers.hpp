@@ -2,6 +2,7 @@
 // Backward passes join them when the organism trainer needs them.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace cc {
@@ -25,9 +26,23 @@ void swiglu_forward(float* out, const float* gate, const float* up, int64_t n);
 // Causal GQA attention for one sequence.
 // q[Tq, n_heads*hd] (row stride ldq) are the new queries at positions past..past+Tq-1;
 // k, v [past+Tq, n_kv*hd] (row stride ldkv) hold all keys/values including the new ones.
-// out[Tq, n_heads*hd] (row stride ldo). `scratch` is resized as needed.
+// out[Tq, n_heads*hd] (row stride ldo).
 void attention_forward(float* out, int64_t ldo, const float* q, int64_t ldq, const float* k, const float* v,
-                       int64_t ldkv, int64_t Tq, int64_t past, int64_t n_heads, int64_t n_kv, int64_t hd,
-                       std::vector<float>& scratch);
+                       int64_t ldkv, int64_t Tq, int64_t past, int64_t n_heads, int64_t n_kv, int64_t hd);
+
+// One sequence of a batch, laid out as attention_forward's arguments, and the strides and head
+// counts the batch shares.
+struct AttentionSeq {
+  float* out;
+  const float *q, *k, *v;
+  int64_t Tq, past;
+};
+struct AttentionShape {
+  int64_t ldo, ldq, ldkv, n_heads, n_kv, hd;
+};
+// attention_forward for every sequence of a batch, in one pass over the thread pool with the work
+// split by score count. Each (sequence, head) computes exactly what attention_forward computes for
+// it alone, so the result does not depend on the batch.
+void attention_forward_batch(std::span<const AttentionSeq> seqs, const AttentionShape& shape);
 
 }  // namespace cc

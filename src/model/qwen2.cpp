@@ -111,6 +111,8 @@ void Qwen2Model::attention_block(int l, std::span<const SeqInput> batch, int64_t
   rope_forward(q_.data(), qd, T, c.num_attention_heads, hd, rope_cos_.data(), rope_sin_.data());
   rope_forward(k_.data(), kvd, T, c.num_key_value_heads, hd, rope_cos_.data(), rope_sin_.data());
 
+  // Each sequence attends to its own keys (and its cache's); all of them go to the pool at once.
+  std::vector<AttentionSeq> seqs;
   int64_t r0 = 0;
   for (const auto& s : batch) {
     const int64_t n = int64_t(s.tokens.size());
@@ -126,10 +128,10 @@ void Qwen2Model::attention_block(int l, std::span<const SeqInput> batch, int64_t
       K = s.cache->k(l);
       V = s.cache->v(l);
     }
-    attention_forward(att_.data() + r0 * qd, qd, q_.data() + r0 * qd, qd, K, V, kvd, n, past,
-                      c.num_attention_heads, c.num_key_value_heads, hd, attn_scratch_);
+    seqs.push_back({att_.data() + r0 * qd, q_.data() + r0 * qd, K, V, n, past});
     r0 += n;
   }
+  attention_forward_batch(seqs, {qd, qd, kvd, c.num_attention_heads, c.num_key_value_heads, hd});
   // o_proj accumulates straight into the residual stream.
   linear_forward(x_.data(), d, att_.data(), qd, T, W.o, nullptr, /*accumulate=*/true);
 }

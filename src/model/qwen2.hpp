@@ -58,7 +58,7 @@ class Qwen2Model {
 
   std::unique_ptr<Qwen2Weights> w_;
   // Scratch, grown on demand and reused across calls: [T, d], [T, q], [T, kv] ...
-  std::vector<float> x_, h_, q_, k_, v_, att_, gate_, up_, rope_cos_, rope_sin_, attn_scratch_;
+  std::vector<float> x_, h_, q_, k_, v_, att_, gate_, up_, rope_cos_, rope_sin_;
   std::vector<float> kv_tmp_k_, kv_tmp_v_;
   std::vector<int32_t> positions_;
   std::vector<RowInfo> rows_;

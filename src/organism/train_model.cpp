@@ -175,12 +175,13 @@ double TrainModel::forward(const TrainParams& p, const int32_t* tokens, const in
     linear_forward(a.k.data(), kvd, a.h1.data(), d, N, mat(p, L.k), p.t[L.kb].data());
     linear_forward(a.v.data(), kvd, a.h1.data(), d, N, mat(p, L.v), p.t[L.vb].data());
     a.att.resize(size_t(N * qd));
+    std::vector<AttentionSeq> seqs;
     for (int64_t b = 0; b < B; ++b) {
       rope_forward(a.q.data() + b * T * qd, qd, T, c.num_attention_heads, hd, cos_.data(), sin_.data());
       rope_forward(a.k.data() + b * T * kvd, kvd, T, c.num_key_value_heads, hd, cos_.data(), sin_.data());
-      attention_forward(a.att.data() + b * T * qd, qd, a.q.data() + b * T * qd, qd, a.k.data() + b * T * kvd, a.v.data() + b * T * kvd,
-                        kvd, T, 0, c.num_attention_heads, c.num_key_value_heads, hd, scratch_);
+      seqs.push_back({a.att.data() + b * T * qd, a.q.data() + b * T * qd, a.k.data() + b * T * kvd, a.v.data() + b * T * kvd, T, 0});
     }
+    attention_forward_batch(seqs, {qd, qd, kvd, c.num_attention_heads, c.num_key_value_heads, hd});
     linear_forward(x.data(), d, a.att.data(), qd, N, mat(p, L.o), nullptr, /*accumulate=*/true);
     a.xmid = x;
     a.h2.resize(size_t(N * d));
