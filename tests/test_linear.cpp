@@ -1,5 +1,6 @@
-// Linear kernels (OpenBLAS f32, bf16 GEMV, bf16 panel GEMM) against the naive loop.
+// Linear kernels (OpenBLAS f32, bf16 GEMV, vdpbf16ps GEMV, bf16 panel GEMM) against the naive loop.
 #include <atomic>
+#include <cstring>
 #include <random>
 
 #include "core/parallel.hpp"
@@ -76,6 +77,43 @@ TEST(Linear, Bf16InputsRoundThenMultiplyOnEveryPath) {
         linear_forward(acc.data(), rows, x.data(), cols, M, W, nullptr, true);
         linear_forward_naive(want.data(), x_rounded.data(), M, W, nullptr);
         for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(acc[i], want[i] + 1.f, tol) << "accumulate, M=" << M;
+      }
+    }
+  }
+  set_bf16_gemm_path(Bf16GemmPath::Auto);
+}
+
+// The few-row kernels (decode) must give each input row exactly what it gets alone, whichever rows
+// share its call: that is what makes a batched decode equal single-run decodes. Checked bit for
+// bit on every weight type and bf16-act path, with widths that leave whole chunks and a tail.
+TEST(Linear, FewRowProductsGiveEachRowWhatItGetsAlone) {
+  set_num_threads(2);
+  std::mt19937 r(3);
+  std::normal_distribution<float> n(0, 1);
+  const int64_t rows = 70, M = kGemvRows - 1;
+  for (int64_t cols : {33, 200, 300}) {
+    std::vector<float> wf(size_t(rows * cols)), x(size_t(M * cols));
+    for (auto& v : wf) v = n(r);
+    for (auto& v : x) v = n(r);
+    std::vector<uint16_t> wb(wf.size());
+    convert_f32_to_bf16(wf.data(), wb.data(), wf.size());
+    struct Case {
+      const char* name;
+      WeightMatrix W;
+      Bf16GemmPath path;
+    };
+    const std::vector<Case> cases = {{"f32", {DType::F32, wf.data(), rows, cols}, Bf16GemmPath::Auto},
+                                     {"bf16", {DType::BF16, wb.data(), rows, cols}, Bf16GemmPath::Auto},
+                                     {"bf16-act", {DType::BF16, wb.data(), rows, cols, true}, Bf16GemmPath::Auto},
+                                     {"bf16-act fallback", {DType::BF16, wb.data(), rows, cols, true}, Bf16GemmPath::Fallback}};
+    for (const Case& c : cases) {
+      set_bf16_gemm_path(c.path);
+      std::vector<float> all(static_cast<size_t>(M * rows)), one(static_cast<size_t>(rows));
+      linear_forward(all.data(), rows, x.data(), cols, M, c.W, nullptr);
+      for (int64_t m = 0; m < M; ++m) {
+        linear_forward(one.data(), rows, x.data() + m * cols, cols, 1, c.W, nullptr);
+        EXPECT_EQ(0, std::memcmp(one.data(), all.data() + m * rows, one.size() * sizeof(float)))
+            << c.name << " (" << bf16_gemm_path_name() << "), cols " << cols << ", row " << m;
       }
     }
   }

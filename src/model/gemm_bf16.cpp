@@ -83,12 +83,23 @@ bool bf16_gemm_native() {
 #endif
 }
 
+bool bf16_dot_native() {
+#if defined(__AVX512BF16__)
+  return g_path == Bf16GemmPath::Auto;
+#else
+  return false;
+#endif
+}
+
 const char* bf16_gemm_path_name() {
+  static const std::string fallback = "fallback (sgemm on widened BF16)";
+  static const std::string fallback_dot = "sgemm on widened BF16, vdpbf16ps decode";
 #ifdef CROSSCODER_ONEDNN
   static const std::string native = "onednn (" + onednn().kernel + ")";
-  if (bf16_gemm_native()) return native.c_str();
+  static const std::string native_dot = native + ", vdpbf16ps decode";
+  if (bf16_gemm_native()) return bf16_dot_native() ? native_dot.c_str() : native.c_str();
 #endif
-  return "fallback (sgemm on widened BF16)";
+  return bf16_dot_native() ? fallback_dot.c_str() : fallback.c_str();
 }
 
 void gemm_bf16_onednn(float* y, int64_t ldy, const uint16_t* x, int64_t M, const uint16_t* w, int64_t N, int64_t K,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 #if defined(__AVX512F__) || defined(__AVX2__)
 // GCC 12's AVX-512 headers trip a false -Wmaybe-uninitialized (GCC bug 105593) in the
@@ -98,13 +99,65 @@ void dot_tile(const W* const* w, const float* const* x, int64_t n, float (*out)[
     }
 }
 
+#if defined(__AVX512BF16__)
+// The bf16-act mode's decode kernel: x already rounded to BF16, so w_a · x_b is a sum of exact BF16
+// products, which vdpbf16ps forms 32 at a time in f32 (twice the FMA kernel's rate, and the
+// weights need no widening). Same shape as dot_tile: two accumulators over alternate chunks, one
+// reduction, then the tail, so a row's result does not depend on its tile either.
+constexpr int64_t kBf16Chunk = 32;
+inline __m512bh as_bh(__m512i v) { return (__m512bh)v; }
+
+template <int RW, int RX>
+void dot_tile_bf16(const uint16_t* const* w, const uint16_t* const* x, int64_t n, float (*out)[kTileX]) {
+  __m512 a0[RW][RX], a1[RW][RX];
+  for (int a = 0; a < RW; ++a)
+    for (int b = 0; b < RX; ++b) a0[a][b] = a1[a][b] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 2 * kBf16Chunk <= n; i += 2 * kBf16Chunk) {
+    __m512bh wv[RW];
+    for (int a = 0; a < RW; ++a) wv[a] = as_bh(_mm512_loadu_si512(w[a] + i));
+    for (int b = 0; b < RX; ++b) {
+      const __m512bh xv = as_bh(_mm512_loadu_si512(x[b] + i));
+      for (int a = 0; a < RW; ++a) a0[a][b] = _mm512_dpbf16_ps(a0[a][b], wv[a], xv);
+    }
+    for (int a = 0; a < RW; ++a) wv[a] = as_bh(_mm512_loadu_si512(w[a] + i + kBf16Chunk));
+    for (int b = 0; b < RX; ++b) {
+      const __m512bh xv = as_bh(_mm512_loadu_si512(x[b] + i + kBf16Chunk));
+      for (int a = 0; a < RW; ++a) a1[a][b] = _mm512_dpbf16_ps(a1[a][b], wv[a], xv);
+    }
+  }
+  for (int a = 0; a < RW; ++a)
+    for (int b = 0; b < RX; ++b) {
+      float acc = _mm512_reduce_add_ps(_mm512_add_ps(a0[a][b], a1[a][b]));
+      for (int64_t j = i; j < n; ++j) acc = std::fma(bf16_to_f32(w[a][j]), bf16_to_f32(x[b][j]), acc);
+      out[a][b] = acc;
+    }
+}
+#endif
+
+// One tile: f32 inputs against F32 or BF16 weights (dot_tile), or BF16 inputs against BF16 weights
+// (dot_tile_bf16, only where the CPU has it).
+template <int RW, int RX, typename W, typename X>
+void tile(const W* const* w, const X* const* x, int64_t n, float (*out)[kTileX]) {
+#if defined(__AVX512BF16__)
+  if constexpr (std::is_same_v<X, uint16_t>) {
+    dot_tile_bf16<RW, RX>(w, x, n, out);
+    return;
+  } else
+#endif
+  {
+    static_assert(std::is_same_v<X, float>, "BF16 inputs need the AVX512-BF16 kernel");
+    dot_tile<RW, RX>(w, x, n, out);
+  }
+}
+
 // Rows [r0, r1) of y[M, rows] for M < kGemvRows: weight rows kTileW at a time against input rows
 // kTileX at a time (remainders one by one). One input row (single-run decode) takes weight rows
 // one at a time: measured on Zen 4 (1.5 GB of BF16 weights, 2 threads), one row per call streams
 // 47-49 GB/s and four interleaved rows 32, while with 8 input rows the 4 x 2 tile computes 80
 // GFLOP/s against 48 for 1 x 2.
-template <typename W>
-void gemv_rows(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t M, const WeightMatrix& Wm, const float* bias,
+template <typename W, typename X>
+void gemv_rows(float* y, int64_t ldy, const X* x, int64_t ldx, int64_t M, const WeightMatrix& Wm, const float* bias,
                bool accumulate, int64_t r0, int64_t r1) {
   const auto* w = static_cast<const W*>(Wm.data);
   for (int64_t r = r0; r < r1;) {
@@ -113,13 +166,13 @@ void gemv_rows(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t M, co
     for (int a = 0; a < rw; ++a) wr[a] = w + (r + a) * Wm.cols;
     for (int64_t m = 0; m < M;) {
       const int rx = M - m >= kTileX ? kTileX : 1;
-      const float* xs[kTileX];
+      const X* xs[kTileX];
       for (int b = 0; b < rx; ++b) xs[b] = x + (m + b) * ldx;
       float v[kTileW][kTileX];
-      if (rw == kTileW && rx == kTileX) dot_tile<kTileW, kTileX>(wr, xs, Wm.cols, v);
-      else if (rw == kTileW) dot_tile<kTileW, 1>(wr, xs, Wm.cols, v);
-      else if (rx == kTileX) dot_tile<1, kTileX>(wr, xs, Wm.cols, v);
-      else dot_tile<1, 1>(wr, xs, Wm.cols, v);
+      if (rw == kTileW && rx == kTileX) tile<kTileW, kTileX>(wr, xs, Wm.cols, v);
+      else if (rw == kTileW) tile<kTileW, 1>(wr, xs, Wm.cols, v);
+      else if (rx == kTileX) tile<1, kTileX>(wr, xs, Wm.cols, v);
+      else tile<1, 1>(wr, xs, Wm.cols, v);
       for (int a = 0; a < rw; ++a)
         for (int b = 0; b < rx; ++b) {
           const float val = v[a][b] + (bias ? bias[r + a] : 0.f);
@@ -132,10 +185,10 @@ void gemv_rows(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t M, co
   }
 }
 
-template <typename W>
-void gemv(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t M, const WeightMatrix& Wm, const float* bias,
+template <typename W, typename X>
+void gemv(float* y, int64_t ldy, const X* x, int64_t ldx, int64_t M, const WeightMatrix& Wm, const float* bias,
           bool accumulate) {
-  parallel_for(Wm.rows, 64, [&](int64_t r0, int64_t r1) { gemv_rows<W>(y, ldy, x, ldx, M, Wm, bias, accumulate, r0, r1); });
+  parallel_for(Wm.rows, 64, [&](int64_t r0, int64_t r1) { gemv_rows<W, X>(y, ldy, x, ldx, M, Wm, bias, accumulate, r0, r1); });
 }
 
 void gemm_bf16_panels(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t M, const WeightMatrix& W,
@@ -165,8 +218,9 @@ void add_bias(float* y, int64_t ldy, int64_t M, int64_t rows, const float* bias)
     for (int64_t r = 0; r < rows; ++r) y[m * ldy + r] += bias[r];
 }
 
-// x rounded to BF16 [M, cols]; then oneDNN's BF16 GEMM, or the ordinary BF16-weight kernels on
-// the rounded rows widened back to f32 (the same products, summed in another order).
+// x rounded to BF16 [M, cols]; then oneDNN's BF16 GEMM (many rows) or the vdpbf16ps kernel (few
+// rows), or the ordinary BF16-weight kernels on the rounded rows widened back to f32 (the same
+// products, summed in another order).
 void linear_bf16_inputs(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t M, const WeightMatrix& W,
                         const float* bias, bool accumulate) {
   thread_local std::vector<uint16_t> xb;
@@ -178,6 +232,12 @@ void linear_bf16_inputs(float* y, int64_t ldy, const float* x, int64_t ldx, int6
     add_bias(y, ldy, M, W.rows, bias);
     return;
   }
+#if defined(__AVX512BF16__)
+  if (M < kGemvRows && bf16_dot_native()) {
+    gemv<uint16_t, uint16_t>(y, ldy, xb.data(), W.cols, M, W, bias, accumulate);
+    return;
+  }
+#endif
   xr.resize(xb.size());
   convert_to_f32(DType::BF16, xb.data(), xr.data(), xr.size());
   WeightMatrix plain = W;
@@ -197,8 +257,8 @@ void linear_forward(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t 
   }
   if (W.dtype != DType::BF16 && W.dtype != DType::F32) throw std::logic_error("linear_forward: weights must be F32 or BF16");
   if (M < kGemvRows) {
-    if (W.dtype == DType::BF16) gemv<uint16_t>(y, ldy, x, ldx, M, W, bias, accumulate);
-    else gemv<float>(y, ldy, x, ldx, M, W, bias, accumulate);
+    if (W.dtype == DType::BF16) gemv<uint16_t, float>(y, ldy, x, ldx, M, W, bias, accumulate);
+    else gemv<float, float>(y, ldy, x, ldx, M, W, bias, accumulate);
     return;
   }
   if (W.dtype == DType::BF16) {
