@@ -1,8 +1,10 @@
-// Linear kernels (OpenBLAS f32, bf16 GEMV, vdpbf16ps GEMV, bf16 panel GEMM) against the naive loop.
+// Linear kernels (OpenBLAS f32, bf16 GEMV, vdpbf16ps GEMV, bf16 panel GEMM) against the naive loop,
+// and the row-gather kernel of the sparse crosscoder step against its plain loop.
 #include <atomic>
 #include <cstring>
 #include <random>
 
+#include "core/dot.hpp"
 #include "core/parallel.hpp"
 #include "model/gemm_bf16.hpp"
 #include "model/linear.hpp"
@@ -118,6 +120,27 @@ TEST(Linear, FewRowProductsGiveEachRowWhatItGetsAlone) {
     }
   }
   set_bf16_gemm_path(Bf16GemmPath::Auto);
+}
+
+// The sparse step's gather loops hold a block of the output row in registers; each element must
+// still see exactly the plain loop's multiply-adds, in row order (widths with and without a
+// remainder past the 128-float blocks, and no rows at all).
+TEST(Dot, AddScaledRowsEqualsThePlainLoopBitForBit) {
+  std::mt19937 r(4);
+  std::normal_distribution<float> n(0, 1);
+  for (int64_t width : {16, 128, 300, 512}) {
+    for (int64_t rows : {0, 1, 7}) {
+      std::vector<float> src(size_t(rows * width)), v(static_cast<size_t>(rows)), fast(static_cast<size_t>(width));
+      for (auto& x : src) x = n(r);
+      for (auto& x : v) x = n(r);
+      for (auto& x : fast) x = n(r);
+      std::vector<float> plain = fast;
+      for (int64_t e = 0; e < rows; ++e)
+        for (int64_t q = 0; q < width; ++q) plain[size_t(q)] += v[size_t(e)] * src[size_t(e * width + q)];
+      add_scaled_rows(fast.data(), width, rows, [&](int64_t e) { return std::pair{v[size_t(e)], src.data() + e * width}; });
+      EXPECT_EQ(0, std::memcmp(fast.data(), plain.data(), fast.size() * sizeof(float))) << "width " << width << ", rows " << rows;
+    }
+  }
 }
 
 TEST(Linear, Bf16RoundingIsNearestEvenAndKeepsNaN) {

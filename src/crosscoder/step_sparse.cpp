@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "core/dot.hpp"
 #include "core/parallel.hpp"
@@ -107,12 +108,10 @@ StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderCon
   chain_over_features(xh.data(), B, D2, p.b_dec.data(), shard, [&](int64_t r0, int64_t r1) {
     parallel_for(r1 - r0, 8, [&](int64_t b0, int64_t b1) {
       for (int64_t b = r0 + b0; b < r0 + b1; ++b) {
-        float* o = xh.data() + b * D2;
-        for (int64_t e = row_ptr[size_t(b)]; e < row_ptr[size_t(b + 1)]; ++e) {
-          const float v = val[size_t(e)];
-          const float* w = p.W_dec.data() + int64_t(col[size_t(e)]) * D2;
-          for (int64_t q = 0; q < D2; ++q) o[q] += v * w[q];
-        }
+        const int64_t e0 = row_ptr[size_t(b)];
+        add_scaled_rows(xh.data() + b * D2, D2, row_ptr[size_t(b + 1)] - e0, [&](int64_t e) {
+          return std::pair{val[size_t(e0 + e)], p.W_dec.data() + int64_t(col[size_t(e0 + e)]) * D2};
+        });
       }
     });
   });
@@ -147,13 +146,12 @@ StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderCon
   parallel_for(F, 64, [&](int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < j1; ++j) {
       float* gw = g.W_dec.data() + j * D2;
+      const int64_t e0 = col_ptr[size_t(j)], e1 = col_ptr[size_t(j + 1)];
       double fsum = 0;
-      for (int64_t e = col_ptr[size_t(j)]; e < col_ptr[size_t(j + 1)]; ++e) {
-        const float v = val[size_t(ws.idx[size_t(e)])];
-        fsum += v;
-        const float* gr = gx.data() + int64_t(ws.row[size_t(e)]) * D2;
-        for (int64_t q = 0; q < D2; ++q) gw[q] += v * gr[q];
-      }
+      for (int64_t e = e0; e < e1; ++e) fsum += val[size_t(ws.idx[size_t(e)])];
+      add_scaled_rows(gw, D2, e1 - e0, [&](int64_t e) {
+        return std::pair{val[size_t(ws.idx[size_t(e0 + e)])], gx.data() + int64_t(ws.row[size_t(e0 + e)]) * D2};
+      });
       if (lam > 0 && fsum > 0)
         for (int m = 0; m < 2; ++m) {
           const float nrm = norms[size_t(2 * j + m)];
@@ -183,13 +181,12 @@ StepResult crosscoder_step_sparse(const CrosscoderParams& p, const CrosscoderCon
   parallel_for(F, 64, [&](int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < j1; ++j) {
       float* gw = g.W_encT.data() + j * D2;
+      const int64_t e0 = col_ptr[size_t(j)], e1 = col_ptr[size_t(j + 1)];
       double bsum = 0;
-      for (int64_t e = col_ptr[size_t(j)]; e < col_ptr[size_t(j + 1)]; ++e) {
-        const float v = dval[size_t(ws.idx[size_t(e)])];
-        bsum += v;
-        const float* xr = in.x + int64_t(ws.row[size_t(e)]) * D2;
-        for (int64_t q = 0; q < D2; ++q) gw[q] += v * xr[q];
-      }
+      for (int64_t e = e0; e < e1; ++e) bsum += dval[size_t(ws.idx[size_t(e)])];
+      add_scaled_rows(gw, D2, e1 - e0, [&](int64_t e) {
+        return std::pair{dval[size_t(ws.idx[size_t(e0 + e)])], in.x + int64_t(ws.row[size_t(e0 + e)]) * D2};
+      });
       g.b_enc[size_t(j)] = float(bsum);
     }
   });
