@@ -167,6 +167,7 @@ void attention_forward_batch(std::span<const AttentionSeq> seqs, const Attention
   const int64_t group = sh.n_heads / sh.n_kv;
   const float scale = 1.f / std::sqrt(float(sh.hd));
   const std::vector<AttentionUnit> units = attention_units(seqs, sh.n_heads);
+  if (units.empty()) return;  // no query rows
   int64_t parts = 0;
   const std::vector<size_t> cut = balanced_cuts(seqs, units, parts);
   // OpenBLAS single-threaded inside: the products are small (256 × keys × hd), and its own
