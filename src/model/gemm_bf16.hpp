@@ -15,11 +15,13 @@ enum class Bf16GemmPath { Auto, Fallback };
 void set_bf16_gemm_path(Bf16GemmPath p);
 // True when calls go to oneDNN (built with it, the CPU runs its BF16 matmul, not forced off).
 bool bf16_gemm_native();
+// "onednn (<its kernel>), vdpbf16ps decode" (", vdpbf16ps decode" only when bf16_dot_native()),
+// "sgemm on widened BF16, vdpbf16ps decode" (no oneDNN), or "fallback (sgemm on widened BF16)".
 const char* bf16_gemm_path_name();
 // True when the bf16-act mode's few-row products (decode) run our vdpbf16ps kernel: built for a CPU
 // with AVX512-BF16 and not forced to the fallback. The same switch as bf16_gemm_native, so forcing
 // the fallback tests both widened paths on a machine that has the instructions.
-bool bf16_dot_native();  // "onednn (<its kernel>)" or "fallback (sgemm on widened BF16)"
+bool bf16_dot_native();
 
 // oneDNN's matmul: y[M, N] (row stride ldy) = x[M, K] · w[N, K]ᵀ, or y += when accumulate; x and w
 // BF16, y f32. Only when bf16_gemm_native(); linear_forward runs the fallback itself.
