@@ -1,4 +1,5 @@
-// Linear-layer kernels: OpenBLAS for f32, a bf16 GEMV kernel for decode, panel conversion for prefill.
+// Linear-layer kernels: OpenBLAS for f32, a bf16 GEMV kernel for decode (vdpbf16ps for bf16-act),
+// panel conversion for prefill.
 #include "model/linear.hpp"
 
 #include <cblas.h>
@@ -101,8 +102,8 @@ void dot_tile(const W* const* w, const float* const* x, int64_t n, float (*out)[
 
 #if defined(__AVX512BF16__)
 // The bf16-act mode's decode kernel: x already rounded to BF16, so w_a · x_b is a sum of exact BF16
-// products, which vdpbf16ps forms 32 at a time in f32 (twice the FMA kernel's rate, and the
-// weights need no widening). Same shape as dot_tile: two accumulators over alternate chunks, one
+// products, which vdpbf16ps forms 32 at a time in f32 (an FMA does 16, and the weights need no
+// widening; measured 1.75x the widened path at 8 rows, docs/PERFORMANCE.md). Same shape as dot_tile: two accumulators over alternate chunks, one
 // reduction, then the tail, so a row's result does not depend on its tile either.
 constexpr int64_t kBf16Chunk = 32;
 inline __m512bh as_bh(__m512i v) { return (__m512bh)v; }
