@@ -69,6 +69,7 @@ namespace {
 // row cost more in OpenBLAS's call and thread overhead than the arithmetic (perf: 30% of a batched
 // decode step). Same math: scores, causal softmax, weighted sum of values.
 constexpr int64_t kDirectAttentionRows = 4;
+bool direct_attention(int64_t Tq) { return Tq <= kDirectAttentionRows; }
 // Query rows per block of the sgemm path: bounds a unit's scratch at block × keys floats.
 constexpr int64_t kAttentionBlock = 256;
 // Score entries a thread should get before a batch's attention is split over threads: waking a
@@ -139,21 +140,21 @@ std::vector<AttentionUnit> attention_units(std::span<const AttentionSeq> seqs, i
   std::vector<AttentionUnit> units;
   for (size_t s = 0; s < seqs.size(); ++s) {
     const int64_t Tq = seqs[s].Tq;
-    const int64_t block = Tq <= kDirectAttentionRows ? Tq : kAttentionBlock;
+    const int64_t block = direct_attention(Tq) ? Tq : kAttentionBlock;
     for (int64_t h = 0; h < n_heads; ++h)
       for (int64_t q0 = 0; q0 < Tq; q0 += block) units.push_back({int64_t(s), h, q0, std::min(block, Tq - q0)});
   }
   return units;
 }
 
-// cut[p]..cut[p+1] is part p of `parts` runs of consecutive units with near-equal score counts
-// (the causal blocks and the sequences differ in size, so equal unit counts would not balance).
-std::vector<size_t> balanced_cuts(std::span<const AttentionSeq> seqs, const std::vector<AttentionUnit>& units,
-                                  int64_t& parts) {
+// cut[p]..cut[p+1] is part p of cut.size() - 1 runs of consecutive units with near-equal score
+// counts (the causal blocks and the sequences differ in size, so equal unit counts would not
+// balance). Units must not be empty.
+std::vector<size_t> balanced_cuts(std::span<const AttentionSeq> seqs, const std::vector<AttentionUnit>& units) {
   std::vector<int64_t> prefix(units.size() + 1, 0);
   for (size_t u = 0; u < units.size(); ++u) prefix[u + 1] = prefix[u] + units[u].nq * units[u].keys(seqs[size_t(units[u].s)]);
   const int64_t total = prefix.back();
-  parts = std::clamp<int64_t>(total / kScoresPerThread, 1, std::min<int64_t>(num_threads(), int64_t(units.size())));
+  const int64_t parts = std::clamp<int64_t>(total / kScoresPerThread, 1, std::min<int64_t>(num_threads(), int64_t(units.size())));
   std::vector<size_t> cut(size_t(parts) + 1, units.size());
   cut[0] = 0;
   for (int64_t p = 1; p < parts; ++p)
@@ -168,12 +169,11 @@ void attention_forward_batch(std::span<const AttentionSeq> seqs, const Attention
   const float scale = 1.f / std::sqrt(float(sh.hd));
   const std::vector<AttentionUnit> units = attention_units(seqs, sh.n_heads);
   if (units.empty()) return;  // no query rows
-  int64_t parts = 0;
-  const std::vector<size_t> cut = balanced_cuts(seqs, units, parts);
+  const std::vector<size_t> cut = balanced_cuts(seqs, units);
   // OpenBLAS single-threaded inside: the products are small (256 × keys × hd), and its own
   // threading of each cost more than the arithmetic. One pool call for the whole batch: a call
   // per sequence woke the workers hundreds of times per layer for batches of short sequences.
-  parallel_for_blas(parts, 1, [&](int64_t p0, int64_t p1) {
+  parallel_for_blas(int64_t(cut.size()) - 1, 1, [&](int64_t p0, int64_t p1) {
     thread_local std::vector<float> S;
     for (size_t u = cut[size_t(p0)]; u < cut[size_t(p1)]; ++u) {
       const AttentionUnit& un = units[u];
@@ -182,7 +182,7 @@ void attention_forward_batch(std::span<const AttentionSeq> seqs, const Attention
       const float* q = a.q + un.q0 * sh.ldq + un.h * sh.hd;
       const int64_t off = (un.h / group) * sh.hd;
       const int64_t nk = un.keys(a);
-      if (a.Tq <= kDirectAttentionRows) {
+      if (direct_attention(a.Tq)) {
         S.resize(size_t(nk));
         attention_direct_head(out, sh.ldo, q, sh.ldq, a.k + off, a.v + off, sh.ldkv, un.nq, a.past + un.q0, sh.hd, scale, S.data());
       } else {

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
-#include <type_traits>
 #include <vector>
 #if defined(__AVX512F__) || defined(__AVX2__)
 // GCC 12's AVX-512 headers trip a false -Wmaybe-uninitialized (GCC bug 105593) in the
@@ -68,88 +67,74 @@ inline float vsum(Vec a, Vec b) { return a + b; }
 inline float widen(float w) { return w; }
 inline float widen(uint16_t w) { return bf16_to_f32(w); }
 
-// out[a][b] = w_a · x_b over n for RW weight rows and RX input rows. Every pair follows the same
-// arithmetic whatever RW and RX (two accumulators over alternate chunks of kLanes, one reduction,
-// then the tail by fma), so a row's result does not depend on which rows share its tile or call:
-// batched decode equals single-run decode bit for bit. Tiling both ways keeps the loads per FMA
-// low: each weight chunk serves RX inputs and each input chunk RW weights.
-template <int RW, int RX, typename W>
-void dot_tile(const W* const* w, const float* const* x, int64_t n, float (*out)[kTileX]) {
-  Vec a0[RW][RX], a1[RW][RX];
-  for (int a = 0; a < RW; ++a)
-    for (int b = 0; b < RX; ++b) a0[a][b] = a1[a][b] = vzero();
-  int64_t i = 0;
-  for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
-    Vec wv[RW];
-    for (int a = 0; a < RW; ++a) wv[a] = vload(w[a] + i);
-    for (int b = 0; b < RX; ++b) {
-      const Vec xv = vload(x[b] + i);
-      for (int a = 0; a < RW; ++a) a0[a][b] = vfma(wv[a], xv, a0[a][b]);
-    }
-    for (int a = 0; a < RW; ++a) wv[a] = vload(w[a] + i + kLanes);
-    for (int b = 0; b < RX; ++b) {
-      const Vec xv = vload(x[b] + i + kLanes);
-      for (int a = 0; a < RW; ++a) a1[a][b] = vfma(wv[a], xv, a1[a][b]);
-    }
+// What a dot-product kernel does per chunk. FmaKernel: kLanes f32 lanes, weights (F32 or BF16) and
+// inputs widened to f32, one FMA. Bf16DotKernel, where the CPU has AVX512-BF16 (the bf16-act mode's
+// decode, inputs already rounded to BF16): 32 exact BF16 products per vdpbf16ps, summed in f32 (an
+// FMA does 16, and the weights need no widening; measured 1.75x the widened path at 8 rows,
+// docs/PERFORMANCE.md).
+struct FmaKernel {
+  using Acc = Vec;
+  static constexpr int64_t kChunk = kLanes;
+  static Acc zero() { return vzero(); }
+  template <typename T>
+  static Vec load(const T* p) {
+    return vload(p);
   }
-  for (int a = 0; a < RW; ++a)
-    for (int b = 0; b < RX; ++b) {
-      float acc = vsum(a0[a][b], a1[a][b]);
-      for (int64_t j = i; j < n; ++j) acc = std::fma(widen(w[a][j]), x[b][j], acc);
-      out[a][b] = acc;
-    }
-}
-
+  static Acc madd(Acc acc, Vec w, Vec x) { return vfma(w, x, acc); }
+  static float sum(Acc a, Acc b) { return vsum(a, b); }
+};
+template <typename X>
+struct KernelFor {
+  using type = FmaKernel;
+};
 #if defined(__AVX512BF16__)
-// The bf16-act mode's decode kernel: x already rounded to BF16, so w_a · x_b is a sum of exact BF16
-// products, which vdpbf16ps forms 32 at a time in f32 (an FMA does 16, and the weights need no
-// widening; measured 1.75x the widened path at 8 rows, docs/PERFORMANCE.md). Same shape as dot_tile: two accumulators over alternate chunks, one
-// reduction, then the tail, so a row's result does not depend on its tile either.
-constexpr int64_t kBf16Chunk = 32;
-inline __m512bh as_bh(__m512i v) { return (__m512bh)v; }
-
-template <int RW, int RX>
-void dot_tile_bf16(const uint16_t* const* w, const uint16_t* const* x, int64_t n, float (*out)[kTileX]) {
-  __m512 a0[RW][RX], a1[RW][RX];
-  for (int a = 0; a < RW; ++a)
-    for (int b = 0; b < RX; ++b) a0[a][b] = a1[a][b] = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 2 * kBf16Chunk <= n; i += 2 * kBf16Chunk) {
-    __m512bh wv[RW];
-    for (int a = 0; a < RW; ++a) wv[a] = as_bh(_mm512_loadu_si512(w[a] + i));
-    for (int b = 0; b < RX; ++b) {
-      const __m512bh xv = as_bh(_mm512_loadu_si512(x[b] + i));
-      for (int a = 0; a < RW; ++a) a0[a][b] = _mm512_dpbf16_ps(a0[a][b], wv[a], xv);
-    }
-    for (int a = 0; a < RW; ++a) wv[a] = as_bh(_mm512_loadu_si512(w[a] + i + kBf16Chunk));
-    for (int b = 0; b < RX; ++b) {
-      const __m512bh xv = as_bh(_mm512_loadu_si512(x[b] + i + kBf16Chunk));
-      for (int a = 0; a < RW; ++a) a1[a][b] = _mm512_dpbf16_ps(a1[a][b], wv[a], xv);
-    }
-  }
-  for (int a = 0; a < RW; ++a)
-    for (int b = 0; b < RX; ++b) {
-      float acc = _mm512_reduce_add_ps(_mm512_add_ps(a0[a][b], a1[a][b]));
-      for (int64_t j = i; j < n; ++j) acc = std::fma(bf16_to_f32(w[a][j]), bf16_to_f32(x[b][j]), acc);
-      out[a][b] = acc;
-    }
-}
+struct Bf16DotKernel {
+  using Acc = __m512;
+  static constexpr int64_t kChunk = 32;
+  static Acc zero() { return _mm512_setzero_ps(); }
+  static __m512bh load(const uint16_t* p) { return (__m512bh)_mm512_loadu_si512(p); }
+  static Acc madd(Acc acc, __m512bh w, __m512bh x) { return _mm512_dpbf16_ps(acc, w, x); }
+  static float sum(Acc a, Acc b) { return _mm512_reduce_add_ps(_mm512_add_ps(a, b)); }
+};
+template <>
+struct KernelFor<uint16_t> {
+  using type = Bf16DotKernel;
+};
 #endif
 
-// One tile: f32 inputs against F32 or BF16 weights (dot_tile), or BF16 inputs against BF16 weights
-// (dot_tile_bf16, only where the CPU has it).
+// out[a][b] = w_a · x_b over n for RW weight rows and RX input rows, x f32 (FmaKernel) or BF16
+// (Bf16DotKernel). Every pair follows the same arithmetic whatever RW and RX (two accumulators
+// over alternate chunks, one reduction, then the tail by fma), so a row's result does not depend
+// on which rows share its tile or call: batched decode equals single-run decode bit for bit.
+// Tiling both ways keeps the loads per multiply-add low: each weight chunk serves RX inputs and
+// each input chunk RW weights.
 template <int RW, int RX, typename W, typename X>
-void tile(const W* const* w, const X* const* x, int64_t n, float (*out)[kTileX]) {
-#if defined(__AVX512BF16__)
-  if constexpr (std::is_same_v<X, uint16_t>) {
-    dot_tile_bf16<RW, RX>(w, x, n, out);
-    return;
-  } else
-#endif
-  {
-    static_assert(std::is_same_v<X, float>, "BF16 inputs need the AVX512-BF16 kernel");
-    dot_tile<RW, RX>(w, x, n, out);
+void dot_tile(const W* const* w, const X* const* x, int64_t n, float (*out)[kTileX]) {
+  using K = typename KernelFor<X>::type;
+  constexpr int64_t C = K::kChunk;
+  typename K::Acc a0[RW][RX], a1[RW][RX];
+  for (int a = 0; a < RW; ++a)
+    for (int b = 0; b < RX; ++b) a0[a][b] = a1[a][b] = K::zero();
+  int64_t i = 0;
+  for (; i + 2 * C <= n; i += 2 * C) {
+    decltype(K::load(w[0])) wv[RW];
+    for (int a = 0; a < RW; ++a) wv[a] = K::load(w[a] + i);
+    for (int b = 0; b < RX; ++b) {
+      const auto xv = K::load(x[b] + i);
+      for (int a = 0; a < RW; ++a) a0[a][b] = K::madd(a0[a][b], wv[a], xv);
+    }
+    for (int a = 0; a < RW; ++a) wv[a] = K::load(w[a] + i + C);
+    for (int b = 0; b < RX; ++b) {
+      const auto xv = K::load(x[b] + i + C);
+      for (int a = 0; a < RW; ++a) a1[a][b] = K::madd(a1[a][b], wv[a], xv);
+    }
   }
+  for (int a = 0; a < RW; ++a)
+    for (int b = 0; b < RX; ++b) {
+      float acc = K::sum(a0[a][b], a1[a][b]);
+      for (int64_t j = i; j < n; ++j) acc = std::fma(widen(w[a][j]), widen(x[b][j]), acc);
+      out[a][b] = acc;
+    }
 }
 
 // Rows [r0, r1) of y[M, rows] for M < kGemvRows: weight rows kTileW at a time against input rows
@@ -170,10 +155,10 @@ void gemv_rows(float* y, int64_t ldy, const X* x, int64_t ldx, int64_t M, const 
       const X* xs[kTileX];
       for (int b = 0; b < rx; ++b) xs[b] = x + (m + b) * ldx;
       float v[kTileW][kTileX];
-      if (rw == kTileW && rx == kTileX) tile<kTileW, kTileX>(wr, xs, Wm.cols, v);
-      else if (rw == kTileW) tile<kTileW, 1>(wr, xs, Wm.cols, v);
-      else if (rx == kTileX) tile<1, kTileX>(wr, xs, Wm.cols, v);
-      else tile<1, 1>(wr, xs, Wm.cols, v);
+      if (rw == kTileW && rx == kTileX) dot_tile<kTileW, kTileX>(wr, xs, Wm.cols, v);
+      else if (rw == kTileW) dot_tile<kTileW, 1>(wr, xs, Wm.cols, v);
+      else if (rx == kTileX) dot_tile<1, kTileX>(wr, xs, Wm.cols, v);
+      else dot_tile<1, 1>(wr, xs, Wm.cols, v);
       for (int a = 0; a < rw; ++a)
         for (int b = 0; b < rx; ++b) {
           const float val = v[a][b] + (bias ? bias[r + a] : 0.f);
