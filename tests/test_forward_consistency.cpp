@@ -189,9 +189,63 @@ TEST(Forward, BadTokenIdAndFullCache) {
 namespace cc {
 namespace {
 
+// Causal attention of one sequence in double precision: query row i (position past + i) against
+// keys 0..past+i, head h reading kv head h / (n_heads / n_kv). Rows of q/out are n_heads * hd wide,
+// of k/v n_kv * hd.
+std::vector<double> attention_reference(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
+                                        int64_t Tq, int64_t past, int64_t nh, int64_t nkv, int64_t hd) {
+  std::vector<double> out(size_t(Tq * nh * hd), 0.0);
+  for (int64_t h = 0; h < nh; ++h) {
+    const int64_t g = h / (nh / nkv);
+    for (int64_t i = 0; i < Tq; ++i) {
+      const int64_t keys = past + i + 1;
+      std::vector<double> s(static_cast<size_t>(keys));
+      double mx = -INFINITY, sum = 0;
+      for (int64_t j = 0; j < keys; ++j) {
+        double dot = 0;
+        for (int64_t c = 0; c < hd; ++c) dot += double(q[size_t((i * nh + h) * hd + c)]) * k[size_t((j * nkv + g) * hd + c)];
+        s[size_t(j)] = dot / std::sqrt(double(hd));
+        mx = std::max(mx, s[size_t(j)]);
+      }
+      for (double& e : s) sum += (e = std::exp(e - mx));
+      for (int64_t j = 0; j < keys; ++j)
+        for (int64_t c = 0; c < hd; ++c) out[size_t((i * nh + h) * hd + c)] += s[size_t(j)] / sum * v[size_t((j * nkv + g) * hd + c)];
+    }
+  }
+  return out;
+}
+
+// Every attention path against the double reference: the plain loops (one or two query rows, or a
+// short sequence of at most 16 keys) and the blocked sgemm path, on both sides of each boundary.
+TEST(Attention, EveryPathMatchesADoubleReference) {
+  set_num_threads(2);
+  const int64_t nh = 8, nkv = 2, hd = 16, qd = nh * hd, kvd = nkv * hd;
+  struct Case {
+    int64_t Tq, past;
+  };
+  const std::vector<Case> cases = {{3, 0}, {2, 40}, {3, 40}, {10, 0}, {16, 0}, {5, 11}, {17, 0}, {5, 12}, {300, 0}};
+  std::mt19937_64 r(11);
+  std::normal_distribution<float> n01;
+  for (const Case& c : cases) {
+    auto fill = [&](int64_t n) {
+      std::vector<float> x(static_cast<size_t>(n));
+      for (float& e : x) e = 2.f * n01(r);  // scores of a few units: softmax far from uniform
+      return x;
+    };
+    const auto q = fill(c.Tq * qd), k = fill((c.past + c.Tq) * kvd), v = fill((c.past + c.Tq) * kvd);
+    std::vector<float> out(q.size(), NAN);
+    attention_forward(out.data(), qd, q.data(), qd, k.data(), v.data(), kvd, c.Tq, c.past, nh, nkv, hd);
+    const std::vector<double> want = attention_reference(q, k, v, c.Tq, c.past, nh, nkv, hd);
+    double err = 0;
+    for (size_t i = 0; i < out.size(); ++i) err = std::max(err, std::abs(double(out[i]) - want[i]));
+    EXPECT_LT(err, 1e-5) << "Tq " << c.Tq << " past " << c.past;
+  }
+}
+
 // One pool call for a batch's attention, split by score count, must give each sequence exactly what
-// it gets alone: sequences of the direct path (<= 4 rows), of the blocked path (300 rows: two
-// query blocks), with and without a cache prefix. Outputs start as NaN so a unit left out shows.
+// it gets alone: sequences of the direct path (<= 2 rows, or <= 16 keys), of the blocked path (300
+// rows: two query blocks), with and without a cache prefix. Outputs start as NaN so a unit left out
+// shows.
 TEST(Attention, BatchEqualsEachSequenceAloneBitForBit) {
   set_num_threads(2);
   const int64_t nh = 8, nkv = 2, hd = 16, qd = nh * hd, kvd = nkv * hd;

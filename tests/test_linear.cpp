@@ -14,12 +14,12 @@ namespace cc {
 namespace {
 
 TEST(Linear, AllPathsMatchNaive) {
-  set_num_threads(2);  // the 700x300 case splits panel conversion across threads
+  set_num_threads(2);  // small weights: rows split over the pool (M 33, 200); 1100 x 1000: OpenBLAS's threads
   std::mt19937 r(1);
   std::normal_distribution<float> n(0, 1);
   for (DType dt : {DType::F32, DType::BF16}) {
-    for (int64_t M : {1, 3, 7, 8, 33}) {
-      for (auto [rows, cols] : {std::pair<int64_t, int64_t>{5, 7}, {70, 33}, {300, 200}, {700, 300}}) {
+    for (int64_t M : {1, 3, 7, 8, 33, 200}) {
+      for (auto [rows, cols] : {std::pair<int64_t, int64_t>{5, 7}, {70, 33}, {300, 200}, {700, 300}, {1100, 1000}}) {
         std::vector<float> wf(size_t(rows * cols)), x(size_t(M * cols)), b(static_cast<size_t>(rows));
         for (auto& v : wf) v = n(r);
         for (auto& v : x) v = n(r);

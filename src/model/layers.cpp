@@ -65,11 +65,15 @@ void swiglu_forward(float* out, const float* gate, const float* up, int64_t n) {
 
 namespace {
 
-// Decode-sized attention (a few query rows) as plain loops: two sgemm calls per head for one query
-// row cost more in OpenBLAS's call and thread overhead than the arithmetic (perf: 30% of a batched
-// decode step). Same math: scores, causal softmax, weighted sum of values.
-constexpr int64_t kDirectAttentionRows = 4;
-bool direct_attention(int64_t Tq) { return Tq <= kDirectAttentionRows; }
+// Decode-sized attention (one or two query rows) and short sequences (at most 16 keys) as plain
+// loops: two sgemm calls per head cost more in OpenBLAS's call and thread overhead than the
+// arithmetic there (perf: 30% of a batched decode step). `build/bench/bench_attention` (1.5B heads,
+// 2 threads), loops vs the two-sgemm path: 64 sequences of 5 / 12 / 16 / 24 tokens 7.1x / 2.1x /
+// 1.5x / 1.0x; against a 2,048-token cache 1 / 2 / 4 query rows 1.6x / 1.0x / 0.5x
+// (docs/PERFORMANCE.md). Same math: scores, causal softmax, weighted sum of values.
+constexpr int64_t kDirectAttentionRows = 2;
+constexpr int64_t kDirectAttentionKeys = 16;
+bool direct_attention(const AttentionSeq& a) { return a.Tq <= kDirectAttentionRows || a.past + a.Tq <= kDirectAttentionKeys; }
 // Query rows per block of the sgemm path: bounds a unit's scratch at block × keys floats.
 constexpr int64_t kAttentionBlock = 256;
 // Score entries a thread should get before a batch's attention is split over threads: waking a
@@ -140,7 +144,7 @@ std::vector<AttentionUnit> attention_units(std::span<const AttentionSeq> seqs, i
   std::vector<AttentionUnit> units;
   for (size_t s = 0; s < seqs.size(); ++s) {
     const int64_t Tq = seqs[s].Tq;
-    const int64_t block = direct_attention(Tq) ? Tq : kAttentionBlock;
+    const int64_t block = direct_attention(seqs[s]) ? Tq : kAttentionBlock;
     for (int64_t h = 0; h < n_heads; ++h)
       for (int64_t q0 = 0; q0 < Tq; q0 += block) units.push_back({int64_t(s), h, q0, std::min(block, Tq - q0)});
   }
@@ -182,7 +186,7 @@ void attention_forward_batch(std::span<const AttentionSeq> seqs, const Attention
       const float* q = a.q + un.q0 * sh.ldq + un.h * sh.hd;
       const int64_t off = (un.h / group) * sh.hd;
       const int64_t nk = un.keys(a);
-      if (direct_attention(a.Tq)) {
+      if (direct_attention(a)) {
         S.resize(size_t(nk));
         attention_direct_head(out, sh.ldo, q, sh.ldq, a.k + off, a.v + off, sh.ldkv, un.nq, a.past + un.q0, sh.hd, scale, S.data());
       } else {

@@ -177,6 +177,30 @@ void gemv(float* y, int64_t ldy, const X* x, int64_t ldx, int64_t M, const Weigh
   parallel_for(Wm.rows, 64, [&](int64_t r0, int64_t r1) { gemv_rows<W, X>(y, ldy, x, ldx, M, Wm, bias, accumulate, r0, r1); });
 }
 
+// Weight matrices of at most this many floats are small enough for each thread to pack its own
+// copy: their products (a small model's layers over thousands of rows) split the rows over our
+// pool, each part one single-threaded sgemm. OpenBLAS 0.3.21's own threading costs about 0.6 ms of
+// system time per call on the 2-core AMD VM (its waiting worker polls a mutex); with megabytes of
+// weights (the 1.5B shape) its shared packing is faster (docs/PERFORMANCE.md).
+constexpr int64_t kRowSplitWeights = int64_t(1) << 20;
+// Row parts are whole multiples of this many rows (the last one excepted).
+constexpr int64_t kRowSplitBlock = 16;
+
+// y[M, N] = x[M, K] · wᵀ with w [N, K] row-major; y is scaled by beta first.
+void sgemm_xwt(float* y, int64_t ldy, const float* x, int64_t ldx, const float* w, int64_t M, int64_t N, int64_t K,
+               float beta) {
+  auto rows = [&](int64_t m0, int64_t m1) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m1 - m0), int(N), int(K), 1.f, x + m0 * ldx, int(ldx), w,
+                int(K), beta, y + m0 * ldy, int(ldy));
+  };
+  if (N * K > kRowSplitWeights) {
+    rows(0, M);
+    return;
+  }
+  parallel_for_blas((M + kRowSplitBlock - 1) / kRowSplitBlock, 1,
+                    [&](int64_t b0, int64_t b1) { rows(b0 * kRowSplitBlock, std::min(M, b1 * kRowSplitBlock)); });
+}
+
 void gemm_bf16_panels(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t M, const WeightMatrix& W,
                       bool accumulate) {
   // Panels of up to 64 MiB of f32 weights (a whole projection matrix of a 1.5B model): one sgemm
@@ -192,8 +216,7 @@ void gemm_bf16_panels(float* y, int64_t ldy, const float* x, int64_t ldx, int64_
     float* dst = buf.data();
     const int64_t n = nr * W.cols;
     for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(nr), int(W.cols), 1.f, x, int(ldx),
-                dst, int(W.cols), accumulate ? 1.f : 0.f, y + r0, int(ldy));
+    sgemm_xwt(y + r0, ldy, x, ldx, dst, M, nr, W.cols, accumulate ? 1.f : 0.f);
   }
 }
 
@@ -250,8 +273,7 @@ void linear_forward(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t 
   if (W.dtype == DType::BF16) {
     gemm_bf16_panels(y, ldy, x, ldx, M, W, accumulate);
   } else {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(W.rows), int(W.cols), 1.f, x, int(ldx),
-                static_cast<const float*>(W.data), int(W.cols), accumulate ? 1.f : 0.f, y, int(ldy));
+    sgemm_xwt(y, ldy, x, ldx, static_cast<const float*>(W.data), M, W.rows, W.cols, accumulate ? 1.f : 0.f);
   }
   add_bias(y, ldy, M, W.rows, bias);
 }
