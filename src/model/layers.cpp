@@ -138,8 +138,8 @@ struct AttentionUnit {
   int64_t keys(const AttentionSeq& a) const { return a.past + q0 + nq; }  // visible to the unit's last query
 };
 
-// Units in (sequence, head, block) order. A sequence of a few rows is one unit per head (the direct
-// loops); a longer one a unit per head and query block (two sgemm calls each).
+// Units in (sequence, head, block) order. A sequence the direct loops take (one or two rows, or a
+// few keys) is one unit per head; any other a unit per head and query block (two sgemm calls each).
 std::vector<AttentionUnit> attention_units(std::span<const AttentionSeq> seqs, int64_t n_heads) {
   std::vector<AttentionUnit> units;
   for (size_t s = 0; s < seqs.size(); ++s) {
