@@ -9,7 +9,6 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -18,9 +17,9 @@
 
 #include "core/parallel.hpp"
 #include "model/layers.hpp"
+#include "bench_timing.hpp"
 
 using namespace cc;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -78,22 +77,6 @@ void dense_attention(Batch& b) {
   });
 }
 
-// Best of 5 rounds of at least 0.2 s each, in µs per call.
-template <class F>
-double best_us(F&& f) {
-  double best = 1e30;
-  for (int r = 0; r < 5; ++r) {
-    int calls = 0;
-    const auto t0 = Clock::now();
-    do {
-      f();
-      ++calls;
-    } while (Clock::now() - t0 < std::chrono::milliseconds(200));
-    best = std::min(best, std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / calls);
-  }
-  return best;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,8 +88,9 @@ int main(int argc, char** argv) {
   const Shape shapes[] = {{5, 0, 64}, {8, 0, 64}, {12, 0, 64}, {16, 0, 64}, {24, 0, 64}, {1, 2048, 8}, {2, 2048, 8}, {4, 2048, 8}, {16, 2048, 1}};
   for (const Shape& s : shapes) {
     Batch b = make_batch(s.Tq, s.past, s.n);
-    const double lib = best_us([&] { attention_forward_batch(b.seqs, {kQd, kQd, kKvd, kHeads, kKv, kHd}); });
-    const double dense = best_us([&] { dense_attention(b); });
+    // Best of 5 rounds of at least 0.2 s each, in µs per call.
+    const double lib = 1e6 * bench::best_seconds([&] { attention_forward_batch(b.seqs, {kQd, kQd, kKvd, kHeads, kKv, kHd}); }, 5, 0.2);
+    const double dense = 1e6 * bench::best_seconds([&] { dense_attention(b); }, 5, 0.2);
     const double scores = double(s.n * kHeads * s.Tq * (s.past + s.Tq));
     std::printf("{\"seqs\": %ld, \"query_rows\": %ld, \"past\": %ld, \"threads\": %d, \"library_us\": %.1f, "
                 "\"dense_openblas_us\": %.1f, \"library_vs_dense\": %.2f, \"library_mscores_s\": %.1f}\n",

@@ -25,6 +25,7 @@
 #include "core/parallel.hpp"
 #include "model/gemm_bf16.hpp"
 #include "model/linear.hpp"
+#include "bench_timing.hpp"
 
 using namespace cc;
 using Clock = std::chrono::steady_clock;
@@ -52,14 +53,12 @@ Weights make_weights(int64_t rows, int64_t cols, int64_t count, int64_t repeat) 
 // Best of 6 passes, in seconds per pass.
 template <class F>
 double best_pass(const Weights& w, F&& product) {
-  double best = 1e30;
-  for (int rep = 0; rep < 6; ++rep) {
-    const auto t0 = Clock::now();
-    for (const auto& m : w.mats)
-      for (int64_t r = 0; r < w.repeat; ++r) product(m.data());
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  return best;
+  return bench::best_seconds(
+      [&] {
+        for (const auto& m : w.mats)
+          for (int64_t r = 0; r < w.repeat; ++r) product(m.data());
+      },
+      6);
 }
 
 struct Rates {

@@ -3,7 +3,6 @@
 // to the peers measured in the same run: memcpy of the same bytes (memory bandwidth) and a plain
 // std::isfinite loop over the F32 buffer. Prints one JSON line.
 // Usage: bench_finite [GIB]   (default 1 GiB per buffer)
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -13,20 +12,10 @@
 #include "core/dtype.hpp"
 #include "core/finite.hpp"
 #include "core/parallel.hpp"
+#include "bench_timing.hpp"
 
 using namespace cc;
-using Clock = std::chrono::steady_clock;
-
-template <class F>
-double best_seconds(F&& f) {
-  double best = 1e30;
-  for (int r = 0; r < 5; ++r) {
-    const auto t0 = Clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  return best;
-}
+using bench::best_seconds;
 
 int main(int argc, char** argv) {
   const double gib = argc > 1 ? std::atof(argv[1]) : 1.0;
